@@ -1,0 +1,115 @@
+//! Durations as users write them in attributes: `"50ms"`, `"1.5ms"`, `"250us"`, `"2s"`, `"1m"`.
+
+const UNITS: [(&str, u128); 7] = [
+    ("ns", 1),
+    ("us", 1_000),
+    ("µs", 1_000),
+    ("μs", 1_000), // Greek mu, which keyboards produce as often as the micro sign
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+];
+
+const EXPECTED_UNITS: &str = "`ns`, `us`, `µs`, `ms`, `s`, `m`";
+
+/// Parses a positive duration to whole nanoseconds; the error message quotes what was written.
+pub(crate) fn parse_nanos(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let number_len = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(number_len);
+    let number = number.replace('_', "");
+    if number.is_empty()
+        || number.starts_with('.')
+        || number.ends_with('.')
+        || number.matches('.').count() > 1
+    {
+        return Err(format!("expected a duration like `50ms`, found `{text}`"));
+    }
+    if unit.is_empty() {
+        return Err(format!(
+            "missing unit in `{text}`; expected a duration like `{number}ms`, with one of {EXPECTED_UNITS}"
+        ));
+    }
+    let Some(&(_, unit_ns)) = UNITS.iter().find(|(name, _)| *name == unit) else {
+        return Err(format!(
+            "unknown unit `{unit}` in `{text}`; expected one of {EXPECTED_UNITS}"
+        ));
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((&number, ""));
+    let too_long = || format!("duration `{text}` is too long");
+    let whole: u128 = whole.parse().map_err(|_| too_long())?;
+    let fraction_scale = 10_u128
+        .checked_pow(u32::try_from(fraction.len()).map_err(|_| too_long())?)
+        .ok_or_else(too_long)?;
+    let fraction: u128 = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse().map_err(|_| too_long())?
+    };
+    let scaled_fraction = fraction * unit_ns;
+    if scaled_fraction % fraction_scale != 0 {
+        return Err(format!("`{text}` is not a whole number of nanoseconds"));
+    }
+    let nanos = whole
+        .checked_mul(unit_ns)
+        .and_then(|nanos| nanos.checked_add(scaled_fraction / fraction_scale))
+        .and_then(|nanos| u64::try_from(nanos).ok())
+        .ok_or_else(too_long)?;
+    if nanos == 0 {
+        return Err(format!(
+            "a duration must be greater than zero, found `{text}`"
+        ));
+    }
+    Ok(nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_nanos;
+
+    #[test]
+    fn every_unit_and_decimals() {
+        let cases = [
+            ("100ns", 100),
+            ("250us", 250_000),
+            ("250µs", 250_000),
+            ("250μs", 250_000),
+            ("50ms", 50_000_000),
+            ("1.5ms", 1_500_000),
+            ("0.25s", 250_000_000),
+            ("2s", 2_000_000_000),
+            ("1m", 60_000_000_000),
+            ("1_000ms", 1_000_000_000),
+        ];
+        for (text, nanos) in cases {
+            assert_eq!(parse_nanos(text), Ok(nanos), "{text}");
+        }
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            ("fifty", "expected a duration like `50ms`, found `fifty`"),
+            (
+                "50",
+                "missing unit in `50`; expected a duration like `50ms`, with one of `ns`, `us`, `µs`, `ms`, `s`, `m`",
+            ),
+            (
+                "50xs",
+                "unknown unit `xs` in `50xs`; expected one of `ns`, `us`, `µs`, `ms`, `s`, `m`",
+            ),
+            ("0ms", "a duration must be greater than zero, found `0ms`"),
+            ("1.5ns", "`1.5ns` is not a whole number of nanoseconds"),
+            ("1..5ms", "expected a duration like `50ms`, found `1..5ms`"),
+            (
+                "99999999999999999999s",
+                "duration `99999999999999999999s` is too long",
+            ),
+        ];
+        for (text, message) in cases {
+            assert_eq!(parse_nanos(text), Err(message.to_owned()), "{text}");
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! A sink for spanned errors, so every mistake in an attribute is reported in one compile.
+
+use std::fmt::Display;
+
+use proc_macro2::{Span, TokenStream};
+
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, span: Span, message: impl Display) {
+        self.push_error(syn::Error::new(span, message));
+    }
+
+    pub(crate) fn push_error(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(errors) => errors.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    pub(crate) fn into_compile_errors(self) -> TokenStream {
+        self.0
+            .map(|errors| errors.to_compile_error())
+            .unwrap_or_default()
+    }
+}

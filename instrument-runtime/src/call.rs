@@ -1,0 +1,92 @@
+//! The guard generated code holds for the duration of one call; it records when dropped.
+//!
+//! Recording on drop covers every way a call can end with one code path: a return (including
+//! early `return` and `?`), a panic unwinding through the frame, and a future dropped before it
+//! completed.
+
+use std::thread::LocalKey;
+
+use crate::clock;
+use crate::node::Node;
+use crate::shard::{CallEnd, LocalShard, with_shard};
+
+/// Bits of the `FLAGS` parameter of [`Call`], chosen by the macro for each function.
+#[doc(hidden)]
+pub mod flags {
+    /// Read the clock at start and end; record the latency.
+    pub const TIMED: u8 = 1;
+    /// Count the call as started when it starts, for the in-flight gauge.
+    pub const IN_FLIGHT: u8 = 2;
+    /// The call is a future: dropping the guard before [`Call::complete`] means cancellation.
+    ///
+    /// [`Call::complete`]: super::Call::complete
+    pub const ASYNC: u8 = 4;
+}
+
+/// One call in progress. Generated code creates it first thing in the function body.
+#[doc(hidden)]
+#[must_use]
+pub struct Call<const FLAGS: u8> {
+    node: &'static Node,
+    local: &'static LocalKey<LocalShard>,
+    start: u64,
+    completed: bool,
+    failed: bool,
+    /// A call made from a destructor while a panic unwinds did not panic itself.
+    began_during_panic: bool,
+}
+
+impl<const FLAGS: u8> Call<FLAGS> {
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn start(node: &'static Node, local: &'static LocalKey<LocalShard>) -> Self {
+        if FLAGS & flags::IN_FLIGHT != 0 {
+            with_shard(node, local, crate::shard::Shard::start);
+        }
+        let start = if FLAGS & flags::TIMED != 0 {
+            clock::now()
+        } else {
+            0
+        };
+        Self {
+            node,
+            local,
+            start,
+            completed: false,
+            failed: false,
+            began_during_panic: std::thread::panicking(),
+        }
+    }
+
+    /// Marks an async call as having run to completion (not cancelled).
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn complete(&mut self) {
+        self.completed = true;
+    }
+
+    /// Marks the call as failed when its return value says so (see [`Outcome`](crate::Outcome)).
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn failed_if(&mut self, failed: bool) {
+        self.failed = failed;
+    }
+}
+
+impl<const FLAGS: u8> Drop for Call<FLAGS> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let elapsed_ns =
+            (FLAGS & flags::TIMED != 0).then(|| clock::elapsed_ns(self.start, clock::now()));
+        let end = if std::thread::panicking() && !self.began_during_panic {
+            CallEnd::Panicked
+        } else if FLAGS & flags::ASYNC != 0 && !self.completed {
+            CallEnd::Cancelled
+        } else if self.failed {
+            CallEnd::Failed
+        } else {
+            CallEnd::Returned
+        };
+        with_shard(self.node, self.local, |shard| shard.finish(end, elapsed_ns));
+    }
+}

@@ -1,0 +1,212 @@
+//! The clock every measurement reads, and a hand-driven replacement for tests.
+//!
+//! In production a reading is one raw TSC read (`quanta::Clock::raw`, calibrated once per process);
+//! the conversion to nanoseconds happens once per call, on the delta. Tests install a
+//! [`ManualClock`] on their thread and move time by hand, so budget tests are exact and never
+//! depend on how fast the machine is.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use once_cell::sync::Lazy;
+
+static TSC: Lazy<quanta::Clock> = Lazy::new(quanta::Clock::new);
+
+/// How many [`ManualClockGuard`]s are alive in the process: while none is, the hot path never
+/// looks at the thread-local override.
+static MANUAL_CLOCKS_INSTALLED: AtomicUsize = AtomicUsize::new(0);
+
+/// Readings of a manual clock carry this bit, so a delta knows which clock produced it. A TSC or
+/// monotonic reading reaches 2^63 only after about a century of uptime.
+const MANUAL_BIT: u64 = 1 << 63;
+
+thread_local! {
+    static MANUAL_CLOCK: RefCell<Option<ManualClock>> = const { RefCell::new(None) };
+}
+
+/// Reads the clock of the current thread: the TSC, or a [`ManualClock`] installed on this thread.
+#[inline(always)]
+pub(crate) fn now() -> u64 {
+    if MANUAL_CLOCKS_INSTALLED.load(Ordering::Relaxed) != 0 {
+        if let Some(reading) = manual_reading() {
+            return reading;
+        }
+    }
+    TSC.raw()
+}
+
+/// Nanoseconds between two readings of [`now`].
+#[inline(always)]
+pub(crate) fn elapsed_ns(start: u64, end: u64) -> u64 {
+    if (start | end) & MANUAL_BIT != 0 {
+        return manual_delta(start, end);
+    }
+    TSC.delta_as_nanos(start, end)
+}
+
+/// Starts the TSC calibration (up to 200 ms, once per process) ahead of the first measured call.
+pub(crate) fn calibrate() {
+    Lazy::force(&TSC);
+}
+
+#[cold]
+fn manual_reading() -> Option<u64> {
+    MANUAL_CLOCK
+        .try_with(|slot| {
+            slot.borrow()
+                .as_ref()
+                .map(|clock| clock.nanos() | MANUAL_BIT)
+        })
+        .ok()
+        .flatten()
+}
+
+#[cold]
+fn manual_delta(start: u64, end: u64) -> u64 {
+    // A clock swapped in the middle of a call cannot give a meaningful duration.
+    if start & end & MANUAL_BIT == 0 {
+        return 0;
+    }
+    (end & !MANUAL_BIT).saturating_sub(start & !MANUAL_BIT)
+}
+
+/// A clock that only moves when told to, for tests.
+///
+/// Clones share one time source. [`install`](ManualClock::install) makes the calling thread's
+/// instrumented calls read it until the returned guard is dropped; other threads keep the real
+/// clock, so tests running in parallel do not disturb each other.
+///
+/// ```
+/// use std::time::Duration;
+/// use instrument_runtime::ManualClock;
+///
+/// #[instrument_runtime::timed(name = "manual_clock_doc")]
+/// fn step(clock: &ManualClock) {
+///     clock.advance(Duration::from_millis(3));
+/// }
+///
+/// let clock = ManualClock::new();
+/// let _installed = clock.install();
+/// step(&clock);
+/// let snapshot = instrument_runtime::snapshot();
+/// let node = snapshot.node("manual_clock_doc").unwrap();
+/// let max = node.latency.as_ref().unwrap().max_ns;
+/// // exact to the histogram's 3 significant figures
+/// assert!(max.abs_diff(3_000_000) <= 3_000_000 / 1000, "{max}");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ManualClock {
+    nanos: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    /// A clock standing at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Moves the clock forward.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let clock = instrument_runtime::ManualClock::new();
+    /// clock.advance(Duration::from_micros(250));
+    /// assert_eq!(clock.now(), Duration::from_micros(250));
+    /// ```
+    pub fn advance(&self, by: Duration) {
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(by, Ordering::SeqCst);
+    }
+
+    /// The time elapsed since the clock was created, as moved by [`advance`](Self::advance).
+    ///
+    /// ```
+    /// assert_eq!(instrument_runtime::ManualClock::new().now(), std::time::Duration::ZERO);
+    /// ```
+    pub fn now(&self) -> Duration {
+        Duration::from_nanos(self.nanos())
+    }
+
+    fn nanos(&self) -> u64 {
+        self.nanos.load(Ordering::SeqCst) & !MANUAL_BIT
+    }
+
+    /// Makes this thread's instrumented calls read this clock until the guard is dropped.
+    ///
+    /// ```
+    /// let clock = instrument_runtime::ManualClock::new();
+    /// {
+    ///     let _installed = clock.install();
+    ///     // instrumented calls on this thread now read `clock`
+    /// }
+    /// // and the real clock again here
+    /// ```
+    #[must_use = "the clock is uninstalled when the guard is dropped"]
+    pub fn install(&self) -> ManualClockGuard {
+        let previous = MANUAL_CLOCK.with(|slot| slot.replace(Some(self.clone())));
+        MANUAL_CLOCKS_INSTALLED.fetch_add(1, Ordering::SeqCst);
+        ManualClockGuard {
+            previous,
+            _not_send: std::marker::PhantomData,
+        }
+    }
+}
+
+/// Keeps a [`ManualClock`] installed on the current thread; restores the previous clock on drop.
+#[derive(Debug)]
+pub struct ManualClockGuard {
+    previous: Option<ManualClock>,
+    // Installed on one thread, so it must be uninstalled on that thread.
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for ManualClockGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        // The slot is gone only while the thread's locals are being destroyed: nothing to restore.
+        let _ = MANUAL_CLOCK.try_with(|slot| slot.replace(previous));
+        MANUAL_CLOCKS_INSTALLED.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_readings_measure_exactly_what_was_advanced() {
+        let clock = ManualClock::new();
+        let _installed = clock.install();
+        let start = now();
+        clock.advance(Duration::from_micros(1500));
+        assert_eq!(elapsed_ns(start, now()), 1_500_000);
+    }
+
+    #[test]
+    fn other_threads_keep_the_real_clock() {
+        let clock = ManualClock::new();
+        let _installed = clock.install();
+        let reading = std::thread::spawn(now).join().unwrap();
+        assert_eq!(reading & MANUAL_BIT, 0);
+    }
+
+    #[test]
+    fn uninstalling_restores_the_real_clock_and_a_mixed_pair_measures_zero() {
+        let clock = ManualClock::new();
+        let guard = clock.install();
+        let manual = now();
+        drop(guard);
+        let real = now();
+        assert_eq!(real & MANUAL_BIT, 0);
+        assert_eq!(elapsed_ns(manual, real), 0);
+    }
+
+    #[test]
+    fn the_real_clock_moves_forward() {
+        let start = now();
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(elapsed_ns(start, now()) >= 1_000_000);
+    }
+}

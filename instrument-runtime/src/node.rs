@@ -1,0 +1,157 @@
+//! What the macros declare about each instrumented function: one static descriptor per source fn.
+
+use serde::{Deserialize, Serialize};
+
+use crate::shard::ShardPool;
+
+/// The static description of one instrumented function, as written in its attributes.
+///
+/// One exists per source function (a generic function has one for all its instantiations).
+/// [`nodes`](crate::nodes) lists them all.
+#[derive(Debug)]
+pub struct NodeMeta {
+    /// The node's name: `name = "..."` from an attribute, or the function's name.
+    pub name: &'static str,
+    /// `module_path!()` where the function is defined.
+    pub module_path: &'static str,
+    /// Source file of the function.
+    pub file: &'static str,
+    /// Line of the function's name in [`file`](Self::file).
+    pub line: u32,
+    /// Which attributes the function carries.
+    pub instruments: Instruments,
+    /// The latency budget declared with `#[budget(...)]`, if any.
+    pub budget: Option<Budget>,
+}
+
+/// Which of instrument's attributes a node carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "one flag per attribute, read as a record"
+)]
+pub struct Instruments {
+    /// Latency is recorded (`#[timed]`, or implied by `#[budget]`).
+    pub timed: bool,
+    /// Outcomes are counted: errors as well as calls, panics and cancellations (`#[counted]`).
+    pub counted: bool,
+    /// An in-flight gauge is kept (`#[counted(in_flight)]`).
+    pub in_flight: bool,
+    /// A latency budget is declared (`#[budget]`).
+    pub budget: bool,
+}
+
+/// A latency budget: the most each quantile may take, before tolerance.
+///
+/// ```
+/// use instrument_runtime::Budget;
+///
+/// let budget = Budget { p95_ns: Some(50_000_000), p99_ns: Some(80_000_000), ..Budget::DEFAULT };
+/// assert_eq!(budget.allowed_ns(50_000_000), 55_000_000); // 10% tolerance by default
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    /// Budget for the median.
+    pub p50_ns: Option<u64>,
+    /// Budget for the 90th percentile.
+    pub p90_ns: Option<u64>,
+    /// Budget for the 95th percentile.
+    pub p95_ns: Option<u64>,
+    /// Budget for the 99th percentile.
+    pub p99_ns: Option<u64>,
+    /// Budget for the slowest call.
+    pub max_ns: Option<u64>,
+    /// How far over budget a quantile may go before it fails, as a fraction (0.1 = 10%).
+    pub tolerance: f64,
+    /// Fewer calls than this and the node is reported as not exercised instead of judged.
+    pub min_samples: u64,
+}
+
+impl Budget {
+    /// No quantile budgeted, 10% tolerance, 100 samples needed: what `#[budget]` starts from.
+    pub const DEFAULT: Budget = Budget {
+        p50_ns: None,
+        p90_ns: None,
+        p95_ns: None,
+        p99_ns: None,
+        max_ns: None,
+        tolerance: 0.10,
+        min_samples: 100,
+    };
+
+    /// The most a quantile with this budget may take: `budget × (1 + tolerance)`.
+    ///
+    /// ```
+    /// let budget = instrument_runtime::Budget { tolerance: 0.05, ..instrument_runtime::Budget::DEFAULT };
+    /// assert_eq!(budget.allowed_ns(2_000_000), 2_100_000);
+    /// ```
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "a rounded product of a duration and a factor near 1, far below 2^53"
+    )]
+    pub fn allowed_ns(&self, budget_ns: u64) -> u64 {
+        (budget_ns as f64 * (1.0 + self.tolerance)).round() as u64
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// A node: its descriptor plus the per-thread statistics recorded for it.
+///
+/// Generated code declares one `static` per instrumented function; users never build one.
+#[derive(Debug)]
+pub struct Node {
+    pub(crate) meta: NodeMeta,
+    pub(crate) shards: ShardPool,
+}
+
+impl Node {
+    #[doc(hidden)]
+    pub const fn new(meta: NodeMeta) -> Self {
+        Self {
+            meta,
+            shards: ShardPool::new(),
+        }
+    }
+
+    /// The node's static description.
+    pub fn meta(&self) -> &NodeMeta {
+        &self.meta
+    }
+}
+
+/// What `inventory` collects: a pointer to a node static.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct NodeRef(pub &'static Node);
+
+inventory::collect!(NodeRef);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_that_is_never_called_costs_under_a_kibibyte() {
+        let per_node = std::mem::size_of::<Node>()
+            + std::mem::size_of::<NodeRef>()
+            + std::mem::size_of::<crate::shard::LocalShard>();
+        assert!(per_node < 1024, "{per_node} bytes");
+    }
+
+    #[test]
+    fn tolerance_scales_the_budget() {
+        let budget = Budget {
+            tolerance: 0.0,
+            ..Budget::DEFAULT
+        };
+        assert_eq!(budget.allowed_ns(3_000_000), 3_000_000);
+        assert_eq!(Budget::DEFAULT.allowed_ns(3_000_000), 3_300_000);
+    }
+}

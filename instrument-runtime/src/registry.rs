@@ -1,0 +1,113 @@
+//! Every node linked into the binary, discovered through `inventory` at startup. The only reader
+//! of the inventory.
+
+use serde::{Deserialize, Serialize};
+
+use crate::node::{Node, NodeMeta, NodeRef};
+
+/// Every registered node, sorted by name, then module, then line.
+pub(crate) fn registered() -> Vec<&'static Node> {
+    let mut nodes: Vec<&'static Node> = inventory::iter::<NodeRef>
+        .into_iter()
+        .map(|node| node.0)
+        .collect();
+    nodes.sort_by_key(|node| {
+        (
+            node.meta.name,
+            node.meta.module_path,
+            node.meta.file,
+            node.meta.line,
+        )
+    });
+    nodes
+}
+
+/// Every instrumented function in the binary, called or not, sorted by name.
+///
+/// ```
+/// #[instrument_runtime::timed(name = "nodes_doc_never_called")]
+/// fn never_called() {}
+///
+/// assert!(instrument_runtime::nodes().iter().any(|node| node.name == "nodes_doc_never_called"));
+/// ```
+pub fn nodes() -> Vec<&'static NodeMeta> {
+    registered().into_iter().map(Node::meta).collect()
+}
+
+/// Two or more functions registered under one node name.
+///
+/// Their statistics are never merged: each stays a node of its own, and the conflict is reported
+/// in the snapshot and in the report at exit so the names can be made unique.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameConflict {
+    /// The shared name.
+    pub name: String,
+    /// Where each function carrying it is defined, as `module (file:line)`.
+    pub sites: Vec<String>,
+}
+
+/// Every node name claimed by more than one function.
+///
+/// ```
+/// // Each function has its own name here, so there is nothing to report.
+/// #[instrument_runtime::timed(name = "conflicts_doc_unique")]
+/// fn unique() {}
+///
+/// assert!(instrument_runtime::conflicts().iter().all(|c| c.name != "conflicts_doc_unique"));
+/// ```
+pub fn conflicts() -> Vec<NameConflict> {
+    conflicts_among(&nodes())
+}
+
+pub(crate) fn conflicts_among(nodes: &[&NodeMeta]) -> Vec<NameConflict> {
+    nodes
+        .chunk_by(|a, b| a.name == b.name)
+        .filter(|same_name| same_name.len() > 1)
+        .map(|same_name| NameConflict {
+            name: same_name[0].name.to_owned(),
+            sites: same_name
+                .iter()
+                .map(|node| format!("{} ({}:{})", node.module_path, node.file, node.line))
+                .collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::Instruments;
+
+    fn meta(name: &'static str, line: u32) -> NodeMeta {
+        NodeMeta {
+            name,
+            module_path: "app::steps",
+            file: "src/steps.rs",
+            line,
+            instruments: Instruments::default(),
+            budget: None,
+        }
+    }
+
+    #[test]
+    fn a_shared_name_is_a_conflict_listing_every_site() {
+        let (a, b, c) = (meta("embed", 3), meta("embed", 9), meta("parse", 12));
+        let conflicts = conflicts_among(&[&a, &b, &c]);
+        assert_eq!(
+            conflicts,
+            vec![NameConflict {
+                name: "embed".into(),
+                sites: vec![
+                    "app::steps (src/steps.rs:3)".into(),
+                    "app::steps (src/steps.rs:9)".into()
+                ],
+            }]
+        );
+    }
+
+    #[test]
+    fn distinct_names_do_not_conflict() {
+        let (a, b) = (meta("embed", 3), meta("parse", 12));
+        assert!(conflicts_among(&[&a, &b]).is_empty());
+    }
+}

@@ -1,0 +1,431 @@
+//! The report at exit: `report.json` and a summary table on stderr, however the program ends.
+//!
+//! [`report_at_exit`] registers a C `atexit` hook. The C runtime runs it when `main` returns, when
+//! the program calls `std::process::exit`, and when `main` panics (Rust catches that panic and
+//! exits with status 101). It cannot run on `abort` (including `panic = "abort"`) or a signal.
+
+use std::fmt::Write as _;
+use std::io::{self, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, Once, PoisonError};
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic_file::write_atomically;
+use crate::budget::{BudgetReport, VerdictStatus, check_budgets};
+use crate::snapshot::{NodeSnapshot, Snapshot, snapshot};
+
+/// The environment variable that sets the report directory (it wins over [`set_report_dir`]).
+pub const REPORT_DIR_ENV: &str = "INSTRUMENT_REPORT_DIR";
+/// The environment variable that turns the report at exit off when set to `0` or `off`.
+pub const REPORT_ENV: &str = "INSTRUMENT_REPORT";
+/// Where reports go unless told otherwise.
+pub const DEFAULT_REPORT_DIR: &str = "target/instrument";
+
+static REPORT_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Writes the report when the program ends. Call it once, first thing in `main`.
+///
+/// Also calibrates the clock now rather than on the first measured call.
+///
+/// ```no_run
+/// fn main() {
+///     instrument_runtime::report_at_exit();
+///     // ... the program; at exit `target/instrument/report.json` is written and a summary
+///     // table is printed to stderr.
+/// }
+/// ```
+pub fn report_at_exit() {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        crate::clock::calibrate();
+        // SAFETY: `atexit` is the C library's own function; the hook is a plain `extern "C"` fn
+        // that never unwinds (it catches panics).
+        let status = unsafe { atexit(write_report_at_exit) };
+        if status != 0 {
+            eprintln!(
+                "instrument: could not register the report at exit (atexit returned {status})"
+            );
+        }
+    });
+}
+
+unsafe extern "C" {
+    fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+}
+
+extern "C" fn write_report_at_exit() {
+    let _ = std::panic::catch_unwind(|| {
+        if matches!(std::env::var(REPORT_ENV).as_deref(), Ok("0" | "off")) {
+            return;
+        }
+        let dir = report_dir();
+        let snapshot = snapshot();
+        let budgets = check_budgets(&snapshot);
+        let written = write_report_of(&snapshot, &budgets, &dir);
+        let mut summary = render_summary(&snapshot, &budgets, TableStyle::for_stderr());
+        match written {
+            Ok(path) => {
+                let _ = writeln!(summary, "report: {}", path.display());
+            }
+            Err(error) => {
+                let _ = writeln!(
+                    summary,
+                    "instrument: could not write the report to {}: {error}",
+                    dir.display()
+                );
+            }
+        }
+        let _ = io::stderr().write_all(summary.as_bytes());
+    });
+}
+
+/// Sets the directory reports are written to. The environment variable [`REPORT_DIR_ENV`], when
+/// set, still wins, so an operator can redirect a program without rebuilding it.
+///
+/// ```
+/// instrument_runtime::set_report_dir("target/instrument-doc");
+/// # if std::env::var_os(instrument_runtime::REPORT_DIR_ENV).is_none() {
+/// assert_eq!(instrument_runtime::report_dir(), std::path::Path::new("target/instrument-doc"));
+/// # }
+/// ```
+pub fn set_report_dir(dir: impl Into<PathBuf>) {
+    *REPORT_DIR.lock().unwrap_or_else(PoisonError::into_inner) = Some(dir.into());
+}
+
+/// The directory reports are written to: [`REPORT_DIR_ENV`], else [`set_report_dir`]'s, else
+/// [`DEFAULT_REPORT_DIR`].
+///
+/// ```
+/// assert!(!instrument_runtime::report_dir().as_os_str().is_empty());
+/// ```
+pub fn report_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(REPORT_DIR_ENV).filter(|dir| !dir.is_empty()) {
+        return dir.into();
+    }
+    REPORT_DIR
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+        .unwrap_or_else(|| DEFAULT_REPORT_DIR.into())
+}
+
+/// The content of `report.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Format identifier, bumped on incompatible changes.
+    pub schema: String,
+    /// Every node's statistics.
+    pub snapshot: Snapshot,
+    /// Every budget, judged.
+    pub budgets: BudgetReport,
+}
+
+/// The schema identifier written in `report.json`.
+pub const REPORT_SCHEMA: &str = "instrument.report/1";
+
+/// Takes a snapshot now and writes `report.json` into `dir`, atomically. Returns the file's path.
+///
+/// ```
+/// let dir = std::env::temp_dir().join("instrument-write-report-doc");
+/// let path = instrument_runtime::write_report(&dir).unwrap();
+/// let report: instrument_runtime::Report =
+///     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+/// assert_eq!(report.schema, instrument_runtime::REPORT_SCHEMA);
+/// ```
+pub fn write_report(dir: &Path) -> io::Result<PathBuf> {
+    let snapshot = snapshot();
+    let budgets = check_budgets(&snapshot);
+    write_report_of(&snapshot, &budgets, dir)
+}
+
+fn write_report_of(snapshot: &Snapshot, budgets: &BudgetReport, dir: &Path) -> io::Result<PathBuf> {
+    let report = Report {
+        schema: REPORT_SCHEMA.to_owned(),
+        snapshot: snapshot.clone(),
+        budgets: budgets.clone(),
+    };
+    let mut json = serde_json::to_vec_pretty(&report).map_err(io::Error::other)?;
+    json.push(b'\n');
+    let path = dir.join("report.json");
+    write_atomically(&path, &json)?;
+    Ok(path)
+}
+
+/// How the summary table is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableStyle {
+    /// Plain ASCII: for logs, CI, files, and when `NO_COLOR` is set.
+    Ascii,
+    /// Colored verdicts and `µs`, for a terminal.
+    Color,
+}
+
+impl TableStyle {
+    /// [`Color`](Self::Color) when stderr is a terminal and `NO_COLOR` is unset or empty.
+    ///
+    /// ```
+    /// // Under `cargo test`, stderr is captured: not a terminal.
+    /// assert_eq!(instrument_runtime::TableStyle::for_stderr(), instrument_runtime::TableStyle::Ascii);
+    /// ```
+    pub fn for_stderr() -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+        if no_color || !io::stderr().is_terminal() {
+            Self::Ascii
+        } else {
+            Self::Color
+        }
+    }
+}
+
+/// Formats nanoseconds for people, to three significant figures: `850ns`, `12.3us`, `1.25ms`,
+/// `2.50s`.
+///
+/// ```
+/// use instrument_runtime::{format_duration, TableStyle};
+/// assert_eq!(format_duration(1_254_000, TableStyle::Ascii), "1.25ms");
+/// assert_eq!(format_duration(12_300, TableStyle::Color), "12.3µs");
+/// assert_eq!(format_duration(850, TableStyle::Ascii), "850ns");
+/// ```
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "three significant figures are printed"
+)]
+pub fn format_duration(ns: u64, style: TableStyle) -> String {
+    let micro = if style == TableStyle::Ascii {
+        "us"
+    } else {
+        "µs"
+    };
+    let (value, unit) = match ns {
+        0..1_000 => return format!("{ns}ns"),
+        1_000..1_000_000 => (ns as f64 / 1e3, micro),
+        1_000_000..1_000_000_000 => (ns as f64 / 1e6, "ms"),
+        _ => (ns as f64 / 1e9, "s"),
+    };
+    let decimals = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{value:.decimals$}{unit}")
+}
+
+/// Renders the compact summary table printed at exit.
+///
+/// ```
+/// use instrument_runtime::{check_budgets, render_summary, snapshot, TableStyle};
+/// let snapshot = snapshot();
+/// let table = render_summary(&snapshot, &check_budgets(&snapshot), TableStyle::Ascii);
+/// assert!(table.is_ascii());
+/// assert!(table.contains("node"));
+/// ```
+pub fn render_summary(snapshot: &Snapshot, budgets: &BudgetReport, style: TableStyle) -> String {
+    const HEADER: [&str; 10] = [
+        "node", "calls", "errors", "panics", "p50", "p95", "p99", "max", "budget", "verdict",
+    ];
+    let rows: Vec<[String; 10]> = snapshot
+        .nodes
+        .iter()
+        .map(|node| summary_row(node, style))
+        .collect();
+    let mut widths = HEADER.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "instrument: {} nodes; budgets: {} pass, {} fail, {} not exercised",
+        snapshot.nodes.len(),
+        budgets.passed,
+        budgets.failed,
+        budgets.not_exercised.len()
+    );
+    write_row(&mut out, &HEADER.map(str::to_owned), &widths, style);
+    for row in &rows {
+        write_row(&mut out, row, &widths, style);
+    }
+    for conflict in &snapshot.conflicts {
+        let _ = writeln!(
+            out,
+            "warning: node name `{}` is used by {} functions, kept apart: {}",
+            conflict.name,
+            conflict.sites.len(),
+            conflict.sites.join(", ")
+        );
+    }
+    out
+}
+
+fn summary_row(node: &NodeSnapshot, style: TableStyle) -> [String; 10] {
+    let quantile = |pick: fn(&crate::Latency) -> u64| {
+        node.latency.as_ref().map_or_else(
+            || "-".to_owned(),
+            |latency| format_duration(pick(latency), style),
+        )
+    };
+    let budget = node.budget.as_ref().map_or_else(
+        || "-".to_owned(),
+        |budget| {
+            crate::Quantile::ALL
+                .into_iter()
+                .filter_map(|q| {
+                    Some(format!(
+                        "{q} {}",
+                        format_duration(q.budget_in(budget)?, style)
+                    ))
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+    );
+    let verdict = node.verdict.as_ref().map_or_else(
+        || "-".to_owned(),
+        |verdict| match verdict.status {
+            VerdictStatus::Pass => "pass".to_owned(),
+            VerdictStatus::Fail => {
+                let failed: Vec<String> = verdict
+                    .checks
+                    .iter()
+                    .filter(|check| !check.passed)
+                    .map(|check| format!("{} {:+.0}%", check.quantile, -check.margin_percent()))
+                    .collect();
+                format!("FAIL {}", failed.join(" "))
+            }
+            VerdictStatus::NotExercised => {
+                format!(
+                    "not exercised ({}/{} calls)",
+                    verdict.calls, verdict.min_samples
+                )
+            }
+        },
+    );
+    [
+        node.name.clone(),
+        node.calls.to_string(),
+        node.errors.to_string(),
+        node.panics.to_string(),
+        quantile(|l| l.p50_ns),
+        quantile(|l| l.p95_ns),
+        quantile(|l| l.p99_ns),
+        quantile(|l| l.max_ns),
+        budget,
+        verdict,
+    ]
+}
+
+fn write_row(out: &mut String, cells: &[String; 10], widths: &[usize; 10], style: TableStyle) {
+    for (column, (cell, &width)) in cells.iter().zip(widths).enumerate() {
+        let pad = width - cell.chars().count();
+        let colored = match (style, column) {
+            (TableStyle::Color, 9) if cell.starts_with("pass") => format!("\x1b[32m{cell}\x1b[0m"),
+            (TableStyle::Color, 9) if cell.starts_with("FAIL") => {
+                format!("\x1b[1;31m{cell}\x1b[0m")
+            }
+            (TableStyle::Color, 9) if cell.starts_with("not") => format!("\x1b[33m{cell}\x1b[0m"),
+            _ => cell.clone(),
+        };
+        let separator = if column == 0 { "" } else { "  " };
+        // Names and text columns align left; counts and durations align right.
+        if matches!(column, 0 | 8 | 9) {
+            let _ = write!(out, "{separator}{colored}{:pad$}", "");
+        } else {
+            let _ = write!(out, "{separator}{:pad$}{colored}", "");
+        }
+    }
+    let trimmed = out.trim_end_matches(' ').len();
+    out.truncate(trimmed);
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::{BudgetCheck, BudgetVerdict, Quantile};
+    use crate::node::{Budget, Instruments};
+    use crate::snapshot::Latency;
+
+    fn node(name: &str, p95_ns: u64, verdict: Option<BudgetVerdict>) -> NodeSnapshot {
+        NodeSnapshot {
+            name: name.into(),
+            module_path: "app".into(),
+            file: "src/main.rs".into(),
+            line: 1,
+            instruments: Instruments {
+                timed: true,
+                ..Instruments::default()
+            },
+            budget: verdict.as_ref().map(|_| Budget {
+                p95_ns: Some(2_000_000),
+                ..Budget::DEFAULT
+            }),
+            calls: 120,
+            errors: 1,
+            panics: 0,
+            cancelled: 0,
+            in_flight: None,
+            latency: Some(Latency {
+                min_ns: 500,
+                mean_ns: 1_000_000,
+                max_ns: 4_000_000,
+                p50_ns: 1_000_000,
+                p90_ns: 1_500_000,
+                p95_ns,
+                p99_ns: 3_000_000,
+                p999_ns: 4_000_000,
+            }),
+            verdict,
+            histogram: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_is_aligned_ascii_with_one_row_per_node() {
+        let failing = BudgetVerdict {
+            status: VerdictStatus::Fail,
+            calls: 120,
+            min_samples: 100,
+            tolerance: 0.1,
+            checks: vec![BudgetCheck {
+                quantile: Quantile::P95,
+                observed_ns: 2_640_000,
+                budget_ns: 2_000_000,
+                allowed_ns: 2_200_000,
+                passed: false,
+            }],
+        };
+        let snapshot = Snapshot {
+            taken_at_unix_ms: 0,
+            nodes: vec![
+                node("embedding", 2_640_000, Some(failing)),
+                node("sanitization", 20_000, None),
+            ],
+            conflicts: Vec::new(),
+        };
+        let budgets = check_budgets(&snapshot);
+        let table = render_summary(&snapshot, &budgets, TableStyle::Ascii);
+        let expected = "\
+instrument: 2 nodes; budgets: 0 pass, 1 fail, 0 not exercised
+node          calls  errors  panics     p50     p95     p99     max  budget     verdict
+embedding       120       1       0  1.00ms  2.64ms  3.00ms  4.00ms  p95 2.00ms  FAIL p95 +20%
+sanitization    120       1       0  1.00ms  20.0us  3.00ms  4.00ms  -          -
+";
+        assert_eq!(table, expected);
+    }
+
+    #[test]
+    fn durations_keep_three_significant_figures() {
+        let ascii = |ns| format_duration(ns, TableStyle::Ascii);
+        assert_eq!(ascii(0), "0ns");
+        assert_eq!(ascii(999), "999ns");
+        assert_eq!(ascii(1_000), "1.00us");
+        assert_eq!(ascii(123_456), "123us");
+        assert_eq!(ascii(80_000_000), "80.0ms");
+        assert_eq!(ascii(2_500_000_000), "2.50s");
+    }
+}

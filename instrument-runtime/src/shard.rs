@@ -1,0 +1,229 @@
+//! Per-thread statistics of a node, and the pool that hands them to threads.
+//!
+//! A thread's first call to a node takes a shard from the node's pool (one lock, one allocation if
+//! the pool is empty) and keeps it in a thread-local slot; every later call writes only that
+//! shard, with plain stores. When the thread exits, its shard goes back to the pool with its
+//! counts intact, so the next thread continues it: nothing is lost, nothing is merged twice, and
+//! memory is bounded by the largest number of threads that ever ran the node at once.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::LocalKey;
+
+use hdrhistogram::Histogram;
+
+use crate::histogram::LatencyCounts;
+use crate::node::Node;
+
+/// How a call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CallEnd {
+    Returned,
+    Failed,
+    Panicked,
+    Cancelled,
+}
+
+/// One thread's statistics for one node. Written only by the thread that holds it.
+#[repr(align(64))] // its own cache lines: no false sharing with another thread's shard
+pub(crate) struct Shard {
+    calls: AtomicU64,
+    sum_ns: AtomicU64,
+    errors: AtomicU64,
+    panics: AtomicU64,
+    cancelled: AtomicU64,
+    started: AtomicU64,
+    latency: Option<LatencyCounts>,
+    node: &'static Node,
+}
+
+/// Increments a counter that only the current thread writes: a plain load and store, no lock.
+#[inline(always)]
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(by),
+        Ordering::Release,
+    );
+}
+
+impl Shard {
+    fn new(node: &'static Node) -> Self {
+        Self {
+            calls: AtomicU64::new(0),
+            sum_ns: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            panics: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            started: AtomicU64::new(0),
+            latency: node.meta.instruments.timed.then(LatencyCounts::new),
+            node,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn start(&self) {
+        bump(&self.started, 1);
+    }
+
+    #[inline(always)]
+    pub(crate) fn finish(&self, end: CallEnd, elapsed_ns: Option<u64>) {
+        match end {
+            CallEnd::Returned => {}
+            CallEnd::Failed => bump(&self.errors, 1),
+            CallEnd::Panicked => bump(&self.panics, 1),
+            // A cancelled future did not complete: it is neither a call nor a latency sample.
+            CallEnd::Cancelled => return bump(&self.cancelled, 1),
+        }
+        bump(&self.calls, 1);
+        if let (Some(elapsed_ns), Some(latency)) = (elapsed_ns, &self.latency) {
+            bump(&self.sum_ns, elapsed_ns);
+            latency.record(elapsed_ns);
+        }
+    }
+}
+
+/// A thread's handle on its shard of one node; declared by generated code as a `thread_local!`.
+#[doc(hidden)]
+pub struct LocalShard(Cell<Option<&'static Shard>>);
+
+impl LocalShard {
+    #[doc(hidden)]
+    pub const fn new() -> Self {
+        Self(Cell::new(None))
+    }
+}
+
+impl Drop for LocalShard {
+    fn drop(&mut self) {
+        if let Some(shard) = self.0.take() {
+            shard.node.shards.release(shard);
+        }
+    }
+}
+
+/// Runs `record` on the current thread's shard of `node`.
+#[inline(always)]
+pub(crate) fn with_shard(
+    node: &'static Node,
+    local: &'static LocalKey<LocalShard>,
+    record: impl FnOnce(&Shard),
+) {
+    match local.try_with(|slot| slot.0.get()) {
+        Ok(Some(shard)) => record(shard),
+        Ok(None) => record(first_use(node, local)),
+        Err(_) => node.shards.record_orphan(node, record),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn first_use(node: &'static Node, local: &'static LocalKey<LocalShard>) -> &'static Shard {
+    let shard = node.shards.acquire(node);
+    local.with(|slot| slot.0.set(Some(shard)));
+    shard
+}
+
+/// Every shard of a node: the ones threads hold, the ones waiting for a thread, and one for calls
+/// made while a thread's locals are being torn down.
+#[derive(Debug, Default)]
+pub(crate) struct ShardPool(Mutex<Shards>);
+
+#[derive(Debug, Default)]
+struct Shards {
+    all: Vec<&'static Shard>,
+    free: Vec<&'static Shard>,
+    orphan: Option<&'static Shard>,
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard")
+            .field("calls", &self.calls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ShardPool {
+    pub(crate) const fn new() -> Self {
+        Self(Mutex::new(Shards {
+            all: Vec::new(),
+            free: Vec::new(),
+            orphan: None,
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shards> {
+        // The lists stay consistent even if a holder panicked: every push is a single step.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn acquire(&self, node: &'static Node) -> &'static Shard {
+        let mut shards = self.lock();
+        if let Some(shard) = shards.free.pop() {
+            return shard;
+        }
+        let shard: &'static Shard = Box::leak(Box::new(Shard::new(node)));
+        shards.all.push(shard);
+        shard
+    }
+
+    fn release(&self, shard: &'static Shard) {
+        self.lock().free.push(shard);
+    }
+
+    #[cold]
+    fn record_orphan(&self, node: &'static Node, record: impl FnOnce(&Shard)) {
+        let mut shards = self.lock();
+        let shard = match shards.orphan {
+            Some(shard) => shard,
+            None => {
+                let shard: &'static Shard = Box::leak(Box::new(Shard::new(node)));
+                shards.all.push(shard);
+                shards.orphan = Some(shard);
+                shard
+            }
+        };
+        // Writers of the orphan shard take turns under the lock, so it too has one writer at a time.
+        record(shard);
+    }
+
+    /// Sums every shard. Calls that end while this runs may be only partly seen; once recording
+    /// threads are quiet, the totals are exact.
+    pub(crate) fn totals(&self) -> Totals {
+        let shards = self.lock().all.clone();
+        let mut totals = Totals::default();
+        // Ended calls are read before started ones: a call seen ended was seen started, so the
+        // in-flight count is never negative.
+        for shard in &shards {
+            totals.calls += shard.calls.load(Ordering::Acquire);
+            totals.errors += shard.errors.load(Ordering::Acquire);
+            totals.panics += shard.panics.load(Ordering::Acquire);
+            totals.cancelled += shard.cancelled.load(Ordering::Acquire);
+            totals.sum_ns = totals
+                .sum_ns
+                .saturating_add(shard.sum_ns.load(Ordering::Acquire));
+            if let Some(latency) = &shard.latency {
+                latency.add_to(totals.latency.get_or_insert_with(crate::histogram::empty));
+            }
+        }
+        let started: u64 = shards
+            .iter()
+            .map(|shard| shard.started.load(Ordering::Acquire))
+            .sum();
+        totals.in_flight = started.saturating_sub(totals.calls + totals.cancelled);
+        totals
+    }
+}
+
+/// The sums of a node's shards at one moment.
+#[derive(Debug, Default)]
+pub(crate) struct Totals {
+    pub(crate) calls: u64,
+    pub(crate) errors: u64,
+    pub(crate) panics: u64,
+    pub(crate) cancelled: u64,
+    pub(crate) in_flight: u64,
+    pub(crate) sum_ns: u64,
+    pub(crate) latency: Option<Histogram<u64>>,
+}

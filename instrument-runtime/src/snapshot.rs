@@ -1,0 +1,160 @@
+//! A plain, sorted copy of every node's statistics: the only input of the budget check, the
+//! report and the exporters.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::budget::{BudgetVerdict, judge};
+use crate::node::{Budget, Instruments, Node};
+use crate::registry::{NameConflict, conflicts_among, registered};
+
+/// Every node's statistics at one moment, sorted by node name (then module and line).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// When the snapshot was taken, in milliseconds since the Unix epoch.
+    pub taken_at_unix_ms: u64,
+    /// One entry per registered node, including nodes never called.
+    pub nodes: Vec<NodeSnapshot>,
+    /// Node names claimed by more than one function.
+    pub conflicts: Vec<NameConflict>,
+}
+
+/// One node's descriptor and statistics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeSnapshot {
+    /// Node name.
+    pub name: String,
+    /// Module the function is defined in.
+    pub module_path: String,
+    /// Source file of the function.
+    pub file: String,
+    /// Line of the function in `file`.
+    pub line: u32,
+    /// Which attributes the function carries.
+    pub instruments: Instruments,
+    /// Declared latency budget.
+    pub budget: Option<Budget>,
+    /// Calls that ended: returned (with or without an error) or panicked.
+    pub calls: u64,
+    /// Calls whose return value was a failure (counted with `#[counted]`).
+    pub errors: u64,
+    /// Calls that panicked. Their latency is recorded; the panic still propagated.
+    pub panics: u64,
+    /// Async calls dropped before completing: not in `calls`, not in the latency.
+    pub cancelled: u64,
+    /// Calls running right now (with `#[counted(in_flight)]`).
+    pub in_flight: Option<u64>,
+    /// Latency summary, for timed nodes that have been called.
+    pub latency: Option<Latency>,
+    /// The budget's verdict, for nodes with a budget.
+    pub verdict: Option<BudgetVerdict>,
+    /// The merged latency histogram, for timed nodes that have been called.
+    #[serde(skip)]
+    pub histogram: Option<Histogram<u64>>,
+}
+
+/// Latency of a node's calls, in nanoseconds, to the histogram's precision (3 significant
+/// figures; each quantile is the highest value equivalent to the recorded ones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Fastest call.
+    pub min_ns: u64,
+    /// Mean over all calls (exact).
+    pub mean_ns: u64,
+    /// Slowest call.
+    pub max_ns: u64,
+    /// Median.
+    pub p50_ns: u64,
+    /// 90th percentile.
+    pub p90_ns: u64,
+    /// 95th percentile.
+    pub p95_ns: u64,
+    /// 99th percentile.
+    pub p99_ns: u64,
+    /// 99.9th percentile.
+    pub p999_ns: u64,
+}
+
+impl Latency {
+    fn of(histogram: &Histogram<u64>, sum_ns: u64) -> Self {
+        Self {
+            min_ns: histogram.min(),
+            mean_ns: sum_ns / histogram.len().max(1),
+            max_ns: histogram.highest_equivalent(histogram.max()),
+            p50_ns: histogram.value_at_quantile(0.50),
+            p90_ns: histogram.value_at_quantile(0.90),
+            p95_ns: histogram.value_at_quantile(0.95),
+            p99_ns: histogram.value_at_quantile(0.99),
+            p999_ns: histogram.value_at_quantile(0.999),
+        }
+    }
+}
+
+/// Takes a snapshot of every registered node.
+///
+/// Calls still running are not in it. Taken while other threads record, the totals are a close
+/// but not atomic view; taken once they are quiet (joined), every count is exact.
+///
+/// ```
+/// #[instrument_runtime::timed(name = "snapshot_doc_step")]
+/// fn step() {}
+///
+/// step();
+/// let snapshot = instrument_runtime::snapshot();
+/// assert_eq!(snapshot.node("snapshot_doc_step").unwrap().calls, 1);
+/// ```
+pub fn snapshot() -> Snapshot {
+    let nodes = registered();
+    let metas: Vec<_> = nodes.iter().map(|node| node.meta()).collect();
+    Snapshot {
+        taken_at_unix_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            }),
+        conflicts: conflicts_among(&metas),
+        nodes: nodes.into_iter().map(NodeSnapshot::of).collect(),
+    }
+}
+
+impl NodeSnapshot {
+    fn of(node: &'static Node) -> Self {
+        let meta = node.meta();
+        let totals = node.shards.totals();
+        let histogram = totals.latency.filter(|histogram| !histogram.is_empty());
+        let latency = histogram
+            .as_ref()
+            .map(|histogram| Latency::of(histogram, totals.sum_ns));
+        Self {
+            name: meta.name.to_owned(),
+            module_path: meta.module_path.to_owned(),
+            file: meta.file.to_owned(),
+            line: meta.line,
+            instruments: meta.instruments,
+            budget: meta.budget,
+            calls: totals.calls,
+            errors: totals.errors,
+            panics: totals.panics,
+            cancelled: totals.cancelled,
+            in_flight: meta.instruments.in_flight.then_some(totals.in_flight),
+            verdict: meta
+                .budget
+                .map(|budget| judge(&budget, totals.calls, latency.as_ref())),
+            latency,
+            histogram,
+        }
+    }
+}
+
+impl Snapshot {
+    /// The first node with this name.
+    ///
+    /// ```
+    /// assert!(instrument_runtime::snapshot().node("no such node").is_none());
+    /// ```
+    pub fn node(&self, name: &str) -> Option<&NodeSnapshot> {
+        self.nodes.iter().find(|node| node.name == name)
+    }
+}
