@@ -112,8 +112,9 @@ mod tests {
     }
 
     #[test]
-    fn every_slot_round_trips() {
-        for slot in 0..COUNTS_LEN {
+    fn every_reachable_slot_round_trips() {
+        // Slots past the one-hour value exist in hdrhistogram's layout but are never written.
+        for slot in 0..=slot_of(HIGHEST_NS) {
             assert_eq!(slot_of(value_of(slot)), slot, "slot {slot}");
         }
     }

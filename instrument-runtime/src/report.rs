@@ -411,9 +411,9 @@ mod tests {
         let table = render_summary(&snapshot, &budgets, TableStyle::Ascii);
         let expected = "\
 instrument: 2 nodes; budgets: 0 pass, 1 fail, 0 not exercised
-node          calls  errors  panics     p50     p95     p99     max  budget     verdict
+node          calls  errors  panics     p50     p95     p99     max  budget      verdict
 embedding       120       1       0  1.00ms  2.64ms  3.00ms  4.00ms  p95 2.00ms  FAIL p95 +20%
-sanitization    120       1       0  1.00ms  20.0us  3.00ms  4.00ms  -          -
+sanitization    120       1       0  1.00ms  20.0us  3.00ms  4.00ms  -           -
 ";
         assert_eq!(table, expected);
     }

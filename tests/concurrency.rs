@@ -1,0 +1,95 @@
+//! Exact counts under concurrency: many threads on one node, threads that exit before the
+//! snapshot, and calls made while a thread's locals are torn down.
+
+use std::cell::RefCell;
+use std::sync::Barrier;
+
+use instrument_runtime::{counted, snapshot, timed};
+
+const THREADS: u64 = 8;
+const CALLS_PER_THREAD: u64 = 20_000;
+
+#[timed(name = "hammered")]
+#[counted]
+fn hammered(i: u64) -> Result<u64, u64> {
+    if i % 7 == 0 { Err(i) } else { Ok(i) }
+}
+
+#[test]
+fn every_call_from_every_thread_is_counted_once() {
+    let barrier = Barrier::new(usize::try_from(THREADS).unwrap());
+    std::thread::scope(|scope| {
+        for _ in 0..THREADS {
+            scope.spawn(|| {
+                barrier.wait();
+                for i in 0..CALLS_PER_THREAD {
+                    let _ = hammered(i);
+                }
+            });
+        }
+        // Snapshots taken while the threads run never see more than what was recorded.
+        for _ in 0..20 {
+            let calls = snapshot().node("hammered").unwrap().calls;
+            assert!(calls <= THREADS * CALLS_PER_THREAD);
+        }
+    });
+    // Every thread has exited: their counts must still be there, exactly.
+    let node = snapshot().node("hammered").unwrap().clone();
+    assert_eq!(node.calls, THREADS * CALLS_PER_THREAD);
+    let errors_per_thread = CALLS_PER_THREAD.div_ceil(7);
+    assert_eq!(node.errors, THREADS * errors_per_thread);
+    assert_eq!(node.histogram.unwrap().len(), THREADS * CALLS_PER_THREAD);
+}
+
+#[timed(name = "churned")]
+fn churned() {}
+
+#[test]
+fn short_lived_threads_lose_nothing() {
+    for round in 0..40 {
+        let handles: Vec<_> = (0..3)
+            .map(|_| std::thread::spawn(|| (0..250).for_each(|_| churned())))
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        assert_eq!(
+            snapshot().node("churned").unwrap().calls,
+            (round + 1) * 3 * 250
+        );
+    }
+}
+
+#[counted(name = "called_from_a_thread_local_destructor")]
+fn called_from_a_thread_local_destructor() {}
+
+struct CallsOnExit;
+
+impl Drop for CallsOnExit {
+    fn drop(&mut self) {
+        for _ in 0..10 {
+            called_from_a_thread_local_destructor();
+        }
+    }
+}
+
+thread_local! {
+    static CALLS_ON_EXIT: RefCell<Option<CallsOnExit>> = const { RefCell::new(None) };
+}
+
+#[test]
+fn calls_made_while_a_thread_exits_are_kept() {
+    for _ in 0..4 {
+        std::thread::spawn(|| {
+            called_from_a_thread_local_destructor();
+            CALLS_ON_EXIT.with(|slot| *slot.borrow_mut() = Some(CallsOnExit));
+        })
+        .join()
+        .unwrap();
+    }
+    let node = snapshot()
+        .node("called_from_a_thread_local_destructor")
+        .unwrap()
+        .clone();
+    assert_eq!(node.calls, 4 * 11);
+}
