@@ -15,6 +15,7 @@ use crate::item::MaybeFn;
 use crate::plan::{self, BudgetPlan, Plan};
 
 /// Everything one attribute expansion does: parse, validate, expand, or report.
+#[allow(clippy::needless_pass_by_value, reason = "mirrors the proc-macro entry point's owned streams")]
 pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let primary = args::parse_primary(kind, args, &mut errors);
@@ -126,9 +127,9 @@ const IN_FLIGHT: u8 = 2;
 const ASYNC: u8 = 4;
 
 fn start_call(plan: &Plan, is_async: bool) -> TokenStream {
-    let flags = u8::from(plan.timed) * TIMED
-        | u8::from(plan.in_flight) * IN_FLIGHT
-        | u8::from(is_async) * ASYNC;
+    let flags = (u8::from(plan.timed) * TIMED)
+        | (u8::from(plan.in_flight) * IN_FLIGHT)
+        | (u8::from(is_async) * ASYNC);
     quote! {
         let mut __instrument_call = ::instrument_runtime::__private::Call::<#flags>::start(
             &__INSTRUMENT_NODE,
@@ -296,13 +297,7 @@ fn node_declaration(plan: &Plan, sig: &syn::Signature) -> TokenStream {
     let line = quote_spanned!(sig.ident.span()=> ::core::line!());
     let (timed, counted, in_flight) = (plan.timed, plan.counted, plan.in_flight);
     let has_budget = plan.budget.is_some();
-    let budget = match &plan.budget {
-        Some(budget) => {
-            let budget = budget_tokens(budget);
-            quote!(::core::option::Option::Some(#budget))
-        }
-        None => quote!(::core::option::Option::None),
-    };
+    let budget = option_tokens(plan.budget.as_ref().map(budget_tokens));
     quote! {
         static __INSTRUMENT_NODE: ::instrument_runtime::__private::Node =
             ::instrument_runtime::__private::Node::new(::instrument_runtime::__private::NodeMeta {
@@ -329,10 +324,7 @@ fn node_declaration(plan: &Plan, sig: &syn::Signature) -> TokenStream {
 }
 
 fn budget_tokens(budget: &BudgetPlan) -> TokenStream {
-    let nanos = |value: Option<u64>| match value {
-        Some(nanos) => quote!(::core::option::Option::Some(#nanos)),
-        None => quote!(::core::option::Option::None),
-    };
+    let nanos = |value: Option<u64>| option_tokens(value.map(|nanos| quote!(#nanos)));
     let (p50, p90, p95, p99, max) = (
         nanos(budget.p50_ns),
         nanos(budget.p90_ns),
@@ -353,4 +345,11 @@ fn budget_tokens(budget: &BudgetPlan) -> TokenStream {
             min_samples: #min_samples,
         }
     }
+}
+
+fn option_tokens(value: Option<TokenStream>) -> TokenStream {
+    value.map_or_else(
+        || quote!(::core::option::Option::None),
+        |value| quote!(::core::option::Option::Some(#value)),
+    )
 }
