@@ -6,13 +6,11 @@
 //! depend on how fast the machine is.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use once_cell::sync::Lazy;
-
-static TSC: Lazy<quanta::Clock> = Lazy::new(quanta::Clock::new);
+static TSC: LazyLock<quanta::Clock> = LazyLock::new(quanta::Clock::new);
 
 /// How many [`ManualClockGuard`]s are alive in the process: while none is, the hot path never
 /// looks at the thread-local override.
@@ -29,10 +27,10 @@ thread_local! {
 /// Reads the clock of the current thread: the TSC, or a [`ManualClock`] installed on this thread.
 #[inline(always)]
 pub(crate) fn now() -> u64 {
-    if MANUAL_CLOCKS_INSTALLED.load(Ordering::Relaxed) != 0 {
-        if let Some(reading) = manual_reading() {
-            return reading;
-        }
+    if MANUAL_CLOCKS_INSTALLED.load(Ordering::Relaxed) != 0
+        && let Some(reading) = manual_reading()
+    {
+        return reading;
     }
     TSC.raw()
 }
@@ -48,7 +46,7 @@ pub(crate) fn elapsed_ns(start: u64, end: u64) -> u64 {
 
 /// Starts the TSC calibration (up to 200 ms, once per process) ahead of the first measured call.
 pub(crate) fn calibrate() {
-    Lazy::force(&TSC);
+    LazyLock::force(&TSC);
 }
 
 #[cold]

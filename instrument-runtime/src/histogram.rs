@@ -41,12 +41,12 @@ fn slot_of(value: u64) -> usize {
 
 /// The lowest value that lands in `slot`: the inverse of [`slot_of`].
 fn value_of(slot: usize) -> u64 {
-    let mut bucket = (slot >> SUB_BUCKET_HALF_COUNT_MAGNITUDE) as i64 - 1;
-    let mut sub_bucket = (slot & (SUB_BUCKET_HALF_COUNT - 1)) + SUB_BUCKET_HALF_COUNT;
-    if bucket < 0 {
-        sub_bucket -= SUB_BUCKET_HALF_COUNT;
-        bucket = 0;
-    }
+    let sub_bucket = (slot & (SUB_BUCKET_HALF_COUNT - 1)) + SUB_BUCKET_HALF_COUNT;
+    // Slots below the first half-bucket belong to bucket 0's lower half.
+    let (bucket, sub_bucket) = match (slot >> SUB_BUCKET_HALF_COUNT_MAGNITUDE).checked_sub(1) {
+        Some(bucket) => (bucket, sub_bucket),
+        None => (0, sub_bucket - SUB_BUCKET_HALF_COUNT),
+    };
     (sub_bucket as u64) << bucket
 }
 
@@ -72,6 +72,10 @@ impl LatencyCounts {
         // `COUNTS_LEN` elements, which is exactly what the slice pointer describes, and the
         // global allocator allocated it with the layout `Box` will free it with.
         let counts = unsafe {
+            #[allow(
+                clippy::cast_ptr_alignment,
+                reason = "allocated with `AtomicU64`'s layout"
+            )]
             let ptr = alloc_zeroed(layout).cast::<AtomicU64>();
             if ptr.is_null() {
                 handle_alloc_error(layout);

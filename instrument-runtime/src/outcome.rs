@@ -79,6 +79,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(
+        clippy::needless_borrow,
+        reason = "the explicit borrow is what selects the fallback"
+    )]
     fn results_are_judged_and_other_types_never_fail() {
         let failed: std::io::Result<()> = Err(std::io::Error::other("x"));
         assert!((&Probe(&failed)).instrument_is_failure());

@@ -29,11 +29,9 @@ static REPORT_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
 /// Also calibrates the clock now rather than on the first measured call.
 ///
 /// ```no_run
-/// fn main() {
-///     instrument_runtime::report_at_exit();
-///     // ... the program; at exit `target/instrument/report.json` is written and a summary
-///     // table is printed to stderr.
-/// }
+/// instrument_runtime::report_at_exit();
+/// // ... the program; at exit `target/instrument/report.json` is written and a summary table
+/// // is printed to stderr.
 /// ```
 pub fn report_at_exit() {
     static REGISTER: Once = Once::new();
@@ -125,6 +123,11 @@ pub struct Report {
 pub const REPORT_SCHEMA: &str = "instrument.report/1";
 
 /// Takes a snapshot now and writes `report.json` into `dir`, atomically. Returns the file's path.
+///
+/// # Errors
+///
+/// When the directory cannot be created or the file cannot be written; a previous `report.json`
+/// is then left as it was.
 ///
 /// ```
 /// let dir = std::env::temp_dir().join("instrument-write-report-doc");

@@ -144,6 +144,15 @@ impl std::fmt::Debug for Shard {
     }
 }
 
+impl Shards {
+    /// A new shard, owned by the pool for the rest of the process.
+    fn create(&mut self, node: &'static Node) -> &'static Shard {
+        let shard: &'static Shard = Box::leak(Box::new(Shard::new(node)));
+        self.all.push(shard);
+        shard
+    }
+}
+
 impl ShardPool {
     pub(crate) const fn new() -> Self {
         Self(Mutex::new(Shards {
@@ -160,12 +169,10 @@ impl ShardPool {
 
     fn acquire(&self, node: &'static Node) -> &'static Shard {
         let mut shards = self.lock();
-        if let Some(shard) = shards.free.pop() {
-            return shard;
+        match shards.free.pop() {
+            Some(shard) => shard,
+            None => shards.create(node),
         }
-        let shard: &'static Shard = Box::leak(Box::new(Shard::new(node)));
-        shards.all.push(shard);
-        shard
     }
 
     fn release(&self, shard: &'static Shard) {
@@ -175,15 +182,10 @@ impl ShardPool {
     #[cold]
     fn record_orphan(&self, node: &'static Node, record: impl FnOnce(&Shard)) {
         let mut shards = self.lock();
-        let shard = match shards.orphan {
-            Some(shard) => shard,
-            None => {
-                let shard: &'static Shard = Box::leak(Box::new(Shard::new(node)));
-                shards.all.push(shard);
-                shards.orphan = Some(shard);
-                shard
-            }
-        };
+        if shards.orphan.is_none() {
+            shards.orphan = Some(shards.create(node));
+        }
+        let shard = shards.orphan.expect("set above");
         // Writers of the orphan shard take turns under the lock, so it too has one writer at a time.
         record(shard);
     }
