@@ -15,7 +15,10 @@ use crate::item::MaybeFn;
 use crate::plan::{self, BudgetPlan, Plan};
 
 /// Everything one attribute expansion does: parse, validate, expand, or report.
-#[allow(clippy::needless_pass_by_value, reason = "mirrors the proc-macro entry point's owned streams")]
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "mirrors the proc-macro entry point's owned streams"
+)]
 pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let primary = args::parse_primary(kind, args, &mut errors);
