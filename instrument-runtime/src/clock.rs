@@ -1,20 +1,41 @@
 //! The clock every measurement reads, and a hand-driven replacement for tests.
 //!
-//! In production a reading is one raw TSC read (`quanta::Clock::raw`, calibrated once per process);
-//! the conversion to nanoseconds happens once per call, on the delta. Tests install a
+//! In production a reading is one inline `rdtsc`, calibrated once per process through quanta; the
+//! conversion to nanoseconds is one multiply and shift per call, on the delta. Where the TSC is
+//! unusable (or off x86-64), quanta's clock is read instead. Tests install a
 //! [`ManualClock`] on their thread and move time by hand, so budget tests are exact and never
 //! depend on how fast the machine is.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-static TSC: LazyLock<quanta::Clock> = LazyLock::new(quanta::Clock::new);
+/// quanta calibrates the TSC against the OS clock once per process (and falls back to the OS
+/// clock where the TSC is unusable); it is also the clock off x86-64.
+static QUANTA: OnceLock<quanta::Clock> = OnceLock::new();
 
-/// How many [`ManualClockGuard`]s are alive in the process: while none is, the hot path never
-/// looks at the thread-local override.
-static MANUAL_CLOCKS_INSTALLED: AtomicUsize = AtomicUsize::new(0);
+/// What the hot path reads, kept together on one read-mostly cache line.
+#[repr(align(64))]
+struct ClockState {
+    /// `UNCALIBRATED`, `TSC` or `QUANTA`.
+    source: AtomicU8,
+    /// With `TSC`: nanoseconds per tick, times 2^32.
+    nanos_per_tick_q32: AtomicU64,
+    /// How many [`ManualClockGuard`]s are alive in the process: while none is, the hot path
+    /// never looks at the thread-local override.
+    manual_clocks: AtomicUsize,
+}
+
+const UNCALIBRATED: u8 = 0;
+const TSC: u8 = 1;
+const QUANTA_SOURCE: u8 = 2;
+
+static STATE: ClockState = ClockState {
+    source: AtomicU8::new(UNCALIBRATED),
+    nanos_per_tick_q32: AtomicU64::new(0),
+    manual_clocks: AtomicUsize::new(0),
+};
 
 /// Readings of a manual clock carry this bit, so a delta knows which clock produced it. A TSC or
 /// monotonic reading reaches 2^63 only after about a century of uptime.
@@ -27,26 +48,98 @@ thread_local! {
 /// Reads the clock of the current thread: the TSC, or a [`ManualClock`] installed on this thread.
 #[inline(always)]
 pub(crate) fn now() -> u64 {
-    if MANUAL_CLOCKS_INSTALLED.load(Ordering::Relaxed) != 0
+    #[cfg(target_arch = "x86_64")]
+    if STATE.source.load(Ordering::Relaxed) == TSC
+        && STATE.manual_clocks.load(Ordering::Relaxed) == 0
+    {
+        // SAFETY: `rdtsc` exists on every x86-64 CPU; `calibrate` chose it only after checking
+        // that quanta reads the same counter.
+        return unsafe { core::arch::x86_64::_rdtsc() };
+    }
+    now_slow()
+}
+
+#[cold]
+#[inline(never)]
+fn now_slow() -> u64 {
+    if STATE.manual_clocks.load(Ordering::Relaxed) != 0
         && let Some(reading) = manual_reading()
     {
         return reading;
     }
-    TSC.raw()
+    match STATE.source.load(Ordering::Acquire) {
+        UNCALIBRATED => {
+            calibrate();
+            now()
+        }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `now`.
+        TSC => unsafe { core::arch::x86_64::_rdtsc() },
+        _ => quanta_clock().raw(),
+    }
 }
 
 /// Nanoseconds between two readings of [`now`].
 #[inline(always)]
 pub(crate) fn elapsed_ns(start: u64, end: u64) -> u64 {
+    if (start | end) & MANUAL_BIT != 0 || STATE.source.load(Ordering::Relaxed) != TSC {
+        return elapsed_ns_slow(start, end);
+    }
+    let ticks = u128::from(end.saturating_sub(start));
+    let nanos_per_tick_q32 = u128::from(STATE.nanos_per_tick_q32.load(Ordering::Relaxed));
+    u64::try_from((ticks * nanos_per_tick_q32) >> 32).unwrap_or(u64::MAX)
+}
+
+#[cold]
+#[inline(never)]
+fn elapsed_ns_slow(start: u64, end: u64) -> u64 {
     if (start | end) & MANUAL_BIT != 0 {
         return manual_delta(start, end);
     }
-    TSC.delta_as_nanos(start, end)
+    quanta_clock().delta_as_nanos(start, end)
 }
 
-/// Starts the TSC calibration (up to 200 ms, once per process) ahead of the first measured call.
+fn quanta_clock() -> &'static quanta::Clock {
+    QUANTA.get_or_init(quanta::Clock::new)
+}
+
+/// Calibrates the clock (up to 200 ms, once per process), ahead of the first measured call when
+/// called from `report_at_exit`, else on the first call.
 pub(crate) fn calibrate() {
-    LazyLock::force(&TSC);
+    let clock = quanta_clock();
+    if STATE.source.load(Ordering::Acquire) != UNCALIBRATED {
+        return;
+    }
+    let source = if reads_the_tsc(clock) {
+        // quanta's own conversion, sampled over 2^32 ticks: a multiply and a shift per call.
+        STATE
+            .nanos_per_tick_q32
+            .store(clock.delta_as_nanos(1, 1 + (1 << 32)), Ordering::Relaxed);
+        TSC
+    } else {
+        QUANTA_SOURCE
+    };
+    STATE.source.store(source, Ordering::Release);
+}
+
+/// Whether quanta's raw reading is the TSC itself (and not its OS-clock fallback).
+fn reads_the_tsc(clock: &quanta::Clock) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        (0..3).any(|_| {
+            // SAFETY: `rdtsc` exists on every x86-64 CPU.
+            let before = unsafe { core::arch::x86_64::_rdtsc() };
+            let reading = clock.raw();
+            // SAFETY: as above.
+            let after = unsafe { core::arch::x86_64::_rdtsc() };
+            (before..=after).contains(&reading)
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = clock;
+        false
+    }
 }
 
 #[cold]
@@ -144,7 +237,7 @@ impl ManualClock {
     #[must_use = "the clock is uninstalled when the guard is dropped"]
     pub fn install(&self) -> ManualClockGuard {
         let previous = MANUAL_CLOCK.with(|slot| slot.replace(Some(self.clone())));
-        MANUAL_CLOCKS_INSTALLED.fetch_add(1, Ordering::SeqCst);
+        STATE.manual_clocks.fetch_add(1, Ordering::SeqCst);
         ManualClockGuard {
             previous,
             _not_send: std::marker::PhantomData,
@@ -165,7 +258,7 @@ impl Drop for ManualClockGuard {
         let previous = self.previous.take();
         // The slot is gone only while the thread's locals are being destroyed: nothing to restore.
         let _ = MANUAL_CLOCK.try_with(|slot| slot.replace(previous));
-        MANUAL_CLOCKS_INSTALLED.fetch_sub(1, Ordering::SeqCst);
+        STATE.manual_clocks.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -199,6 +292,20 @@ mod tests {
         let real = now();
         assert_eq!(real & MANUAL_BIT, 0);
         assert_eq!(elapsed_ns(manual, real), 0);
+    }
+
+    #[test]
+    fn the_inline_conversion_agrees_with_quanta() {
+        calibrate();
+        let start = now();
+        std::thread::sleep(Duration::from_millis(3));
+        let end = now();
+        let ours = elapsed_ns(start, end);
+        let quanta = quanta_clock().delta_as_nanos(start, end);
+        assert!(
+            ours.abs_diff(quanta) <= quanta / 10_000,
+            "{ours} vs {quanta}"
+        );
     }
 
     #[test]
