@@ -3,10 +3,10 @@
 //! Values are kept as written (`syn::Expr`); `plan` gives them meaning. A key is declared once per
 //! attribute kind and set once: the second occurrence is a "duplicate argument" error.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{TokenStream, TokenTree};
+use quote::{ToTokens as _, quote};
 use syn::ext::IdentExt as _;
 use syn::parse::{ParseStream, Parser as _};
-use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, Ident, Meta, Token};
 
 use crate::errors::Errors;
@@ -101,13 +101,17 @@ pub(crate) struct Args {
     pub(crate) max: Setting<Expr>,
     pub(crate) tolerance: Setting<Expr>,
     pub(crate) min_samples: Setting<Expr>,
+    /// An argument could not be read (malformed or unknown), so a missing one may have been meant
+    /// there: checks for missing arguments stay quiet rather than add a second error.
+    pub(crate) incomplete: bool,
 }
 
 /// One attribute as written.
 pub(crate) struct AttrArgs {
     pub(crate) kind: Kind,
-    /// The attribute's path, where errors about the attribute as a whole point.
-    pub(crate) span: Span,
+    /// Where errors about the attribute as a whole point: the arguments of the attribute being
+    /// expanded (the compiler gives no span for its path), the path of a sibling attribute.
+    pub(crate) at: TokenStream,
     pub(crate) args: Args,
 }
 
@@ -115,13 +119,13 @@ pub(crate) struct AttrArgs {
 pub(crate) fn parse_primary(kind: Kind, tokens: TokenStream, errors: &mut Errors) -> AttrArgs {
     let mut args = Args::default();
     if let Err(error) =
-        (|input: ParseStream| parse_into(kind, input, &mut args, errors)).parse2(tokens)
+        (|input: ParseStream| parse_into(kind, input, &mut args, errors)).parse2(tokens.clone())
     {
         errors.push_error(error);
     }
     AttrArgs {
         kind,
-        span: Span::call_site(),
+        at: tokens,
         args,
     }
 }
@@ -135,8 +139,14 @@ pub(crate) fn parse_sibling(kind: Kind, attr: &Attribute, errors: &mut Errors) -
             list.parse_args_with(|input: ParseStream| parse_into(kind, input, &mut args, errors))
         }
         Meta::NameValue(name_value) => Err(syn::Error::new_spanned(
-            &name_value.eq_token,
-            format!("expected `#[{}(...)]`", kind.name()),
+            {
+                let (eq, value) = (&name_value.eq_token, &name_value.value);
+                quote!(#eq #value)
+            },
+            format!(
+                "expected `#[{0}]` or `#[{0}(...)]`, found `#[{0} = ...]`",
+                kind.name()
+            ),
         )),
     };
     if let Err(error) = parsed {
@@ -144,71 +154,268 @@ pub(crate) fn parse_sibling(kind: Kind, attr: &Attribute, errors: &mut Errors) -
     }
     AttrArgs {
         kind,
-        span: attr
+        at: attr
             .path()
             .segments
             .last()
-            .map_or_else(Span::call_site, |s| s.ident.span()),
+            .map(|segment| segment.ident.to_token_stream())
+            .unwrap_or_default(),
         args,
     }
 }
 
+/// Parses `key = value, key, ...`. A malformed entry is reported and skipped up to the next comma,
+/// so the mistakes after it are reported in the same compile.
 fn parse_into(
     kind: Kind,
     input: ParseStream,
     args: &mut Args,
     errors: &mut Errors,
 ) -> syn::Result<()> {
-    let entries =
-        Punctuated::<(Ident, Option<Expr>), Token![,]>::parse_terminated_with(input, |input| {
-            let key = input.call(Ident::parse_any)?;
-            let value = if input.peek(Token![=]) {
-                input.parse::<Token![=]>()?;
-                Some(input.parse::<Expr>()?)
-            } else {
-                None
-            };
-            Ok((key, value))
-        })?;
-    for (key, value) in entries {
-        let name = key.to_string();
-        if !kind.keys().contains(&name.as_str()) {
-            let expected: Vec<String> = kind.keys().iter().map(|key| format!("`{key}`")).collect();
-            errors.push(
-                key.span(),
-                format!(
-                    "unknown argument `{name}` for `#[{}]`; expected one of {}",
-                    kind.name(),
-                    expected.join(", ")
-                ),
-            );
-            continue;
-        }
-        if name == "in_flight" {
-            match value {
-                None => args.in_flight.set(errors, key, ()),
-                Some(value) => {
-                    errors.push_error(syn::Error::new_spanned(value, "`in_flight` takes no value"))
-                }
+    while !input.is_empty() {
+        match parse_entry(kind, input) {
+            Ok((key, value)) => apply(kind, key, value, args, errors),
+            Err(error) => {
+                errors.push_error(error);
+                args.incomplete = true;
+                skip_past_comma(input)?;
+                continue;
             }
-            continue;
         }
-        let Some(value) = value else {
-            errors.push(key.span(), format!("expected a value: `{name} = ...`"));
-            continue;
-        };
-        let setting = match name.as_str() {
-            "name" => &mut args.name,
-            "p50" => &mut args.p50,
-            "p90" => &mut args.p90,
-            "p95" => &mut args.p95,
-            "p99" => &mut args.p99,
-            "max" => &mut args.max,
-            "tolerance" => &mut args.tolerance,
-            "min_samples" => &mut args.min_samples,
-            _ => unreachable!("every key in `Kind::keys` is handled"),
-        };
-        setting.set(errors, key, value);
+        if input.is_empty() {
+            break;
+        }
+        if input.peek(Token![,]) {
+            input.parse::<Token![,]>()?;
+        } else {
+            errors.push_error(syn::Error::new(
+                input.span(),
+                format!(
+                    "expected `,` between arguments, found `{}`",
+                    next_token(input)
+                ),
+            ));
+            args.incomplete = true;
+            skip_past_comma(input)?;
+        }
     }
     Ok(())
+}
+
+fn parse_entry(kind: Kind, input: ParseStream) -> syn::Result<(Ident, Option<Expr>)> {
+    if !input.peek(Ident::peek_any) {
+        let example = if kind == Kind::Budget {
+            "p95 = \"50ms\""
+        } else {
+            "name = \"...\""
+        };
+        let found = next_token(input);
+        let message = if input.peek(syn::LitStr) {
+            format!("expected `name = {found}`, found `{found}`")
+        } else {
+            format!("expected an argument like `{example}`, found `{found}`")
+        };
+        return Err(syn::Error::new(input.span(), message));
+    }
+    let key = input.call(Ident::parse_any)?;
+    if !input.peek(Token![=]) {
+        return Ok((key, None));
+    }
+    let eq = input.parse::<Token![=]>()?;
+    if input.is_empty() || input.peek(Token![,]) {
+        return Err(syn::Error::new_spanned(
+            quote!(#key #eq),
+            format!("expected a value after `{key} =`"),
+        ));
+    }
+    Ok((key, Some(input.parse::<Expr>()?)))
+}
+
+/// The next token as written, for messages.
+fn next_token(input: ParseStream) -> String {
+    input
+        .cursor()
+        .token_tree()
+        .map_or_else(String::new, |(token, _)| token.to_string())
+}
+
+fn skip_past_comma(input: ParseStream) -> syn::Result<()> {
+    input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((token, next)) = rest.token_tree() {
+            rest = next;
+            if matches!(&token, TokenTree::Punct(punct) if punct.as_char() == ',') {
+                break;
+            }
+        }
+        Ok(((), rest))
+    })
+}
+
+fn apply(kind: Kind, key: Ident, value: Option<Expr>, args: &mut Args, errors: &mut Errors) {
+    let name = key.to_string();
+    if !kind.keys().contains(&name.as_str()) {
+        errors.push(key.span(), unknown_argument(kind, &name));
+        args.incomplete = true;
+        return;
+    }
+    if name == "in_flight" {
+        match value {
+            None => args.in_flight.set(errors, key, ()),
+            Some(value) => errors.push_error(syn::Error::new_spanned(
+                value,
+                "`in_flight` takes no value: write `in_flight` alone",
+            )),
+        }
+        return;
+    }
+    let Some(value) = value else {
+        let example = if name == "name" { "\"...\"" } else { "..." };
+        errors.push(
+            key.span(),
+            format!("expected a value: `{name} = {example}`"),
+        );
+        return;
+    };
+    let setting = match name.as_str() {
+        "name" => &mut args.name,
+        "p50" => &mut args.p50,
+        "p90" => &mut args.p90,
+        "p95" => &mut args.p95,
+        "p99" => &mut args.p99,
+        "max" => &mut args.max,
+        "tolerance" => &mut args.tolerance,
+        "min_samples" => &mut args.min_samples,
+        _ => unreachable!("every key in `Kind::keys` is handled"),
+    };
+    setting.set(errors, key, value);
+}
+
+/// Names the attribute a misplaced key belongs to, or the closest key for a typo.
+fn unknown_argument(kind: Kind, name: &str) -> String {
+    let attr = kind.name();
+    if let Some(owner) = Kind::ALL
+        .into_iter()
+        .find(|other| other.keys().contains(&name))
+    {
+        return format!(
+            "`{name}` is an argument of `#[{}]`, not `#[{attr}]`",
+            owner.name()
+        );
+    }
+    let closest = kind
+        .keys()
+        .iter()
+        .map(|key| (edit_distance(name, key), !same_letters(name, key), *key))
+        .min()
+        .filter(|(distance, _, key)| *distance <= key.len() / 3 + 1);
+    if let Some((_, _, key)) = closest {
+        return format!("unknown argument `{name}` for `#[{attr}]`; a similar argument is `{key}`");
+    }
+    let expected: Vec<String> = kind.keys().iter().map(|key| format!("`{key}`")).collect();
+    let expected = match expected.as_slice() {
+        [only] => only.clone(),
+        _ => format!("one of {}", expected.join(", ")),
+    };
+    format!("unknown argument `{name}` for `#[{attr}]`; expected {expected}")
+}
+
+/// Edit distance counting a swap of two neighbours as one edit (`nmae` -> `name`), for "similar
+/// argument" hints on short keys.
+fn edit_distance(left: &str, right: &str) -> usize {
+    let (left, right): (Vec<char>, Vec<char>) = (left.chars().collect(), right.chars().collect());
+    let mut table = vec![vec![0; right.len() + 1]; left.len() + 1];
+    for (i, row) in table.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in table[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=left.len() {
+        for j in 1..=right.len() {
+            let substitution = table[i - 1][j - 1] + usize::from(left[i - 1] != right[j - 1]);
+            let mut best = substitution
+                .min(table[i - 1][j] + 1)
+                .min(table[i][j - 1] + 1);
+            if i > 1 && j > 1 && left[i - 1] == right[j - 2] && left[i - 2] == right[j - 1] {
+                best = best.min(table[i - 2][j - 2] + 1);
+            }
+            table[i][j] = best;
+        }
+    }
+    table[left.len()][right.len()]
+}
+
+/// Whether two words are made of the same letters (`p59` and `p95`): on a tie, the likelier typo.
+fn same_letters(left: &str, right: &str) -> bool {
+    let sorted = |word: &str| {
+        let mut letters: Vec<char> = word.chars().collect();
+        letters.sort_unstable();
+        letters
+    };
+    sorted(left) == sorted(right)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Kind, edit_distance, unknown_argument};
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("name", "name"), 0);
+        assert_eq!(edit_distance("nmae", "name"), 1);
+        assert_eq!(edit_distance("p59", "p95"), 1);
+        assert_eq!(edit_distance("p59", "p50"), 1);
+        assert_eq!(edit_distance("inflight", "in_flight"), 1);
+        assert_eq!(edit_distance("", "max"), 3);
+    }
+
+    #[test]
+    fn unknown_arguments_are_explained() {
+        let cases = [
+            (
+                Kind::Timed,
+                "in_flight",
+                "`in_flight` is an argument of `#[counted]`, not `#[timed]`",
+            ),
+            (
+                Kind::Counted,
+                "p95",
+                "`p95` is an argument of `#[budget]`, not `#[counted]`",
+            ),
+            (
+                Kind::Timed,
+                "nmae",
+                "unknown argument `nmae` for `#[timed]`; a similar argument is `name`",
+            ),
+            (
+                Kind::Counted,
+                "inflight",
+                "unknown argument `inflight` for `#[counted]`; a similar argument is `in_flight`",
+            ),
+            (
+                Kind::Budget,
+                "p59",
+                "unknown argument `p59` for `#[budget]`; a similar argument is `p95`",
+            ),
+            (
+                Kind::Budget,
+                "min_sample",
+                "unknown argument `min_sample` for `#[budget]`; a similar argument is `min_samples`",
+            ),
+            (
+                Kind::Timed,
+                "colour",
+                "unknown argument `colour` for `#[timed]`; expected `name`",
+            ),
+            (
+                Kind::Budget,
+                "colour",
+                "unknown argument `colour` for `#[budget]`; expected one of `name`, `p50`, `p90`, `p95`, `p99`, `max`, `tolerance`, `min_samples`",
+            ),
+        ];
+        for (kind, name, message) in cases {
+            assert_eq!(unknown_argument(kind, name), message, "{name}");
+        }
+    }
 }

@@ -12,6 +12,39 @@ const UNITS: [(&str, u128); 7] = [
 
 const EXPECTED_UNITS: &str = "`ns`, `us`, `µs`, `ms`, `s`, `m`";
 
+/// Units people write that are not accepted, with the accepted unit and the factor to it, so the
+/// error can show the duration written right.
+const ALIASES: [(&str, &str, u128); 28] = [
+    ("nsec", "ns", 1),
+    ("nsecs", "ns", 1),
+    ("nanos", "ns", 1),
+    ("nanosecond", "ns", 1),
+    ("nanoseconds", "ns", 1),
+    ("usec", "us", 1),
+    ("usecs", "us", 1),
+    ("micros", "us", 1),
+    ("microsecond", "us", 1),
+    ("microseconds", "us", 1),
+    ("msec", "ms", 1),
+    ("msecs", "ms", 1),
+    ("millis", "ms", 1),
+    ("millisecond", "ms", 1),
+    ("milliseconds", "ms", 1),
+    ("sec", "s", 1),
+    ("secs", "s", 1),
+    ("second", "s", 1),
+    ("seconds", "s", 1),
+    ("min", "m", 1),
+    ("mins", "m", 1),
+    ("minute", "m", 1),
+    ("minutes", "m", 1),
+    ("h", "m", 60),
+    ("hr", "m", 60),
+    ("hrs", "m", 60),
+    ("hour", "m", 60),
+    ("hours", "m", 60),
+];
+
 /// Parses a positive duration to whole nanoseconds; the error message quotes what was written.
 pub(crate) fn parse_nanos(text: &str) -> Result<u64, String> {
     let text = text.trim();
@@ -33,12 +66,17 @@ pub(crate) fn parse_nanos(text: &str) -> Result<u64, String> {
         ));
     }
     let Some(&(_, unit_ns)) = UNITS.iter().find(|(name, _)| *name == unit) else {
-        return Err(format!(
-            "unknown unit `{unit}` in `{text}`; expected one of {EXPECTED_UNITS}"
-        ));
+        return Err(match rewritten(&number, unit) {
+            Some(written) => format!("unknown unit `{unit}` in `{text}`; write `{written}`"),
+            None => format!("unknown unit `{unit}` in `{text}`; expected one of {EXPECTED_UNITS}"),
+        });
     };
     let (whole, fraction) = number.split_once('.').unwrap_or((&number, ""));
-    let too_long = || format!("duration `{text}` is too long");
+    let too_long = || {
+        format!(
+            "duration `{text}` is too long; the longest is about 584 years (`u64::MAX` nanoseconds)"
+        )
+    };
     let whole: u128 = whole.parse().map_err(|_| too_long())?;
     let fraction_scale = 10_u128
         .checked_pow(u32::try_from(fraction.len()).map_err(|_| too_long())?)
@@ -49,7 +87,7 @@ pub(crate) fn parse_nanos(text: &str) -> Result<u64, String> {
         fraction.parse().map_err(|_| too_long())?
     };
     let scaled_fraction = fraction * unit_ns;
-    if scaled_fraction % fraction_scale != 0 {
+    if !scaled_fraction.is_multiple_of(fraction_scale) {
         return Err(format!("`{text}` is not a whole number of nanoseconds"));
     }
     let nanos = whole
@@ -63,6 +101,20 @@ pub(crate) fn parse_nanos(text: &str) -> Result<u64, String> {
         ));
     }
     Ok(nanos)
+}
+
+/// `number` in an accepted unit, when `unit` is a known way of writing one (`sec`, `MS`, ` ms`).
+fn rewritten(number: &str, unit: &str) -> Option<String> {
+    let lower = unit.trim().to_lowercase();
+    if let Some((name, _)) = UNITS.iter().find(|(name, _)| *name == lower) {
+        return Some(format!("{number}{name}"));
+    }
+    let &(_, name, factor) = ALIASES.iter().find(|(alias, _, _)| *alias == lower)?;
+    if factor == 1 {
+        return Some(format!("{number}{name}"));
+    }
+    let whole: u128 = number.parse().ok()?;
+    Some(format!("{}{name}", whole.checked_mul(factor)?))
 }
 
 #[cfg(test)]
@@ -100,12 +152,24 @@ mod tests {
                 "50xs",
                 "unknown unit `xs` in `50xs`; expected one of `ns`, `us`, `µs`, `ms`, `s`, `m`",
             ),
+            ("50sec", "unknown unit `sec` in `50sec`; write `50s`"),
+            ("2.5 ms", "unknown unit ` ms` in `2.5 ms`; write `2.5ms`"),
+            ("50MS", "unknown unit `MS` in `50MS`; write `50ms`"),
+            ("2h", "unknown unit `h` in `2h`; write `120m`"),
+            (
+                "10millis",
+                "unknown unit `millis` in `10millis`; write `10ms`",
+            ),
+            (
+                "1.5h",
+                "unknown unit `h` in `1.5h`; expected one of `ns`, `us`, `µs`, `ms`, `s`, `m`",
+            ),
             ("0ms", "a duration must be greater than zero, found `0ms`"),
             ("1.5ns", "`1.5ns` is not a whole number of nanoseconds"),
             ("1..5ms", "expected a duration like `50ms`, found `1..5ms`"),
             (
                 "99999999999999999999s",
-                "duration `99999999999999999999s` is too long",
+                "duration `99999999999999999999s` is too long; the longest is about 584 years (`u64::MAX` nanoseconds)",
             ),
         ];
         for (text, message) in cases {

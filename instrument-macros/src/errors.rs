@@ -3,6 +3,7 @@
 use std::fmt::Display;
 
 use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 
 #[derive(Default)]
 pub(crate) struct Errors(Option<syn::Error>);
@@ -10,6 +11,12 @@ pub(crate) struct Errors(Option<syn::Error>);
 impl Errors {
     pub(crate) fn push(&mut self, span: Span, message: impl Display) {
         self.push_error(syn::Error::new(span, message));
+    }
+
+    /// An error on every token of `tokens` (the compiler's call site when there are none), so
+    /// the caret covers a whole expression like `-1`, not its first token.
+    pub(crate) fn push_spanned(&mut self, tokens: impl ToTokens, message: impl Display) {
+        self.push_error(syn::Error::new_spanned(tokens, message));
     }
 
     pub(crate) fn push_error(&mut self, error: syn::Error) {

@@ -2,6 +2,7 @@
 //! collected, each on the token that causes it.
 
 use proc_macro2::Span;
+use quote::ToTokens as _;
 use syn::spanned::Spanned as _;
 use syn::{Expr, ExprLit, Ident, Lit, Signature};
 
@@ -39,8 +40,8 @@ pub(crate) fn build(attrs: &[AttrArgs], sig: &Signature, errors: &mut Errors) ->
             .iter()
             .any(|earlier| earlier.kind == attr.kind)
         {
-            errors.push(
-                attr.span,
+            errors.push_spanned(
+                &attr.at,
                 format!("duplicate attribute `#[{}]`", attr.kind.name()),
             );
         }
@@ -84,11 +85,14 @@ fn node_name(attrs: &[AttrArgs], sig: &Signature, errors: &mut Errors) -> String
         let Some((_, value)) = attr.args.name.get() else {
             continue;
         };
-        let Some(name) = string_literal(value, "a node name", errors) else {
+        let Some(name) = node_name_literal(value, errors) else {
             continue;
         };
         if name.trim().is_empty() {
-            errors.push(value.span(), "node name must not be empty");
+            errors.push(
+                value.span(),
+                "node name must not be empty; leave `name` out to use the function's name",
+            );
             continue;
         }
         match &chosen {
@@ -127,10 +131,11 @@ fn budget(attr: &AttrArgs, errors: &mut Errors) -> BudgetPlan {
     .map(|(key, setting)| (key, duration(setting, errors)));
     if quantiles.iter().all(|(_, value)| value.is_none())
         && !has_any(&[&args.p50, &args.p90, &args.p95, &args.p99, &args.max])
+        && !args.incomplete
     {
-        errors.push(
-            attr.span,
-            "`#[budget]` needs at least one of `p50`, `p90`, `p95`, `p99`, `max`",
+        errors.push_spanned(
+            &attr.at,
+            "`#[budget]` needs at least one of `p50`, `p90`, `p95`, `p99`, `max`, like `p95 = \"50ms\"`",
         );
     }
     check_non_decreasing(&quantiles, errors);
@@ -183,7 +188,7 @@ fn show_nanos(nanos: u64) -> String {
     ];
     let (scale, unit) = UNITS
         .into_iter()
-        .find(|(scale, _)| nanos % scale == 0)
+        .find(|(scale, _)| nanos.is_multiple_of(*scale))
         .unwrap_or((1, "ns"));
     format!("{}{unit}", nanos / scale)
 }
@@ -203,7 +208,13 @@ fn duration(setting: &Setting<Expr>, errors: &mut Errors) -> Option<(u64, Span)>
             ..
         }) => lit.to_string(),
         other => {
-            errors.push(other.span(), "expected a duration like `\"50ms\"`");
+            errors.push_spanned(
+                other,
+                format!(
+                    "expected a duration like `\"50ms\"`, found `{}`",
+                    as_written(other)
+                ),
+            );
             return None;
         }
     };
@@ -219,7 +230,20 @@ fn duration(setting: &Setting<Expr>, errors: &mut Errors) -> Option<(u64, Span)>
 /// A tolerance: `"10%"`, `"2.5%"`, between 0% and 100%.
 fn tolerance(setting: &Setting<Expr>, errors: &mut Errors) -> Option<f64> {
     let (_, value) = setting.get()?;
-    let text = string_literal(value, "a percentage like `\"10%\"`", errors)?;
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(lit), ..
+    }) = value
+    else {
+        errors.push_spanned(
+            value,
+            format!(
+                "expected a percentage in quotes like `\"10%\"`, found `{}`",
+                as_written(value)
+            ),
+        );
+        return None;
+    };
+    let text = lit.value();
     let parsed = text
         .trim()
         .strip_suffix('%')
@@ -244,24 +268,49 @@ fn min_samples(setting: &Setting<Expr>, errors: &mut Errors) -> Option<u64> {
     if let Expr::Lit(ExprLit {
         lit: Lit::Int(lit), ..
     }) = value
+        && (lit.suffix().is_empty() || lit.suffix() == "u64")
+        && let Ok(count) = lit.base10_parse::<u64>()
     {
-        if lit.suffix().is_empty() || lit.suffix() == "u64" {
-            if let Ok(count) = lit.base10_parse::<u64>() {
-                return Some(count);
-            }
-        }
+        return Some(count);
     }
-    errors.push(value.span(), "expected a whole number of calls, like `100`");
+    errors.push_spanned(
+        value,
+        format!(
+            "expected a whole number of calls like `100`, found `{}`",
+            as_written(value)
+        ),
+    );
     None
 }
 
-fn string_literal(value: &Expr, what: &str, errors: &mut Errors) -> Option<String> {
+fn node_name_literal(value: &Expr, errors: &mut Errors) -> Option<String> {
     if let Expr::Lit(ExprLit {
         lit: Lit::Str(lit), ..
     }) = value
     {
         return Some(lit.value());
     }
-    errors.push(value.span(), format!("expected {what} in quotes"));
+    let found = as_written(value);
+    // An identifier or a number was most likely meant as the name itself.
+    let example = match value {
+        Expr::Path(path) if path.path.get_ident().is_some() => format!("\"{found}\""),
+        Expr::Lit(_) => format!("\"{found}\""),
+        _ => "\"checkout\"".to_owned(),
+    };
+    errors.push_spanned(
+        value,
+        format!("expected a node name in quotes like `{example}`, found `{found}`"),
+    );
     None
+}
+
+/// An expression as the user wrote it, near enough for a message: the compiler prints tokens
+/// spaced (`- 1`, `time :: Duration`), which is tightened where that is unambiguous.
+fn as_written(value: &Expr) -> String {
+    let text = value.to_token_stream().to_string();
+    let text = text.replace(" :: ", "::").replace(":: ", "::");
+    match text.strip_prefix("- ") {
+        Some(number) => format!("-{number}"),
+        None => text,
+    }
 }

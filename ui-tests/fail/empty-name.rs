@@ -1,0 +1,6 @@
+#[instrument_runtime::timed(name = "")]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

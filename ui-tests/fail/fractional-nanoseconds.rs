@@ -1,0 +1,6 @@
+#[instrument_runtime::budget(p95 = "1.5ns")]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

@@ -1,0 +1,6 @@
+#[instrument_runtime::counted(name = "checkout", in_flight = true)]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

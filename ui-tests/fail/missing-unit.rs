@@ -1,0 +1,6 @@
+#[instrument_runtime::budget(p95 = "50")]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

@@ -1,0 +1,6 @@
+#[instrument_runtime::timed(name = checkout)]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

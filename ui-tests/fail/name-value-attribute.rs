@@ -1,0 +1,7 @@
+#[instrument_runtime::timed]
+#[instrument_runtime::counted = "checkout"]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

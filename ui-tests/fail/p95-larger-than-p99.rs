@@ -1,0 +1,6 @@
+#[instrument_runtime::budget(p95 = "80ms", p99 = "50ms")]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

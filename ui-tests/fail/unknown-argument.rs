@@ -1,0 +1,6 @@
+#[instrument_runtime::timed(nmae = "checkout")]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

@@ -1,0 +1,6 @@
+#[instrument_runtime::budget(p59 = "50ms")]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

@@ -1,0 +1,6 @@
+#[instrument_runtime::budget(p99 = "0ms")]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}
