@@ -4,7 +4,7 @@
 //! registration, a guard created before the user's block, and the block itself. The guard records
 //! when dropped, so early `return`, `?` and panics need no special handling.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{ToTokens as _, quote, quote_spanned};
 use syn::visit_mut::VisitMut;
 use syn::{Expr, ReturnType, Stmt, Type};
@@ -71,38 +71,24 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
 }
 
 fn uninstrumented(function: MaybeFn) -> TokenStream {
-    let MaybeFn {
-        attrs,
-        vis,
-        defaultness,
-        sig,
-        inner_attrs,
-        body,
-    } = function;
-    let stmts = body.stream();
-    quote!(#(#attrs)* #vis #defaultness #sig { #(#inner_attrs)* #stmts })
+    let statements = function.body.stream();
+    assemble(function, statements)
 }
 
 fn instrumented(plan: &Plan, function: MaybeFn) -> TokenStream {
-    let MaybeFn {
-        attrs,
-        vis,
-        defaultness,
-        sig,
-        inner_attrs,
-        body,
-    } = function;
-    let node = node_declaration(plan, &sig);
+    let sig = &function.sig;
+    let body = function.body.to_token_stream();
+    let node = node_declaration(plan, sig);
     let is_async = sig.asyncness.is_some();
-    let async_trait_body = if is_async {
-        None
-    } else {
-        async_trait_future(&body.to_token_stream())
-    };
-    let check_failure = plan.counted && !matches!(sig.output, ReturnType::Default);
+    // `()` cannot fail and `!` never returns: neither has a value to judge.
+    let check_failure = plan.counted
+        && match &sig.output {
+            ReturnType::Default => false,
+            ReturnType::Type(_, ty) => !matches!(**ty, Type::Never(_)),
+        };
     let wrapped = if is_async {
-        async_body(plan, &quote!(#body), &sig.output, check_failure)
-    } else if let Some(mut future_body) = async_trait_body {
+        async_body(plan, &body, &sig.output, check_failure)
+    } else if let Some(mut future_body) = async_trait_future(&body) {
         // `#[async_trait]` already turned `async fn` into `Box::pin(async move { .. })`: the future
         // inside is what runs, so it is what gets measured.
         let mut wrap = WrapAsyncBlock {
@@ -113,16 +99,26 @@ fn instrumented(plan: &Plan, function: MaybeFn) -> TokenStream {
         wrap.visit_block_mut(&mut future_body);
         future_body.to_token_stream()
     } else {
-        sync_body(plan, &body.to_token_stream(), &sig.output, check_failure)
+        sync_body(plan, &body, &sig.output, check_failure)
     };
-    quote! {
-        #(#attrs)*
-        #vis #defaultness #sig {
-            #(#inner_attrs)*
-            #node
-            #wrapped
-        }
-    }
+    assemble(function, quote!(#node #wrapped))
+}
+
+/// The function with new body contents. The braces keep the user's span: rustc then still
+/// reports an unused instrumented fn as dead code, and errors about the body as a whole point at
+/// the user's block.
+fn assemble(function: MaybeFn, contents: TokenStream) -> TokenStream {
+    let MaybeFn {
+        attrs,
+        vis,
+        defaultness,
+        sig,
+        inner_attrs,
+        body,
+    } = function;
+    let mut new_body = Group::new(Delimiter::Brace, quote!(#(#inner_attrs)* #contents));
+    new_body.set_span(body.span());
+    quote!(#(#attrs)* #vis #defaultness #sig #new_body)
 }
 
 const TIMED: u8 = 1;
@@ -168,13 +164,13 @@ fn sync_body(
     }
     // The value is needed on every way out of the body, early `return` and `?` included, so the
     // body runs as a closure; its return type is the function's, with `impl Trait` left to
-    // inference (a closure cannot name an opaque type).
+    // inference (a closure cannot name an opaque type). Passing it to a function that takes
+    // `FnOnce` lets the body move out of its captures, e.g. return `&mut self.field`.
     let return_type = closure_return_type(output);
     let observe = observe_failure();
     quote! {
         #start
-        #[allow(clippy::redundant_closure_call)]
-        let __instrument_ret = (move || #return_type #block)();
+        let __instrument_ret = ::instrument_runtime::__private::call_once(move || #return_type #block);
         #observe
         __instrument_ret
     }

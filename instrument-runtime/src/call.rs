@@ -73,6 +73,14 @@ impl<const FLAGS: u8> Call<FLAGS> {
     }
 }
 
+/// Runs a function body given as a closure, as `FnOnce`: a closure called in place would be
+/// inferred `FnMut` and could not return a borrow of what it captured (`&mut self.field`).
+#[doc(hidden)]
+#[inline(always)]
+pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
 impl<const FLAGS: u8> Drop for Call<FLAGS> {
     #[inline(always)]
     fn drop(&mut self) {

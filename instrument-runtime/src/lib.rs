@@ -153,7 +153,7 @@ pub use snapshot::{Latency, NodeSnapshot, Snapshot, snapshot};
 /// What generated code names. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::call::{Call, flags};
+    pub use crate::call::{Call, call_once, flags};
     pub use crate::node::{Budget, Instruments, Node, NodeMeta, NodeRef};
     pub use crate::outcome::{Probe, ViaFallback, ViaOutcome};
     pub use crate::shard::LocalShard;
