@@ -1,0 +1,2193 @@
+//! A document-analysis pipeline under latency budgets: the project's main example.
+//!
+//! It generates municipal development plans (deterministically, from a seed and each document's
+//! index) and runs every plan through eleven nodes, from text sanitization to the validation of
+//! the plan's theory of change. Each node is an ordinary function carrying
+//! `#[instrument_runtime::budget]`; the nodes that can fail return a `Result` and also carry
+//! `#[instrument_runtime::counted]`, so failed calls show in the `errors` column. At exit the
+//! runtime writes `target/instrument/report.json` and prints the summary table to stderr.
+//!
+//! ```text
+//! cargo run --release --example pipeline -- --documents 1000 --seed 7 --show 3
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+fn main() -> ExitCode {
+    // The command line is read before the report is armed, so `--help` or a typo does not
+    // overwrite the last run's report with an empty one.
+    let options = match Command::parse(std::env::args().skip(1)) {
+        Ok(Command::Run(options)) => options,
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!("pipeline: {error}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    instrument_runtime::report_at_exit();
+
+    let started = Instant::now();
+    let mut totals = Totals::default();
+    for index in 0..options.documents {
+        let raw = generate_plan(options.seed, index);
+        let text = sanitization(&raw);
+        let findings = analyse(&text, monte_carlo_seed(options.seed, index));
+        if options.show == Some(index) {
+            match &findings {
+                Ok(findings) => print!("document {index}: {findings}"),
+                Err(error) => println!("document {index}: rejected: {error}"),
+            }
+        }
+        totals.add(&findings);
+    }
+    println!("{}", totals.summary(&options, started.elapsed()));
+    ExitCode::SUCCESS
+}
+
+/// One sanitized document through the other ten nodes, in order. A plan whose header cannot be
+/// read is rejected by `plan_processing`; otherwise every node runs.
+fn analyse(text: &str, monte_carlo_seed: u64) -> Result<Findings<'_>, PlanError> {
+    let metadata = plan_processing(text)?;
+    let segments = document_segmentation(text);
+    let embeddings = embedding(&segments);
+    let responsibilities = responsibility_detection(&segments);
+    let contradictions = contradiction_detection(&segments, &embeddings);
+    let amounts = monetary_detection(&segments);
+    let feasibility = feasibility_scoring(
+        &metadata,
+        &segments,
+        &responsibilities,
+        &amounts,
+        &contradictions,
+    );
+    let links = causal_detection(&segments);
+    let theory = teoria_cambio(&links);
+    let validation = dag_validation(&theory, monte_carlo_seed);
+    Ok(Findings {
+        metadata,
+        segments,
+        responsibilities,
+        contradictions,
+        amounts,
+        feasibility,
+        links,
+        theory,
+        validation,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------------------------
+
+const USAGE: &str = "\
+usage: pipeline [--documents N] [--seed S] [--show I]
+
+  --documents N   how many generated plans to analyse (default 1000)
+  --seed S        seed of the plan generator (default 7)
+  --show I        also print what the pipeline found in document I
+  -h, --help      print this help";
+
+/// What the command line asks for.
+#[derive(Debug)]
+enum Command {
+    Run(Options),
+    Help,
+}
+
+/// How to run the pipeline.
+#[derive(Clone, Debug)]
+struct Options {
+    documents: u64,
+    seed: u64,
+    show: Option<u64>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        // 1000 documents give every node about 1000 samples, ten of them above its p99, so one
+        // scheduling hiccup cannot decide a verdict.
+        Self {
+            documents: 1000,
+            seed: 7,
+            show: None,
+        }
+    }
+}
+
+/// Why the command line was not understood.
+#[derive(Debug)]
+enum UsageError {
+    UnknownFlag(String),
+    MissingValue(String),
+    InvalidValue { flag: String, value: String },
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownFlag(flag) => write!(f, "unknown argument `{flag}`"),
+            Self::MissingValue(flag) => write!(f, "`{flag}` needs a value"),
+            Self::InvalidValue { flag, value } => write!(f, "invalid value `{value}` for `{flag}`"),
+        }
+    }
+}
+
+impl Command {
+    /// Parses the arguments after the program name: `--flag value` or `--flag=value`.
+    fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, UsageError> {
+        let mut options = Options::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
+                None => (arg, None),
+            };
+            let mut value = || {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| UsageError::MissingValue(flag.clone()))
+            };
+            match flag.as_str() {
+                "--documents" => options.documents = parse_value(&flag, value()?)?,
+                "--seed" => options.seed = parse_value(&flag, value()?)?,
+                "--show" => options.show = Some(parse_value(&flag, value()?)?),
+                "-h" | "--help" => return Ok(Self::Help),
+                _ => return Err(UsageError::UnknownFlag(flag)),
+            }
+        }
+        Ok(Self::Run(options))
+    }
+}
+
+fn parse_value<T: FromStr>(flag: &str, value: String) -> Result<T, UsageError> {
+    value.parse().map_err(|_| UsageError::InvalidValue {
+        flag: flag.to_owned(),
+        value,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------------------------
+
+/// Everything the nodes found in one document.
+struct Findings<'a> {
+    metadata: PlanMetadata,
+    segments: Vec<Segment<'a>>,
+    responsibilities: Vec<Responsibility>,
+    contradictions: Vec<Contradiction>,
+    amounts: Vec<MonetaryAmount>,
+    feasibility: Feasibility,
+    links: Vec<CausalLink>,
+    theory: TheoryOfChange,
+    validation: Result<DagReport, CycleError>,
+}
+
+/// What `--show` prints: a readable account of one document.
+impl fmt::Display for Findings<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plan = &self.metadata;
+        let quote = |segment: usize| -> String {
+            let words: Vec<&str> = self.segments[segment].text.split_whitespace().collect();
+            words.join(" ")
+        };
+        writeln!(
+            f,
+            "{} ({}), {}-{}, mayor {}; {} segments",
+            plan.municipality,
+            plan.department,
+            plan.period.0,
+            plan.period.1,
+            plan.mayor.as_deref().unwrap_or("not named"),
+            self.segments.len()
+        )?;
+        writeln!(f, "  feasibility {:.2}", self.feasibility.overall)?;
+        for (name, score) in plan.axes.iter().zip(&self.feasibility.axes) {
+            writeln!(f, "    {score:.2}  {name}")?;
+        }
+        writeln!(f, "  responsibilities")?;
+        for found in &self.responsibilities {
+            writeln!(
+                f,
+                "    {} ({}): {}",
+                found.entity,
+                found.verb,
+                quote(found.segment)
+            )?;
+        }
+        writeln!(f, "  money")?;
+        for amount in &self.amounts {
+            writeln!(
+                f,
+                "    {} pesos (in {:?}): {}",
+                grouped(amount.pesos),
+                amount.currency,
+                quote(amount.segment)
+            )?;
+        }
+        writeln!(f, "  contradictions")?;
+        for found in &self.contradictions {
+            writeln!(
+                f,
+                "    {:?} on `{}` (similarity {:.2}):\n      {}\n      {}",
+                found.kind,
+                found.subject,
+                found.similarity,
+                quote(found.first),
+                quote(found.second)
+            )?;
+        }
+        writeln!(f, "  causal links")?;
+        for link in &self.links {
+            writeln!(
+                f,
+                "    `{}` -> `{}` ({})",
+                link.cause, link.effect, link.connective
+            )?;
+        }
+        let theory = &self.theory;
+        writeln!(
+            f,
+            "  theory of change: {} concepts, {} links, {} complete input-to-outcome chains",
+            theory.concepts.len(),
+            theory.edges.len(),
+            theory.complete_chains
+        )?;
+        match &self.validation {
+            Ok(report) => {
+                writeln!(
+                    f,
+                    "  valid: longest chain {} links, robustness {:.2}; in topological order:",
+                    report.longest_path, report.robustness
+                )?;
+                for &at in &report.order {
+                    writeln!(f, "    {:?} `{}`", theory.stages[at], theory.concepts[at])?;
+                }
+                Ok(())
+            }
+            Err(cycle) => writeln!(f, "  invalid: {cycle}"),
+        }
+    }
+}
+
+/// The whole run, added up.
+#[derive(Default)]
+struct Totals {
+    documents: u64,
+    rejected: u64,
+    circular: u64,
+    segments: usize,
+    responsibilities: usize,
+    contradictions: usize,
+    amounts: usize,
+    pesos: u128,
+    complete_chains: usize,
+    feasibility: f64,
+    robustness: f64,
+    longest_chain: usize,
+}
+
+impl Totals {
+    fn add(&mut self, findings: &Result<Findings<'_>, PlanError>) {
+        self.documents += 1;
+        let Ok(findings) = findings else {
+            self.rejected += 1;
+            return;
+        };
+        self.segments += findings.segments.len();
+        self.responsibilities += findings.responsibilities.len();
+        self.contradictions += findings.contradictions.len();
+        self.amounts += findings.amounts.len();
+        self.pesos += findings
+            .amounts
+            .iter()
+            .map(|amount| u128::from(amount.pesos))
+            .sum::<u128>();
+        self.complete_chains += findings.theory.complete_chains;
+        self.feasibility += findings.feasibility.overall;
+        match &findings.validation {
+            Ok(report) => {
+                self.robustness += report.robustness;
+                self.longest_chain = self.longest_chain.max(report.longest_path);
+            }
+            Err(_) => self.circular += 1,
+        }
+    }
+
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "averages and totals, printed to a few significant figures"
+    )]
+    fn summary(&self, options: &Options, elapsed: Duration) -> String {
+        let analysed = self.documents - self.rejected;
+        let mean = |sum: f64, count: u64| if count == 0 { 0.0 } else { sum / count as f64 };
+        format!(
+            "pipeline: {} plans (seed {}) in {:.2}s: {analysed} analysed, {} rejected; \
+             {} segments, {} responsibilities, {} contradictions, {} amounts \
+             (COP {:.1} trillion), {} complete input-to-outcome chains (longest {} links), \
+             {} circular theories of change; mean feasibility {:.2}, mean robustness {:.2}",
+            self.documents,
+            options.seed,
+            elapsed.as_secs_f64(),
+            self.rejected,
+            self.segments,
+            self.responsibilities,
+            self.contradictions,
+            self.amounts,
+            self.pesos as f64 / 1e12,
+            self.complete_chains,
+            self.longest_chain,
+            self.circular,
+            mean(self.feasibility, analysed),
+            mean(self.robustness, analysed - self.circular),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node 1: sanitization
+// ---------------------------------------------------------------------------------------------
+
+/// Normalizes raw text: line endings, odd spaces, zero-width and control characters, typographic
+/// quotes and dashes. Runs of spaces become one space, spaces at line ends go, and blank lines
+/// collapse to one, so that a paragraph break is always exactly `"\n\n"`.
+#[instrument_runtime::budget(p95 = "2ms", p99 = "3ms")]
+fn sanitization(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut pending_space = false;
+    // Newlines just written; starting at 2 drops leading blank lines and spaces.
+    let mut newlines = 2_u8;
+    let mut after_cr = false;
+    for c in raw.chars() {
+        if c == '\n' && after_cr {
+            after_cr = false;
+            continue;
+        }
+        after_cr = c == '\r';
+        let c = match c {
+            '\r' | '\n' | '\u{c}' => '\n',
+            '\u{200b}'..='\u{200d}' | '\u{feff}' => continue,
+            '\u{2018}' | '\u{2019}' => '\'',
+            '\u{201c}' | '\u{201d}' => '"',
+            '\u{2013}' | '\u{2014}' => '-',
+            c if c.is_whitespace() => ' ',
+            c if c.is_control() => continue,
+            c => c,
+        };
+        match c {
+            '\n' => {
+                pending_space = false;
+                if newlines < 2 {
+                    out.push('\n');
+                    newlines += 1;
+                }
+            }
+            ' ' => pending_space = newlines == 0,
+            c => {
+                if pending_space {
+                    out.push(' ');
+                    pending_space = false;
+                }
+                out.push(c);
+                newlines = 0;
+            }
+        }
+    }
+    out.truncate(out.trim_end().len());
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node 2: plan_processing
+// ---------------------------------------------------------------------------------------------
+
+/// What the plan's header says about it.
+#[derive(Debug)]
+struct PlanMetadata {
+    municipality: String,
+    department: String,
+    mayor: Option<String>,
+    /// First and last year of the four-year term.
+    period: (u16, u16),
+    /// The names of the strategic axes, in order.
+    axes: Vec<String>,
+}
+
+/// Why a plan was rejected.
+#[derive(Debug)]
+enum PlanError {
+    NotAPlan,
+    MissingField(&'static str),
+    InvalidPeriod(String),
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAPlan => f.write_str("not a municipal development plan"),
+            Self::MissingField(field) => write!(f, "the header has no `{field}`"),
+            Self::InvalidPeriod(period) => {
+                write!(f, "`{period}` is not a four-year term like `2024-2027`")
+            }
+        }
+    }
+}
+
+/// Reads the header (`Key: value` lines up to the first blank line) and the axis headings.
+#[instrument_runtime::budget(p95 = "3ms", p99 = "5ms")]
+#[instrument_runtime::counted]
+fn plan_processing(text: &str) -> Result<PlanMetadata, PlanError> {
+    let (header, body) = text.split_once("\n\n").unwrap_or((text, ""));
+    let mut lines = header.lines();
+    if !lines
+        .next()
+        .is_some_and(|title| title.starts_with("MUNICIPAL DEVELOPMENT PLAN"))
+    {
+        return Err(PlanError::NotAPlan);
+    }
+    let (mut municipality, mut department, mut mayor, mut period) = (None, None, None, None);
+    for line in lines {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = Some(value.trim());
+        match key.trim() {
+            "Municipality" => municipality = value,
+            "Department" => department = value,
+            "Mayor" => mayor = value,
+            "Period" => period = value,
+            _ => {}
+        }
+    }
+    let axes = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("Strategic axis "))
+        .filter_map(|heading| heading.split_once(": "))
+        .map(|(_, name)| name.to_owned())
+        .collect();
+    Ok(PlanMetadata {
+        municipality: municipality
+            .ok_or(PlanError::MissingField("Municipality"))?
+            .to_owned(),
+        department: department
+            .ok_or(PlanError::MissingField("Department"))?
+            .to_owned(),
+        mayor: mayor.map(str::to_owned),
+        period: parse_period(period.ok_or(PlanError::MissingField("Period"))?)?,
+        axes,
+    })
+}
+
+/// `2024-2027`: a municipal term is four calendar years.
+fn parse_period(period: &str) -> Result<(u16, u16), PlanError> {
+    let invalid = || PlanError::InvalidPeriod(period.to_owned());
+    let (start, end) = period.split_once('-').ok_or_else(invalid)?;
+    let start: u16 = start.trim().parse().map_err(|_| invalid())?;
+    let end: u16 = end.trim().parse().map_err(|_| invalid())?;
+    if (2000..2100).contains(&start) && end == start + 3 {
+        Ok((start, end))
+    } else {
+        Err(invalid())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node 3: document_segmentation
+// ---------------------------------------------------------------------------------------------
+
+/// One sentence of the plan's body, borrowed from the sanitized text.
+#[derive(Clone, Copy, Debug)]
+struct Segment<'a> {
+    /// Index of the strategic axis it belongs to; `None` for the introduction.
+    axis: Option<usize>,
+    text: &'a str,
+}
+
+/// Splits the body into paragraphs and the paragraphs into sentences, tracking the axis each
+/// sentence belongs to. Paragraphs are hard-wrapped, so a sentence may span lines.
+#[instrument_runtime::budget(p95 = "4ms", p99 = "6ms")]
+fn document_segmentation(text: &str) -> Vec<Segment<'_>> {
+    let body = text.split_once("\n\n").map_or("", |(_, body)| body);
+    let mut segments = Vec::new();
+    let mut axis = None;
+    for paragraph in body.split("\n\n") {
+        if paragraph.starts_with("Strategic axis ") {
+            axis = Some(axis.map_or(0, |axis| axis + 1));
+            continue;
+        }
+        let mut start = 0;
+        let bytes = paragraph.as_bytes();
+        for (at, byte) in bytes.iter().enumerate() {
+            // A full stop ends a sentence only before whitespace: `2.5` and `US$1.2` stay whole.
+            let ends_sentence = matches!(byte, b'.' | b'!' | b'?')
+                && bytes.get(at + 1).is_none_or(u8::is_ascii_whitespace);
+            if ends_sentence {
+                push_segment(&mut segments, axis, &paragraph[start..=at]);
+                start = at + 1;
+            }
+        }
+        push_segment(&mut segments, axis, &paragraph[start..]);
+    }
+    segments
+}
+
+fn push_segment<'a>(segments: &mut Vec<Segment<'a>>, axis: Option<usize>, text: &'a str) {
+    let text = text.trim();
+    if !text.is_empty() {
+        segments.push(Segment { axis, text });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node 4: embedding
+// ---------------------------------------------------------------------------------------------
+
+/// Width of a segment vector (that of the small sentence-embedding models).
+const EMBEDDING_DIM: usize = 384;
+/// Segments embedded together: one token buffer and one block of rows per batch.
+const EMBEDDING_BATCH: usize = 32;
+
+/// One unit-length vector per segment, row after row.
+struct Embeddings {
+    vectors: Vec<f32>,
+}
+
+impl Embeddings {
+    fn row(&self, segment: usize) -> &[f32] {
+        &self.vectors[segment * EMBEDDING_DIM..(segment + 1) * EMBEDDING_DIM]
+    }
+
+    /// Cosine similarity of two segments (rows are unit vectors, or zero for empty segments).
+    fn similarity(&self, a: usize, b: usize) -> f32 {
+        self.row(a)
+            .iter()
+            .zip(self.row(b))
+            .map(|(x, y)| x * y)
+            .sum()
+    }
+}
+
+/// Embeds every segment by signed feature hashing of its unigrams and bigrams, in batches.
+#[instrument_runtime::budget(p95 = "50ms", p99 = "80ms")]
+fn embedding(segments: &[Segment<'_>]) -> Embeddings {
+    let mut vectors = vec![0.0; segments.len() * EMBEDDING_DIM];
+    let mut tokens = Vec::new();
+    for (batch, rows) in segments
+        .chunks(EMBEDDING_BATCH)
+        .zip(vectors.chunks_mut(EMBEDDING_BATCH * EMBEDDING_DIM))
+    {
+        for (segment, row) in batch.iter().zip(rows.chunks_exact_mut(EMBEDDING_DIM)) {
+            tokens.clear();
+            tokens.extend(words(segment.text).map(hash_lowercase));
+            for (at, &token) in tokens.iter().enumerate() {
+                add_feature(row, token);
+                if let Some(&next) = tokens.get(at + 1) {
+                    add_feature(row, token.rotate_left(21) ^ next);
+                }
+            }
+        }
+        for row in rows.chunks_exact_mut(EMBEDDING_DIM) {
+            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                for x in row.iter_mut() {
+                    *x /= norm;
+                }
+            }
+        }
+    }
+    Embeddings { vectors }
+}
+
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "the remainder is below EMBEDDING_DIM"
+)]
+fn add_feature(row: &mut [f32], hash: u64) {
+    let index = (hash % EMBEDDING_DIM as u64) as usize;
+    row[index] += if hash >> 63 == 0 { 1.0 } else { -1.0 };
+}
+
+/// FNV-1a of the word, ASCII letters lowercased.
+fn hash_lowercase(word: &str) -> u64 {
+    word.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Words: runs of letters, digits and apostrophes.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|word| !word.is_empty())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node 5: responsibility_detection
+// ---------------------------------------------------------------------------------------------
+
+/// An institution named as responsible for something.
+#[derive(Debug)]
+struct Responsibility {
+    segment: usize,
+    entity: String,
+    verb: String,
+}
+
+/// Words that make a capitalized name an institution.
+const ENTITY_HEADS: &[&str] = &[
+    "Secretariat",
+    "Office",
+    "Council",
+    "Utility",
+    "Institute",
+    "Agency",
+    "Committee",
+    "Government",
+    "Ministry",
+    "Directorate",
+    "Ombudsman",
+];
+/// Lower-case words allowed inside a name: `Office of the Municipal Ombudsman`.
+const NAME_CONNECTORS: &[&str] = &["of", "for", "the", "de"];
+const MODALS: &[&str] = &["will", "shall", "must"];
+const RESPONSIBILITY_VERBS: &[&str] = &[
+    "coordinates",
+    "leads",
+    "oversees",
+    "manages",
+    "supervises",
+    "finances",
+];
+
+/// Finds institutions (capitalized names with an institutional head word, possibly several
+/// joined by `and`) followed by an obligation: a modal and a verb, `is responsible for`, or a
+/// managing verb.
+#[instrument_runtime::budget(p95 = "10ms", p99 = "15ms")]
+fn responsibility_detection(segments: &[Segment<'_>]) -> Vec<Responsibility> {
+    let mut found = Vec::new();
+    let mut tokens = Vec::new();
+    let mut names = Vec::new();
+    for (index, segment) in segments.iter().enumerate() {
+        tokens.clear();
+        tokens.extend(
+            segment
+                .text
+                .split_whitespace()
+                .map(|token| token.trim_matches(|c: char| !c.is_alphanumeric() && c != '\''))
+                .filter(|token| !token.is_empty()),
+        );
+        let mut at = 0;
+        while at < tokens.len() {
+            if !is_capitalized(tokens[at]) {
+                at += 1;
+                continue;
+            }
+            names.clear();
+            let mut end = name_end(&tokens, at);
+            names.push(at..end);
+            // `The Secretariat of Health and the Office of Planning must ...`
+            while tokens.get(end) == Some(&"and") {
+                let next = end + 1 + usize::from(tokens.get(end + 1) == Some(&"the"));
+                if !tokens.get(next).is_some_and(|token| is_capitalized(token)) {
+                    break;
+                }
+                end = name_end(&tokens, next);
+                names.push(next..end);
+            }
+            if let Some(verb) = obligation(&tokens[end..]) {
+                for name in &names {
+                    let name = &tokens[name.clone()];
+                    if name.iter().any(|word| ENTITY_HEADS.contains(word)) {
+                        let name = name.strip_prefix(&["The"]).unwrap_or(name);
+                        found.push(Responsibility {
+                            segment: index,
+                            entity: name.join(" "),
+                            verb: verb.to_owned(),
+                        });
+                    }
+                }
+            }
+            at = end;
+        }
+    }
+    found
+}
+
+fn is_capitalized(word: &str) -> bool {
+    word.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// The end of the capitalized name starting at `start`.
+fn name_end(tokens: &[&str], start: usize) -> usize {
+    let mut end = start + 1;
+    loop {
+        let mut next = end;
+        while tokens
+            .get(next)
+            .is_some_and(|token| NAME_CONNECTORS.contains(token))
+        {
+            next += 1;
+        }
+        match tokens.get(next) {
+            Some(token) if is_capitalized(token) => end = next + 1,
+            _ => return end,
+        }
+    }
+}
+
+/// The verb of an obligation at the start of `rest`, if there is one.
+fn obligation<'a>(rest: &[&'a str]) -> Option<&'a str> {
+    match rest {
+        [modal, verb, ..] if MODALS.contains(modal) => {
+            // `must jointly monitor`: skip one adverb.
+            let verb = if verb.ends_with("ly") {
+                rest.get(2).copied()?
+            } else {
+                verb
+            };
+            (verb != "not").then_some(verb)
+        }
+        ["is" | "are", "responsible", ..] => Some("responsible"),
+        [verb, ..] if RESPONSIBILITY_VERBS.contains(verb) => Some(verb),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node 6: contradiction_detection
+// ---------------------------------------------------------------------------------------------
+
+/// Two statements about the same indicator that cannot both hold.
+#[derive(Debug)]
+struct Contradiction {
+    first: usize,
+    second: usize,
+    subject: String,
+    kind: ContradictionKind,
+    similarity: f32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ContradictionKind {
+    /// One says it rises, the other that it falls.
+    OpposingDirection,
+    /// One says it rises, the other that it will not.
+    Negation,
+    /// Both say it rises, to targets far apart for the same year.
+    InconsistentTarget,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    Up,
+    Down,
+}
+
+/// A quantitative statement: `<subject> will [not] <increase|decrease> [... to N%] [by YEAR]`.
+#[derive(Debug)]
+struct Claim {
+    segment: usize,
+    subject: String,
+    direction: Direction,
+    negated: bool,
+    target: Option<u32>,
+    year: Option<u16>,
+}
+
+/// Targets closer than this (percentage points) are the same target, rounded differently.
+const TARGET_GAP: u32 = 10;
+/// Below this similarity two sentences are not about the same thing, whatever their subject.
+const TOPIC_SIMILARITY: f32 = 0.2;
+
+/// Extracts quantitative claims and compares the claims about the same subject; the segments'
+/// embeddings confirm that the two sentences are about the same topic.
+#[instrument_runtime::budget(p95 = "8ms", p99 = "12ms")]
+fn contradiction_detection(
+    segments: &[Segment<'_>],
+    embeddings: &Embeddings,
+) -> Vec<Contradiction> {
+    let mut claims: Vec<Claim> = segments
+        .iter()
+        .enumerate()
+        .filter_map(|(index, segment)| claim(index, segment.text))
+        .collect();
+    claims.sort_by(|a, b| a.subject.cmp(&b.subject).then(a.segment.cmp(&b.segment)));
+    let mut found = Vec::new();
+    for group in claims.chunk_by(|a, b| a.subject == b.subject) {
+        for (at, first) in group.iter().enumerate() {
+            for second in &group[at + 1..] {
+                let Some(kind) = conflict(first, second) else {
+                    continue;
+                };
+                let similarity = embeddings.similarity(first.segment, second.segment);
+                if similarity >= TOPIC_SIMILARITY {
+                    found.push(Contradiction {
+                        first: first.segment,
+                        second: second.segment,
+                        subject: first.subject.clone(),
+                        kind,
+                        similarity,
+                    });
+                }
+            }
+        }
+    }
+    found
+}
+
+fn claim(segment: usize, text: &str) -> Option<Claim> {
+    let lower = flat_lowercase(text);
+    let will = lower.find(" will ")?;
+    // `Thanks to the new aqueducts, drinking water coverage will increase.`
+    let subject_start = lower[..will].rfind(',').map_or(0, |comma| comma + 1);
+    let subject = concept_key(&lower[subject_start..will]);
+    if subject.is_empty() {
+        return None;
+    }
+    let mut rest = lower[will + " will ".len()..]
+        .split_whitespace()
+        .map(|word| word.trim_end_matches(['.', ',', ';']));
+    let mut verb = rest.next()?;
+    let negated = verb == "not";
+    if negated {
+        verb = rest.next()?;
+    }
+    let direction = match verb {
+        "increase" | "rise" | "grow" | "expand" => Direction::Up,
+        "decrease" | "fall" | "decline" | "drop" | "reduce" => Direction::Down,
+        _ => return None,
+    };
+    let (mut target, mut year, mut previous) = (None, None, "");
+    for word in rest {
+        match previous {
+            "to" => target = target.or(word.strip_suffix('%').and_then(|n| n.parse().ok())),
+            "by" => year = year.or(word.parse().ok().filter(|year| (2000..2100).contains(year))),
+            _ => {}
+        }
+        previous = word;
+    }
+    Some(Claim {
+        segment,
+        subject,
+        direction,
+        negated,
+        target,
+        year,
+    })
+}
+
+fn conflict(a: &Claim, b: &Claim) -> Option<ContradictionKind> {
+    if a.negated && b.negated {
+        return None;
+    }
+    if a.direction != b.direction {
+        // `will not increase` and `will decrease` agree.
+        return (!a.negated && !b.negated).then_some(ContradictionKind::OpposingDirection);
+    }
+    if a.negated != b.negated {
+        return Some(ContradictionKind::Negation);
+    }
+    match (a.target, b.target) {
+        (Some(x), Some(y)) if x.abs_diff(y) >= TARGET_GAP && a.year == b.year => {
+            Some(ContradictionKind::InconsistentTarget)
+        }
+        _ => None,
+    }
+}
+
+/// Words that carry no identity in a concept: articles, connectors, modals, comparatives,
+/// directions and currency words. `Higher vaccination coverage` and `vaccination coverage will
+/// increase` are the same concept.
+const STOP_WORDS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "of",
+    "for",
+    "to",
+    "in",
+    "on",
+    "at",
+    "by",
+    "with",
+    "and",
+    "or",
+    "from",
+    "into",
+    "its",
+    "their",
+    "this",
+    "that",
+    "which",
+    "will",
+    "shall",
+    "must",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "more",
+    "less",
+    "higher",
+    "lower",
+    "greater",
+    "better",
+    "increase",
+    "increases",
+    "increased",
+    "improve",
+    "improves",
+    "improved",
+    "rise",
+    "reduce",
+    "reduced",
+    "decrease",
+    "cop",
+    "usd",
+    "us",
+    "pesos",
+    "million",
+    "billion",
+    "thousand",
+    "several",
+    "new",
+];
+
+/// The text in lower case, each run of whitespace (a wrapped line's break included) made one
+/// space, so that phrases match across the lines of a paragraph.
+fn flat_lowercase(text: &str) -> String {
+    let mut flat = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !flat.is_empty() {
+            flat.push(' ');
+        }
+        flat.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+    }
+    flat
+}
+
+/// A comparable key for a phrase: its lower-case content words; numbers and amounts left out.
+fn concept_key(phrase: &str) -> String {
+    let mut key = String::new();
+    for word in words(phrase) {
+        let word = word.to_ascii_lowercase();
+        if word.bytes().any(|byte| byte.is_ascii_digit()) || STOP_WORDS.contains(&word.as_str()) {
+            continue;
+        }
+        if !key.is_empty() {
+            key.push(' ');
+        }
+        key.push_str(&word);
+    }
+    key
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node 7: monetary_detection
+// ---------------------------------------------------------------------------------------------
+
+/// Pesos to the dollar, fixed so that runs are comparable.
+const PESOS_PER_DOLLAR: u128 = 4_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Currency {
+    Pesos,
+    Dollars,
+}
+
+/// An amount of money found in a segment, converted to pesos.
+#[derive(Debug)]
+struct MonetaryAmount {
+    segment: usize,
+    currency: Currency,
+    pesos: u64,
+}
+
+/// Scans for amounts: `$1,250,000,000`, `$ 850 million`, `COP 1,250 million`,
+/// `USD 2.5 million`, `US$75,000`, `850 million pesos`. Percentages, years and counts are not
+/// money.
+#[instrument_runtime::budget(p95 = "5ms", p99 = "8ms")]
+fn monetary_detection(segments: &[Segment<'_>]) -> Vec<MonetaryAmount> {
+    let mut found = Vec::new();
+    let mut tokens = Vec::new();
+    for (index, segment) in segments.iter().enumerate() {
+        tokens.clear();
+        tokens.extend(segment.text.split_whitespace().map(|token| {
+            token
+                .trim_start_matches('(')
+                .trim_end_matches(['.', ',', ';', ':', ')'])
+        }));
+        let mut at = 0;
+        while at < tokens.len() {
+            match amount_at(&tokens, at) {
+                Some((currency, pesos, next)) => {
+                    found.push(MonetaryAmount {
+                        segment: index,
+                        currency,
+                        pesos,
+                    });
+                    at = next;
+                }
+                None => at += 1,
+            }
+        }
+    }
+    found
+}
+
+/// The amount starting at token `at`: its currency, its value in pesos, and the token after it.
+fn amount_at(tokens: &[&str], at: usize) -> Option<(Currency, u64, usize)> {
+    let token = tokens[at];
+    let (prefix, attached) = if let Some(rest) = token.strip_prefix("US$") {
+        (Some(Currency::Dollars), rest)
+    } else if let Some(rest) = token.strip_prefix('$') {
+        (Some(Currency::Pesos), rest)
+    } else if token == "COP" {
+        (Some(Currency::Pesos), "")
+    } else if token == "USD" {
+        (Some(Currency::Dollars), "")
+    } else {
+        (None, token)
+    };
+    // `$ 850 million`, `COP 1,250 million`: the number is the next token.
+    let (number, mut next) = if attached.is_empty() {
+        (*tokens.get(at + 1)?, at + 2)
+    } else {
+        (attached, at + 1)
+    };
+    let (mantissa, decimals) = parse_number(number)?;
+    let scale: u128 = match tokens.get(next).copied() {
+        Some("thousand") => 1_000,
+        Some("million" | "millones") => 1_000_000,
+        Some("billion") => 1_000_000_000,
+        _ => 1,
+    };
+    if scale > 1 {
+        next += 1;
+    }
+    // Without a prefix, only a currency word after the number makes it money.
+    let currency = match (prefix, tokens.get(next).copied()) {
+        (Some(currency), _) => currency,
+        (None, Some("pesos" | "COP")) => Currency::Pesos,
+        (None, Some("dollars" | "USD")) => Currency::Dollars,
+        (None, _) => return None,
+    };
+    if prefix.is_none() {
+        next += 1;
+    }
+    let rate = match currency {
+        Currency::Pesos => 1,
+        Currency::Dollars => PESOS_PER_DOLLAR,
+    };
+    let pesos = mantissa * scale * rate / 10_u128.pow(decimals);
+    Some((currency, u64::try_from(pesos).unwrap_or(u64::MAX), next))
+}
+
+/// `1,250,000.5` -> `(12500005, 1)`: digits, optionally grouped by thousands, and decimals.
+fn parse_number(text: &str) -> Option<(u128, u32)> {
+    let (integer, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let mut groups = integer.split(',');
+    let first = groups.next()?;
+    if first.is_empty() || (first.len() > 3 && integer.contains(',')) {
+        return None;
+    }
+    let mut digits = String::with_capacity(text.len());
+    digits.push_str(first);
+    for group in groups {
+        if group.len() != 3 {
+            return None;
+        }
+        digits.push_str(group);
+    }
+    digits.push_str(fraction);
+    if digits.len() > 30 || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    let decimals = u32::try_from(fraction.len()).ok()?;
+    Some((digits.parse().ok()?, decimals))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node 8: feasibility_scoring
+// ---------------------------------------------------------------------------------------------
+
+/// How implementable each axis looks, from 0 to 1, and the plan's mean.
+#[derive(Debug)]
+struct Feasibility {
+    axes: Vec<f64>,
+    overall: f64,
+}
+
+/// What an axis shows of being implementable.
+#[derive(Clone, Copy, Debug, Default)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent facts about one axis, each weighted in `score`"
+)]
+struct Evidence {
+    funded: bool,
+    responsible: bool,
+    target: bool,
+    baseline: bool,
+    dated: bool,
+    contradictions: u8,
+}
+
+impl Evidence {
+    fn score(self) -> f64 {
+        let found = [
+            (self.funded, 0.30),
+            (self.responsible, 0.25),
+            (self.target, 0.25),
+            (self.baseline, 0.10),
+            (self.dated, 0.10),
+        ];
+        let score: f64 = found
+            .iter()
+            .filter(|(present, _)| *present)
+            .map(|(_, weight)| weight)
+            .sum();
+        (score - 0.1 * f64::from(self.contradictions.min(3))).clamp(0.0, 1.0)
+    }
+}
+
+/// Scores each axis on what makes a commitment implementable: money, a responsible
+/// institution, a measurable target, a baseline and a date within the term; each contradiction
+/// costs a tenth.
+#[instrument_runtime::budget(p95 = "6ms", p99 = "10ms")]
+fn feasibility_scoring(
+    metadata: &PlanMetadata,
+    segments: &[Segment<'_>],
+    responsibilities: &[Responsibility],
+    amounts: &[MonetaryAmount],
+    contradictions: &[Contradiction],
+) -> Feasibility {
+    let mut evidence = vec![Evidence::default(); metadata.axes.len()];
+    let axis_count = evidence.len();
+    let axis_of = |segment: usize| segments[segment].axis.filter(|&axis| axis < axis_count);
+    for axis in amounts.iter().filter_map(|amount| axis_of(amount.segment)) {
+        evidence[axis].funded = true;
+    }
+    for axis in responsibilities
+        .iter()
+        .filter_map(|found| axis_of(found.segment))
+    {
+        evidence[axis].responsible = true;
+    }
+    for axis in contradictions
+        .iter()
+        .filter_map(|found| axis_of(found.first))
+    {
+        evidence[axis].contradictions = evidence[axis].contradictions.saturating_add(1);
+    }
+    let (first_year, last_year) = metadata.period;
+    for (index, segment) in segments.iter().enumerate() {
+        let Some(axis) = axis_of(index) else {
+            continue;
+        };
+        let axis = &mut evidence[axis];
+        axis.target |= segment.text.contains('%');
+        axis.baseline |= segment.text.contains("baseline");
+        axis.dated |= words(segment.text)
+            .filter_map(|word| word.parse::<u16>().ok())
+            .any(|year| (first_year..=last_year).contains(&year));
+    }
+    let axes: Vec<f64> = evidence.iter().map(|axis| axis.score()).collect();
+    let overall = if axes.is_empty() {
+        0.0
+    } else {
+        axes.iter().sum::<f64>() / ratio(axes.len(), 1)
+    };
+    Feasibility { axes, overall }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node 9: causal_detection
+// ---------------------------------------------------------------------------------------------
+
+/// `cause -> effect`, as concept keys.
+#[derive(Debug)]
+struct CausalLink {
+    cause: String,
+    effect: String,
+    connective: &'static str,
+}
+
+/// Which side of the connective the cause is on.
+#[derive(Clone, Copy, Debug)]
+enum CauseSide {
+    /// `cause leads to effect`
+    Before,
+    /// `effect because of cause`
+    After,
+}
+
+/// Longer connectives first, so that `because of` wins over `because` at the same position.
+const CONNECTIVES: &[(&str, CauseSide)] = &[
+    ("as a result of", CauseSide::After),
+    ("contributes to", CauseSide::Before),
+    ("in order to", CauseSide::Before),
+    ("because of", CauseSide::After),
+    ("results in", CauseSide::Before),
+    ("thanks to", CauseSide::After),
+    ("therefore", CauseSide::Before),
+    ("leads to", CauseSide::Before),
+    ("lead to", CauseSide::Before),
+    ("because", CauseSide::After),
+    ("so that", CauseSide::Before),
+    ("due to", CauseSide::After),
+];
+
+/// Finds the first causal connective of each sentence and the clauses on either side of it.
+#[instrument_runtime::budget(p95 = "7ms", p99 = "11ms")]
+fn causal_detection(segments: &[Segment<'_>]) -> Vec<CausalLink> {
+    let mut found = Vec::new();
+    for segment in segments {
+        let lower = flat_lowercase(segment.text);
+        let sentence = lower.trim_end_matches(['.', '!', '?']);
+        let Some((at, connective, side)) = first_connective(sentence) else {
+            continue;
+        };
+        let before = &sentence[..at];
+        let after = &sentence[at + connective.len()..];
+        let (cause, effect) = if before.trim().is_empty() {
+            // `Because of heavy rains, the works were delayed.`
+            let Some((cause, effect)) = after.split_once(',') else {
+                continue;
+            };
+            (cause, effect)
+        } else {
+            let left = before.rsplit([',', ';']).next().unwrap_or(before);
+            let right = after.split([',', ';']).next().unwrap_or(after);
+            match side {
+                CauseSide::Before => (left, right),
+                CauseSide::After => (right, left),
+            }
+        };
+        let (cause, effect) = (concept_key(cause), concept_key(effect));
+        if !cause.is_empty() && !effect.is_empty() && cause != effect {
+            found.push(CausalLink {
+                cause,
+                effect,
+                connective,
+            });
+        }
+    }
+    found
+}
+
+/// The earliest connective standing as whole words: where, which, and where its cause is.
+fn first_connective(sentence: &str) -> Option<(usize, &'static str, CauseSide)> {
+    let bytes = sentence.as_bytes();
+    CONNECTIVES
+        .iter()
+        .filter_map(|&(connective, side)| {
+            sentence
+                .match_indices(connective)
+                .map(|(at, _)| at)
+                .find(|&at| {
+                    let end = at + connective.len();
+                    (at == 0 || bytes[at - 1] == b' ')
+                        && bytes
+                            .get(end)
+                            .is_none_or(|&byte| byte == b' ' || byte == b',')
+                })
+                .map(|at| (at, connective, side))
+        })
+        .min_by_key(|&(at, _, _)| at)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node 10: teoria_cambio
+// ---------------------------------------------------------------------------------------------
+
+/// Where a concept sits in a theory of change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Money, staff, resources.
+    Input,
+    /// What the plan produces or delivers.
+    Output,
+    /// A change in an indicator.
+    Outcome,
+    /// A lasting change in people's lives.
+    Impact,
+    /// A cause outside the plan: rain, prices.
+    Context,
+}
+
+const INPUT_CUES: &[&str] = &["funding", "investment", "budget", "resources", "staff"];
+const OUTPUT_CUES: &[&str] = &[
+    "construction",
+    "purchase",
+    "training",
+    "delivery",
+    "installation",
+    "rehabilitation",
+    "maintenance",
+    "restoration",
+    "improvement",
+];
+const IMPACT_CUES: &[&str] = &["quality", "poverty", "well", "peace"];
+const OUTCOME_CUES: &[&str] = &[
+    "coverage",
+    "rate",
+    "access",
+    "enrolment",
+    "income",
+    "incidence",
+    "connectivity",
+    "time",
+    "losses",
+    "cover",
+    "deficit",
+    "households",
+    "victims",
+];
+
+impl Stage {
+    /// Classifies a concept by its words; the first matching stage in this order wins, so
+    /// `construction of a peace house` is an output, not an impact.
+    fn of(concept: &str) -> Self {
+        let has = |cues: &[&str]| {
+            concept
+                .split(' ')
+                .any(|word| cues.iter().any(|cue| word.starts_with(cue)))
+        };
+        if has(INPUT_CUES) {
+            Self::Input
+        } else if has(OUTPUT_CUES) {
+            Self::Output
+        } else if has(IMPACT_CUES) {
+            Self::Impact
+        } else if has(OUTCOME_CUES) {
+            Self::Outcome
+        } else {
+            Self::Context
+        }
+    }
+}
+
+/// The plan's theory of change: concepts joined by the causal links between them.
+#[derive(Debug)]
+struct TheoryOfChange {
+    concepts: Vec<String>,
+    stages: Vec<Stage>,
+    /// Sorted, without duplicates.
+    edges: Vec<(usize, usize)>,
+    /// Inputs from which an outcome or impact can be reached through an output.
+    complete_chains: usize,
+}
+
+/// Builds the graph of concepts (inputs -> outputs -> outcomes -> impacts) from the causal
+/// links and counts the inputs that reach an outcome through an output.
+#[instrument_runtime::budget(p95 = "15ms", p99 = "25ms")]
+fn teoria_cambio(links: &[CausalLink]) -> TheoryOfChange {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut concepts: Vec<String> = Vec::new();
+    let mut edges: Vec<(usize, usize)> = Vec::with_capacity(links.len());
+    for link in links {
+        let [cause, effect] = [&link.cause, &link.effect].map(|concept| {
+            *index.entry(concept.as_str()).or_insert_with(|| {
+                concepts.push(concept.clone());
+                concepts.len() - 1
+            })
+        });
+        edges.push((cause, effect));
+    }
+    edges.sort_unstable();
+    edges.dedup();
+    let stages: Vec<Stage> = concepts.iter().map(|concept| Stage::of(concept)).collect();
+    let successors = adjacency(concepts.len(), &edges);
+
+    let mut seen = vec![false; concepts.len()];
+    let mut stack: Vec<usize> = Vec::new();
+    let mut complete_chains = 0;
+    for input in (0..concepts.len()).filter(|&at| stages[at] == Stage::Input) {
+        seen.fill(false);
+        stack.clear();
+        stack.extend(
+            successors[input]
+                .iter()
+                .filter(|&&next| stages[next] == Stage::Output),
+        );
+        while let Some(at) = stack.pop() {
+            if std::mem::replace(&mut seen[at], true) {
+                continue;
+            }
+            if matches!(stages[at], Stage::Outcome | Stage::Impact) {
+                complete_chains += 1;
+                break;
+            }
+            stack.extend(&successors[at]);
+        }
+    }
+    TheoryOfChange {
+        concepts,
+        stages,
+        edges,
+        complete_chains,
+    }
+}
+
+fn adjacency(nodes: usize, edges: &[(usize, usize)]) -> Vec<Vec<usize>> {
+    let mut successors = vec![Vec::new(); nodes];
+    for &(from, to) in edges {
+        successors[from].push(to);
+    }
+    successors
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node 11: dag_validation
+// ---------------------------------------------------------------------------------------------
+
+/// A valid theory of change: acyclic, with its longest chain and how well its outcomes survive
+/// losing links.
+#[derive(Debug)]
+struct DagReport {
+    /// The concepts in a topological order.
+    order: Vec<usize>,
+    /// Links on the longest path.
+    longest_path: usize,
+    /// Mean share of outcomes and impacts still reachable from an input when each link fails
+    /// with probability `LINK_FAILURE`; 1 when the graph has none.
+    robustness: f64,
+}
+
+/// A theory of change that reasons in a circle.
+#[derive(Debug)]
+struct CycleError {
+    /// The concepts on one cycle, in order.
+    nodes: Vec<String>,
+}
+
+impl fmt::Display for CycleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "it reasons in a circle: {}", self.nodes.join(" -> "))?;
+        if let Some(first) = self.nodes.first() {
+            write!(f, " -> {first}")?;
+        }
+        Ok(())
+    }
+}
+
+const MONTE_CARLO_TRIALS: usize = 200;
+/// Chance, in percent, that a link fails in one Monte-Carlo trial.
+const LINK_FAILURE: u32 = 20;
+
+/// Topologically sorts the graph (Kahn's algorithm), failing with a cycle if there is one, then
+/// estimates by deterministic Monte-Carlo how robust the chains to outcomes are to failing
+/// links.
+#[instrument_runtime::budget(p95 = "10ms", p99 = "18ms")]
+#[instrument_runtime::counted]
+fn dag_validation(theory: &TheoryOfChange, seed: u64) -> Result<DagReport, CycleError> {
+    let nodes = theory.concepts.len();
+    let successors = adjacency(nodes, &theory.edges);
+    let mut indegree = vec![0_usize; nodes];
+    for &(_, to) in &theory.edges {
+        indegree[to] += 1;
+    }
+    let mut ready: Vec<usize> = (0..nodes).filter(|&at| indegree[at] == 0).collect();
+    let mut order = Vec::with_capacity(nodes);
+    while let Some(at) = ready.pop() {
+        order.push(at);
+        for &next in &successors[at] {
+            indegree[next] -= 1;
+            if indegree[next] == 0 {
+                ready.push(next);
+            }
+        }
+    }
+    if order.len() < nodes {
+        return Err(CycleError {
+            nodes: find_cycle(&theory.edges, &indegree)
+                .into_iter()
+                .map(|at| theory.concepts[at].clone())
+                .collect(),
+        });
+    }
+
+    let mut depth = vec![0_usize; nodes];
+    for &at in &order {
+        for &next in &successors[at] {
+            depth[next] = depth[next].max(depth[at] + 1);
+        }
+    }
+    let longest_path = depth.iter().copied().max().unwrap_or(0);
+
+    let is_target = |at: usize| matches!(theory.stages[at], Stage::Outcome | Stage::Impact);
+    let targets = (0..nodes).filter(|&at| is_target(at)).count();
+    let robustness = if targets == 0 {
+        1.0
+    } else {
+        let mut rng = Rng::new(seed);
+        let mut reached = vec![false; nodes];
+        let mut total = 0;
+        for _ in 0..MONTE_CARLO_TRIALS {
+            for &at in &order {
+                reached[at] = theory.stages[at] == Stage::Input;
+            }
+            // In topological order a node is final before any of its successors is read.
+            for &at in &order {
+                for &next in &successors[at] {
+                    if !rng.percent(LINK_FAILURE) && reached[at] {
+                        reached[next] = true;
+                    }
+                }
+            }
+            total += (0..nodes)
+                .filter(|&at| reached[at] && is_target(at))
+                .count();
+        }
+        ratio(total, targets * MONTE_CARLO_TRIALS)
+    };
+    Ok(DagReport {
+        order,
+        longest_path,
+        robustness,
+    })
+}
+
+/// One cycle among the nodes Kahn's algorithm could not order, those whose in-degree is still
+/// positive. Each of them has a predecessor that was not ordered either, so walking back along
+/// such predecessors must reach a node already seen.
+fn find_cycle(edges: &[(usize, usize)], indegree: &[usize]) -> Vec<usize> {
+    let mut predecessor = vec![None; indegree.len()];
+    for &(from, to) in edges {
+        if indegree[from] > 0 && indegree[to] > 0 {
+            predecessor[to] = Some(from);
+        }
+    }
+    let Some(mut at) = (0..indegree.len()).find(|&at| indegree[at] > 0) else {
+        return Vec::new();
+    };
+    let mut position = vec![None; indegree.len()];
+    let mut path = Vec::new();
+    while position[at].is_none() {
+        position[at] = Some(path.len());
+        path.push(at);
+        let Some(previous) = predecessor[at] else {
+            return Vec::new();
+        };
+        at = previous;
+    }
+    let mut cycle = path.split_off(position[at].unwrap_or_default());
+    cycle.reverse();
+    cycle
+}
+
+#[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+fn ratio(part: usize, whole: usize) -> f64 {
+    part as f64 / whole as f64
+}
+
+// ---------------------------------------------------------------------------------------------
+// The plan generator (not measured)
+// ---------------------------------------------------------------------------------------------
+
+/// `SplitMix64`: small, fast and good enough to vary documents; a seed always gives the same
+/// plans.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the remainder is below n, a usize"
+    )]
+    fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// Uniform in `low..=high`.
+    fn between(&mut self, low: u32, high: u32) -> u32 {
+        let span = u64::from(high - low) + 1;
+        low + u32::try_from(self.next_u64() % span).expect("the remainder is below the span")
+    }
+
+    fn percent(&mut self, chance: u32) -> bool {
+        self.between(0, 99) < chance
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// Each document has its own stream, so document `i` is the same whatever `--documents` says.
+fn document_rng(seed: u64, index: u64) -> Rng {
+    let mut rng = Rng::new(seed ^ index.wrapping_mul(0xd1b5_4a32_d192_ed03));
+    rng.next_u64();
+    rng
+}
+
+fn monte_carlo_seed(seed: u64, index: u64) -> u64 {
+    document_rng(seed, index).next_u64() ^ 0x6d6f_6e74_6563_6172
+}
+
+/// A strategic axis of a plan: its theme, who runs it, what it measures and what it delivers.
+struct Axis {
+    name: &'static str,
+    entity: &'static str,
+    programme: &'static str,
+    indicators: &'static [Indicator],
+    outputs: &'static [&'static str],
+}
+
+/// An indicator, and whether the plan wants it to rise.
+struct Indicator {
+    name: &'static str,
+    rises: bool,
+}
+
+const fn up(name: &'static str) -> Indicator {
+    Indicator { name, rises: true }
+}
+
+const fn down(name: &'static str) -> Indicator {
+    Indicator { name, rises: false }
+}
+
+const AXES: &[Axis] = &[
+    Axis {
+        name: "Health and social protection",
+        entity: "Secretariat of Health",
+        programme: "Healthy Territory",
+        indicators: &[
+            up("vaccination coverage"),
+            down("infant mortality rate"),
+            up("access to primary care"),
+        ],
+        outputs: &[
+            "construction of health posts",
+            "purchase of ambulances",
+            "training of community health workers",
+        ],
+    },
+    Axis {
+        name: "Quality education",
+        entity: "Secretariat of Education",
+        programme: "Learning Without Borders",
+        indicators: &[
+            up("school enrolment"),
+            down("school dropout rate"),
+            up("secondary completion rate"),
+        ],
+        outputs: &[
+            "construction of classrooms",
+            "delivery of school meals",
+            "training of rural teachers",
+        ],
+    },
+    Axis {
+        name: "Water and basic sanitation",
+        entity: "Municipal Water Utility",
+        programme: "Water for Everyone",
+        indicators: &[
+            up("drinking water coverage"),
+            up("sewerage coverage"),
+            down("waterborne disease incidence"),
+        ],
+        outputs: &[
+            "construction of rural aqueducts",
+            "installation of water treatment plants",
+            "rehabilitation of sewer networks",
+        ],
+    },
+    Axis {
+        name: "Roads and connectivity",
+        entity: "Secretariat of Infrastructure",
+        programme: "Roads for Peace",
+        indicators: &[
+            up("rural road connectivity"),
+            down("travel time to markets"),
+        ],
+        outputs: &[
+            "rehabilitation of tertiary roads",
+            "construction of footbridges",
+            "maintenance of rural roads",
+        ],
+    },
+    Axis {
+        name: "Rural development",
+        entity: "Secretariat of Rural Development",
+        programme: "Thriving Countryside",
+        indicators: &[
+            up("farm household income"),
+            up("land formalisation rate"),
+            down("post-harvest losses"),
+        ],
+        outputs: &[
+            "delivery of productive projects",
+            "installation of irrigation districts",
+            "training of farmer associations",
+        ],
+    },
+    Axis {
+        name: "Peace and coexistence",
+        entity: "Secretariat of Government",
+        programme: "Living Together",
+        indicators: &[down("homicide rate"), up("victims with reparation")],
+        outputs: &[
+            "training of community mediators",
+            "construction of a peace house",
+            "delivery of reparation programmes",
+        ],
+    },
+    Axis {
+        name: "Environment and climate",
+        entity: "Environmental Management Office",
+        programme: "Green Territory",
+        indicators: &[up("forest cover"), down("deforestation rate")],
+        outputs: &[
+            "restoration of degraded watersheds",
+            "delivery of environmental brigades",
+            "installation of early warning systems",
+        ],
+    },
+    Axis {
+        name: "Housing and energy",
+        entity: "Municipal Housing Institute",
+        programme: "A Home for Everyone",
+        indicators: &[down("housing deficit"), up("households with electricity")],
+        outputs: &[
+            "construction of rural homes",
+            "installation of solar panels",
+            "improvement of existing homes",
+        ],
+    },
+];
+
+const MUNICIPALITIES: &[&str] = &[
+    "San Rafael",
+    "El Carmen",
+    "Santa Rosa",
+    "La Esperanza",
+    "Puerto Nuevo",
+    "Villa del Río",
+    "San Vicente",
+    "Tierralta",
+    "Río Claro",
+    "Mesetas",
+    "Belén de los Andaquíes",
+    "Ovejas",
+];
+const DEPARTMENTS: &[&str] = &[
+    "Antioquia",
+    "Caquetá",
+    "Cauca",
+    "Meta",
+    "Nariño",
+    "Putumayo",
+    "Chocó",
+    "Bolívar",
+    "Sucre",
+];
+const MAYORS: &[&str] = &[
+    "Ana María Rojas",
+    "Luis Fernando Gómez",
+    "Claudia Patricia Ruiz",
+    "Jorge Eliécer Martínez",
+    "Diana Marcela Peña",
+    "Óscar Iván Torres",
+];
+const MOTTOS: &[&str] = &[
+    "Together we build the future",
+    "A territory of opportunities",
+    "Peace, progress and people",
+    "Our land, our commitment",
+];
+const IMPACTS: &[&str] = &[
+    "better quality of life in rural areas",
+    "less extreme poverty",
+    "greater well-being of vulnerable households",
+    "lasting territorial peace",
+];
+
+/// Writes one municipal development plan: a header, an introduction and four to seven axes of
+/// hard-wrapped paragraphs, then the noise of real documents (odd spaces, CRLF, typographic
+/// quotes, page breaks). About 2% of plans have a broken header, 4% reason in a circle, and one
+/// axis in four contradicts itself.
+fn generate_plan(seed: u64, index: u64) -> String {
+    let mut rng = document_rng(seed, index);
+    let mut plan = PlanWriter::default();
+    let municipality = *rng.pick(MUNICIPALITIES);
+    let start = if rng.percent(50) { 2020 } else { 2024 };
+    let end = start + 3;
+
+    plan.line(&format!("MUNICIPAL DEVELOPMENT PLAN {start}-{end}"));
+    plan.line(&format!("\u{201c}{}\u{201d}", rng.pick(MOTTOS)));
+    plan.line(&format!("Municipality: {municipality}"));
+    if !rng.percent(1) {
+        plan.line(&format!("Department: {}", rng.pick(DEPARTMENTS)));
+    }
+    plan.line(&match rng.below(100) {
+        0 => format!("Period: {start}-2O{}", end % 100), // a letter O read for a zero
+        1..=30 => format!("Period: {start}\u{2013}{end}"),
+        _ => format!("Period: {start}-{end}"),
+    });
+    if rng.percent(90) {
+        plan.line(&format!("Mayor: {}", rng.pick(MAYORS)));
+    }
+    plan.blank();
+
+    plan.sentence(&format!(
+        "This plan was built with the participation of {} community workshops held in the {} \
+         veredas of {municipality}.",
+        rng.between(12, 60),
+        rng.between(8, 40)
+    ));
+    plan.sentence(
+        "It is aligned with the National Development Plan and the Sustainable Development Goals.",
+    );
+    if rng.percent(70) {
+        plan.sentence(&format!(
+            "The total investment of the plan amounts to {}.",
+            money(&mut rng, 20_000, 150_000)
+        ));
+    }
+    plan.sentence(&format!(
+        "The diagnosis covers the period {}-{}.",
+        start - 4,
+        start - 1
+    ));
+    plan.end_paragraph(&mut rng);
+
+    let mut order: Vec<usize> = (0..AXES.len()).collect();
+    for at in (1..order.len()).rev() {
+        order.swap(at, rng.below(at + 1));
+    }
+    let axis_count = 4 + rng.below(4);
+    let circular_axis = rng.percent(4).then(|| rng.below(axis_count));
+    for (number, &theme) in order[..axis_count].iter().enumerate() {
+        if rng.percent(30) {
+            plan.text.push_str("\u{c}\n"); // a page break
+        }
+        plan.line(&format!(
+            "Strategic axis {}: {}",
+            number + 1,
+            AXES[theme].name
+        ));
+        plan.blank();
+        let draft = AxisDraft::new(&mut rng, &AXES[theme], end);
+        draft.diagnosis(&mut plan, &mut rng);
+        draft.strategy(&mut plan, &mut rng, circular_axis == Some(number), start);
+        draft.governance(&mut plan, &mut rng);
+        if rng.percent(25) {
+            draft.contradiction(&mut plan, &mut rng);
+        }
+    }
+    add_noise(&plan.text, &mut rng)
+}
+
+/// What one axis of a plan commits to: the indicators it targets and the outputs it delivers.
+struct AxisDraft<'a> {
+    axis: &'a Axis,
+    indicators: &'a [Indicator],
+    outputs: &'a [&'static str],
+    /// Baseline and target of each indicator, in percent.
+    targets: Vec<(u32, u32)>,
+    end: u32,
+}
+
+impl<'a> AxisDraft<'a> {
+    fn new(rng: &mut Rng, axis: &'a Axis, end: u32) -> Self {
+        let indicators = &axis.indicators[..=rng.below(axis.indicators.len().min(2))];
+        let outputs = &axis.outputs[..=rng.below(axis.outputs.len())];
+        let targets = indicators
+            .iter()
+            .map(|indicator| {
+                if indicator.rises {
+                    let baseline = rng.between(20, 70);
+                    (baseline, (baseline + rng.between(5, 25)).min(99))
+                } else {
+                    let baseline = rng.between(10, 60);
+                    (baseline, baseline - rng.between(3, baseline / 2))
+                }
+            })
+            .collect();
+        Self {
+            axis,
+            indicators,
+            outputs,
+            targets,
+            end,
+        }
+    }
+
+    fn diagnosis(&self, plan: &mut PlanWriter, rng: &mut Rng) {
+        plan.sentence(&format!(
+            "The diagnosis identified {} priority needs in this area.",
+            rng.between(3, 15)
+        ));
+        for (indicator, (baseline, target)) in self.indicators.iter().zip(&self.targets) {
+            plan.sentence(&format!(
+                "{} will {} from a baseline of {baseline}% to {target}% by {}.",
+                capitalize(indicator.name),
+                if indicator.rises {
+                    "increase"
+                } else {
+                    "decrease"
+                },
+                self.end
+            ));
+        }
+        plan.end_paragraph(rng);
+    }
+
+    /// Inputs -> outputs -> outcomes -> impacts, in the words plans use; a circular plan also
+    /// claims that an outcome pays for its own input.
+    fn strategy(&self, plan: &mut PlanWriter, rng: &mut Rng, circular: bool, start: u32) {
+        for (at, output) in self.outputs.iter().enumerate() {
+            let indicator = &self.indicators[at % self.indicators.len()];
+            let funded_in_a_circle = circular && at == 0;
+            plan.sentence(&if funded_in_a_circle || rng.percent(50) {
+                format!("Funding for the {output} leads to the {output}.")
+            } else {
+                format!(
+                    "An investment of {} in the {output} results in the {output}.",
+                    money(rng, 300, 9_500)
+                )
+            });
+            let (comparative, verb) = if indicator.rises {
+                ("higher", "increase")
+            } else {
+                ("lower", "decrease")
+            };
+            plan.sentence(&match rng.below(3) {
+                0 => format!(
+                    "The {output} contributes to {comparative} {}.",
+                    indicator.name
+                ),
+                1 => format!(
+                    "{} will improve as a result of the {output}.",
+                    capitalize(indicator.name)
+                ),
+                _ => format!("Thanks to the {output}, {} will {verb}.", indicator.name),
+            });
+            if rng.percent(60) {
+                plan.sentence(&format!(
+                    "{} {} {} {}.",
+                    capitalize(comparative),
+                    indicator.name,
+                    rng.pick(&["leads to", "results in", "contributes to"]),
+                    rng.pick(IMPACTS)
+                ));
+            }
+            if funded_in_a_circle {
+                plan.sentence(&format!(
+                    "{} {} leads to more funding for the {output}.",
+                    capitalize(comparative),
+                    indicator.name
+                ));
+            }
+        }
+        if rng.percent(60) {
+            plan.sentence(&format!(
+                "The \u{201c}{}\u{201d} programme has a total budget of {}.",
+                self.axis.programme,
+                money(rng, 1_000, 30_000)
+            ));
+        }
+        if rng.percent(25) {
+            plan.sentence(&format!(
+                "Because of heavy rains in {}, several works were delayed.",
+                start - 1
+            ));
+        }
+        plan.end_paragraph(rng);
+    }
+
+    fn governance(&self, plan: &mut PlanWriter, rng: &mut Rng) {
+        let entity = self.axis.entity;
+        if rng.percent(85) {
+            plan.sentence(&match rng.below(3) {
+                0 => format!(
+                    "The {entity} will coordinate the \u{201c}{}\u{201d} programme.",
+                    self.axis.programme
+                ),
+                1 => format!("The {entity} is responsible for the {}.", self.outputs[0]),
+                _ => format!(
+                    "The {entity} and the Office of Planning must jointly monitor {}.",
+                    self.indicators[0].name
+                ),
+            });
+        }
+        if rng.percent(40) {
+            plan.sentence(
+                "The Mayor\u{2019}s Office shall report progress to the Municipal Council every \
+                 semester.",
+            );
+        }
+        let closing = *rng.pick(&[
+            "The community will participate in the monitoring committees.",
+            "Local leaders will validate the annual action plan.",
+            "Progress will be published on the municipal website.",
+        ]);
+        plan.sentence(closing);
+        plan.end_paragraph(rng);
+    }
+
+    /// A later statement that contradicts the first target: the opposite direction, a denial,
+    /// or a different target for the same year.
+    fn contradiction(&self, plan: &mut PlanWriter, rng: &mut Rng) {
+        let indicator = &self.indicators[0];
+        let (_, target) = self.targets[0];
+        let (same, opposite) = if indicator.rises {
+            ("increase", "decrease")
+        } else {
+            ("decrease", "increase")
+        };
+        let name = capitalize(indicator.name);
+        let end = self.end;
+        plan.sentence(&match rng.below(3) {
+            0 => format!(
+                "{name} will {opposite} to {}% by {end}.",
+                rng.between(5, 40)
+            ),
+            1 => format!("{name} will not {same} during the period."),
+            _ => {
+                let other = if target > 50 {
+                    target - rng.between(15, 30)
+                } else {
+                    target + rng.between(15, 30)
+                };
+                format!("{name} will {same} to {other}% by {end}.")
+            }
+        });
+        plan.end_paragraph(rng);
+    }
+}
+
+/// An amount between `low` and `high` million pesos, written one of the ways plans write money.
+fn money(rng: &mut Rng, low: u32, high: u32) -> String {
+    let millions = rng.between(low, high);
+    match rng.below(5) {
+        0 => format!("COP {} million", grouped(millions)),
+        1 => format!("${},000,000", grouped(millions)),
+        2 => format!("{} million pesos", grouped(millions)),
+        3 => {
+            let tenths = (millions / 400).max(1);
+            format!("USD {}.{} million", tenths / 10, tenths % 10)
+        }
+        _ => format!("$ {} million", grouped(millions)),
+    }
+}
+
+/// `1250` -> `1,250`.
+fn grouped(n: impl Into<u64>) -> String {
+    let digits = n.into().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (at, digit) in digits.chars().enumerate() {
+        if at > 0 && (digits.len() - at) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Accumulates the clean text of a plan, paragraph by paragraph.
+#[derive(Default)]
+struct PlanWriter {
+    text: String,
+    paragraph: Vec<String>,
+}
+
+impl PlanWriter {
+    fn line(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.text.push('\n');
+    }
+
+    fn blank(&mut self) {
+        self.text.push('\n');
+    }
+
+    fn sentence(&mut self, sentence: &str) {
+        self.paragraph.push(sentence.to_owned());
+    }
+
+    /// Writes the paragraph hard-wrapped at 72 to 96 columns, then a blank line.
+    fn end_paragraph(&mut self, rng: &mut Rng) {
+        if self.paragraph.is_empty() {
+            return;
+        }
+        let width = 72 + rng.below(25);
+        let mut column = 0;
+        for word in self
+            .paragraph
+            .iter()
+            .flat_map(|sentence| sentence.split(' '))
+        {
+            if column > 0 && column + 1 + word.len() > width {
+                self.text.push('\n');
+                column = 0;
+            } else if column > 0 {
+                self.text.push(' ');
+                column += 1;
+            }
+            self.text.push_str(word);
+            column += word.len();
+        }
+        self.text.push_str("\n\n");
+        self.paragraph.clear();
+    }
+}
+
+/// What scanned and converted documents look like: doubled spaces, tabs, no-break and
+/// zero-width spaces, trailing spaces, and Windows line endings in some documents.
+fn add_noise(clean: &str, rng: &mut Rng) -> String {
+    let crlf = rng.percent(25);
+    let mut noisy = String::with_capacity(clean.len() + clean.len() / 8);
+    for c in clean.chars() {
+        match c {
+            ' ' => noisy.push_str(match rng.below(200) {
+                0..=5 => "  ",
+                6 | 7 => "\t",
+                8 => "\u{a0}",
+                9 => " \u{200b}",
+                _ => " ",
+            }),
+            '\n' => {
+                if rng.percent(5) {
+                    noisy.push_str("  ");
+                }
+                noisy.push_str(if crlf { "\r\n" } else { "\n" });
+            }
+            c => noisy.push(c),
+        }
+    }
+    noisy
+}
