@@ -12,7 +12,7 @@ const CALLS_PER_THREAD: u64 = 20_000;
 #[timed(name = "hammered")]
 #[counted]
 fn hammered(i: u64) -> Result<u64, u64> {
-    if i % 7 == 0 { Err(i) } else { Ok(i) }
+    if i.is_multiple_of(7) { Err(i) } else { Ok(i) }
 }
 
 #[test]

@@ -72,7 +72,7 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
 
 fn uninstrumented(function: MaybeFn) -> TokenStream {
     let statements = function.body.stream();
-    assemble(function, statements)
+    assemble(function, &statements)
 }
 
 fn instrumented(plan: &Plan, function: MaybeFn) -> TokenStream {
@@ -101,13 +101,13 @@ fn instrumented(plan: &Plan, function: MaybeFn) -> TokenStream {
     } else {
         sync_body(plan, &body, &sig.output, check_failure)
     };
-    assemble(function, quote!(#node #wrapped))
+    assemble(function, &quote!(#node #wrapped))
 }
 
 /// The function with new body contents. The braces keep the user's span: rustc then still
 /// reports an unused instrumented fn as dead code, and errors about the body as a whole point at
 /// the user's block.
-fn assemble(function: MaybeFn, contents: TokenStream) -> TokenStream {
+fn assemble(function: MaybeFn, contents: &TokenStream) -> TokenStream {
     let MaybeFn {
         attrs,
         vis,
