@@ -14,7 +14,10 @@ fn main() {
     divan::main();
 }
 
-#[divan::bench(threads = [1, 2], args = CONTENDERS)]
+// A fixed sample size: divan sizes samples from the first one, and a thread's first call of a
+// contender (its thread-local histogram or shard being set up) would make it pick one call per
+// sample, which its timer (about 20 ns here) cannot resolve.
+#[divan::bench(threads = [1, 2], args = CONTENDERS, sample_size = 1000, sample_count = 500)]
 fn call(bencher: Bencher, contender: &Contender) {
     let call = contender.call;
     bencher.bench(|| call(divan::black_box(7)));
