@@ -76,6 +76,16 @@ impl fmt::Display for Quantile {
 }
 
 /// The outcome of judging one node.
+///
+/// ```
+/// #[instrument_runtime::budget(name = "verdict_status_doc", p95 = "1s")]
+/// fn step() {}
+///
+/// step(); // one call, 100 needed by default
+/// let snapshot = instrument_runtime::snapshot();
+/// let verdict = snapshot.node("verdict_status_doc").unwrap().verdict.as_ref().unwrap();
+/// assert_eq!(verdict.status, instrument_runtime::VerdictStatus::NotExercised);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerdictStatus {
@@ -210,6 +220,11 @@ pub struct NotExercised {
 }
 
 /// Every budget in a snapshot, judged.
+///
+/// ```
+/// let report = instrument_runtime::check_budgets(&instrument_runtime::snapshot());
+/// assert_eq!(report.judged, report.passed + report.failed);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetReport {
     /// Budgeted nodes with enough calls to judge.

@@ -8,6 +8,15 @@ use crate::shard::ShardPool;
 ///
 /// One exists per source function (a generic function has one for all its instantiations).
 /// [`nodes`](crate::nodes) lists them all.
+///
+/// ```
+/// #[instrument_runtime::counted(name = "node_meta_doc")]
+/// fn step() {}
+///
+/// let node = instrument_runtime::nodes().into_iter().find(|n| n.name == "node_meta_doc").unwrap();
+/// assert!(node.file.ends_with(".rs") && node.line > 0);
+/// assert!(node.instruments.counted && node.budget.is_none());
+/// ```
 #[derive(Debug)]
 pub struct NodeMeta {
     /// The node's name: `name = "..."` from an attribute, or the function's name.
@@ -25,6 +34,14 @@ pub struct NodeMeta {
 }
 
 /// Which of instrument's attributes a node carries.
+///
+/// ```
+/// #[instrument_runtime::budget(name = "instruments_doc", p99 = "5ms")]
+/// fn step() {}
+///
+/// let node = instrument_runtime::nodes().into_iter().find(|n| n.name == "instruments_doc").unwrap();
+/// assert!(node.instruments.timed && node.instruments.budget && !node.instruments.counted);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(
     clippy::struct_excessive_bools,

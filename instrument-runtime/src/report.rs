@@ -109,6 +109,13 @@ pub fn report_dir() -> PathBuf {
 }
 
 /// The content of `report.json`.
+///
+/// ```
+/// let dir = std::env::temp_dir().join("instrument-report-type-doc");
+/// let path = instrument_runtime::write_report(&dir).unwrap();
+/// let report: instrument_runtime::Report = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+/// assert_eq!(report.budgets, instrument_runtime::check_budgets(&report.snapshot));
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Format identifier, bumped on incompatible changes.

@@ -11,6 +11,15 @@ use crate::node::{Budget, Instruments, Node};
 use crate::registry::{NameConflict, conflicts_among, registered};
 
 /// Every node's statistics at one moment, sorted by node name (then module and line).
+///
+/// ```
+/// let snapshot = instrument_runtime::snapshot();
+/// let names: Vec<&str> = snapshot.nodes.iter().map(|node| node.name.as_str()).collect();
+/// assert!(names.windows(2).all(|pair| pair[0] <= pair[1]));
+/// let json = serde_json::to_string(&snapshot).unwrap();
+/// let back: instrument_runtime::Snapshot = serde_json::from_str(&json).unwrap();
+/// assert_eq!(back.nodes.len(), snapshot.nodes.len());
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// When the snapshot was taken, in milliseconds since the Unix epoch.
@@ -22,6 +31,17 @@ pub struct Snapshot {
 }
 
 /// One node's descriptor and statistics.
+///
+/// ```
+/// #[instrument_runtime::timed(name = "node_snapshot_doc")]
+/// fn step() {}
+///
+/// step();
+/// let snapshot = instrument_runtime::snapshot();
+/// let node = snapshot.node("node_snapshot_doc").unwrap();
+/// assert_eq!((node.calls, node.errors, node.panics, node.cancelled), (1, 0, 0, 0));
+/// assert_eq!(node.histogram.as_ref().unwrap().len(), 1);
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeSnapshot {
     /// Node name.
@@ -57,6 +77,15 @@ pub struct NodeSnapshot {
 
 /// Latency of a node's calls, in nanoseconds, to the histogram's precision (3 significant
 /// figures; each quantile is the highest value equivalent to the recorded ones).
+///
+/// ```
+/// #[instrument_runtime::timed(name = "latency_doc")]
+/// fn step() {}
+///
+/// step();
+/// let latency = instrument_runtime::snapshot().node("latency_doc").unwrap().latency.unwrap();
+/// assert!(latency.min_ns <= latency.p50_ns && latency.p50_ns <= latency.max_ns);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Latency {
     /// Fastest call.
