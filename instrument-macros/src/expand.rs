@@ -4,14 +4,14 @@
 //! registration, a guard created before the user's block, and the block itself. The guard records
 //! when dropped, so early `return`, `?` and panics need no special handling.
 
-use proc_macro2::{Delimiter, Group, Span, TokenStream};
+use proc_macro2::{Delimiter, Group, TokenStream};
 use quote::{ToTokens as _, quote, quote_spanned};
 use syn::visit_mut::VisitMut;
 use syn::{Expr, ReturnType, Stmt, Type};
 
 use crate::args::{self, Kind};
 use crate::errors::Errors;
-use crate::item::MaybeFn;
+use crate::item::{self, MaybeFn};
 use crate::plan::{self, BudgetPlan, Plan};
 
 /// Everything one attribute expansion does: parse, validate, expand, or report.
@@ -25,24 +25,7 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     let mut function: MaybeFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
         Err(error) => {
-            let message = if error.to_string().starts_with("expected a function body") {
-                error.to_string()
-            } else {
-                format!("`#[{}]` can only be applied to a function", kind.name())
-            };
-            let span = item
-                .clone()
-                .into_iter()
-                .next()
-                .map_or_else(Span::call_site, |token| token.span());
-            errors.push(
-                if message.starts_with("expected a function body") {
-                    error.span()
-                } else {
-                    span
-                },
-                message,
-            );
+            errors.push_error(item::not_a_function(kind, &item, error));
             return quote!(#item)
                 .into_iter()
                 .chain(errors.into_compile_errors())

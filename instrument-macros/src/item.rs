@@ -1,9 +1,31 @@
 //! The function being instrumented, parsed leniently: the signature in full, the body kept as
 //! tokens, so a half-written body still expands and its errors stay the compiler's own.
 
-use proc_macro2::{Delimiter, Group, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, Signature, Token, Visibility};
+
+use crate::args::Kind;
+
+const MISSING_BODY: &str =
+    "expected a function body: instrument the implementation, not the declaration";
+
+/// The error for an item that did not parse as a function: a declaration without a body keeps
+/// its own message and span; anything else is "not a function", on the item's first token.
+pub(crate) fn not_a_function(kind: Kind, item: &TokenStream, error: syn::Error) -> syn::Error {
+    if error.to_string() == MISSING_BODY {
+        return error;
+    }
+    let span = item
+        .clone()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |token| token.span());
+    syn::Error::new(
+        span,
+        format!("`#[{}]` can only be applied to a function", kind.name()),
+    )
+}
 
 pub(crate) struct MaybeFn {
     pub(crate) attrs: Vec<Attribute>,
