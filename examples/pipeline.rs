@@ -3,12 +3,16 @@
 //! It generates municipal development plans (deterministically, from a seed and each document's
 //! index) and runs every plan through eleven nodes, from text sanitization to the validation of
 //! the plan's theory of change. Each node is an ordinary function carrying
-//! `#[instrument_runtime::budget]`; the nodes that can fail return a `Result` and also carry
-//! `#[instrument_runtime::counted]`, so failed calls show in the `errors` column. At exit the
-//! runtime writes `target/instrument/report.json` and prints the summary table to stderr.
+//! `#[instrument_runtime::budget]`. The six nodes that stand for fragile dependencies (a model, a
+//! detector, a validator) also carry `#[instrument_runtime::circuit_breaker]`, which counts their
+//! failed calls in the `errors` column and, after failures in a row, answers with a degraded
+//! fallback until probes show the node works again. `--fault-rate` and `--fault-node` inject
+//! failures into them, deterministically from `--seed`, to watch that happen. At exit the runtime
+//! writes `target/instrument/report.json` and prints the summary tables to stderr.
 //!
 //! ```text
 //! cargo run --release --example pipeline -- --documents 1000 --seed 7 --show 3
+//! cargo run --release --example pipeline -- --fault-rate 0.3 --fault-node embedding
 //! ```
 
 use std::collections::HashMap;
@@ -16,6 +20,8 @@ use std::fmt;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
+
+use instrument_runtime::{BreakerState, Snapshot, TableStyle, TransitionCounts, format_duration};
 
 fn main() -> ExitCode {
     // The command line is read before the report is armed, so `--help` or a typo does not
@@ -38,27 +44,36 @@ fn main() -> ExitCode {
     for index in 0..options.documents {
         let raw = generate_plan(options.seed, index);
         let text = sanitization(&raw);
-        let findings = analyse(&text, monte_carlo_seed(options.seed, index));
+        let faults = options.faults.for_document(options.seed, index);
+        let findings = analyse(&text, monte_carlo_seed(options.seed, index), faults);
         if options.show == Some(index) {
             match &findings {
                 Ok(findings) => print!("document {index}: {findings}"),
-                Err(error) => println!("document {index}: rejected: {error}"),
+                Err(error) => println!("document {index}: {error}"),
             }
         }
         totals.add(&findings);
     }
     println!("{}", totals.summary(&options, started.elapsed()));
+    for line in breaker_summary(&instrument_runtime::snapshot()) {
+        println!("{line}");
+    }
     ExitCode::SUCCESS
 }
 
 /// One sanitized document through the other ten nodes, in order. A plan whose header cannot be
-/// read is rejected by `plan_processing`; otherwise every node runs.
-fn analyse(text: &str, monte_carlo_seed: u64) -> Result<Findings<'_>, PlanError> {
+/// read is rejected by `plan_processing`; a guarded node that fails (with its breaker still
+/// closed) fails the document; otherwise every node runs, some perhaps answered by a fallback.
+fn analyse(
+    text: &str,
+    monte_carlo_seed: u64,
+    faults: Faults,
+) -> Result<Findings<'_>, DocumentError> {
     let metadata = plan_processing(text)?;
     let segments = document_segmentation(text);
-    let embeddings = embedding(&segments);
-    let responsibilities = responsibility_detection(&segments);
-    let contradictions = contradiction_detection(&segments, &embeddings);
+    let embeddings = embedding(&segments, faults)?;
+    let responsibilities = responsibility_detection(&segments, faults)?;
+    let contradictions = contradiction_detection(&segments, &embeddings, faults)?;
     let amounts = monetary_detection(&segments);
     let feasibility = feasibility_scoring(
         &metadata,
@@ -67,9 +82,14 @@ fn analyse(text: &str, monte_carlo_seed: u64) -> Result<Findings<'_>, PlanError>
         &amounts,
         &contradictions,
     );
-    let links = causal_detection(&segments);
-    let theory = teoria_cambio(&links);
-    let validation = dag_validation(&theory, monte_carlo_seed);
+    let links = causal_detection(&segments, faults)?;
+    let theory = teoria_cambio(&links, faults)?;
+    let validation = match dag_validation(&theory, monte_carlo_seed, faults) {
+        Ok(report) => Ok(report),
+        // A circular theory is a finding about the plan, not a failure of the pipeline.
+        Err(DagError::Cycle(cycle)) => Err(cycle),
+        Err(DagError::Failed(failure)) => return Err(failure.into()),
+    };
     Ok(Findings {
         metadata,
         segments,
@@ -83,17 +103,95 @@ fn analyse(text: &str, monte_carlo_seed: u64) -> Result<Findings<'_>, PlanError>
     })
 }
 
+/// Why a document did not go through the pipeline.
+#[derive(Debug)]
+enum DocumentError {
+    /// `plan_processing` could not read it.
+    Rejected(PlanError),
+    /// A guarded node failed on it.
+    Failed(NodeFailure),
+}
+
+impl From<PlanError> for DocumentError {
+    fn from(error: PlanError) -> Self {
+        Self::Rejected(error)
+    }
+}
+
+impl From<NodeFailure> for DocumentError {
+    fn from(failure: NodeFailure) -> Self {
+        Self::Failed(failure)
+    }
+}
+
+impl fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Rejected(error) => write!(f, "rejected: {error}"),
+            Self::Failed(failure) => write!(f, "failed: {failure}"),
+        }
+    }
+}
+
+/// One line per breaker that changed state during the run (opened, half-opened, closed,
+/// fallbacks served, recoveries against the SLA), or one line saying none did.
+fn breaker_summary(snapshot: &Snapshot) -> Vec<String> {
+    let duration = |ns| format_duration(ns, TableStyle::Ascii);
+    let lines: Vec<String> = snapshot
+        .breakers
+        .iter()
+        .filter(|breaker| breaker.transitions != TransitionCounts::default())
+        .map(|breaker| {
+            let transitions = &breaker.transitions;
+            let recoveries = &breaker.recoveries;
+            let longest = if recoveries.count == 0 {
+                String::new()
+            } else {
+                format!("max {}, ", duration(recoveries.longest_ns))
+            };
+            let still = match breaker.state {
+                BreakerState::Closed => String::new(),
+                state => format!("; still {} at the end", state.as_str()),
+            };
+            format!(
+                "{}: opened {}, half-opened {}, closed {}, fallbacks {}, recoveries {} \
+                 ({longest}SLA {}: {} violations){still}",
+                breaker.name,
+                transitions.opened,
+                transitions.half_opened,
+                transitions.closed,
+                breaker.fallbacks,
+                recoveries.count,
+                duration(recoveries.sla_ns),
+                recoveries.sla_violations,
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        vec![format!(
+            "breakers: {} closed, none changed state",
+            snapshot.breakers.len()
+        )]
+    } else {
+        lines
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Command line
 // ---------------------------------------------------------------------------------------------
 
 const USAGE: &str = "\
-usage: pipeline [--documents N] [--seed S] [--show I]
+usage: pipeline [--documents N] [--seed S] [--show I] [--fault-rate R --fault-node NODE]
 
-  --documents N   how many generated plans to analyse (default 1000)
-  --seed S        seed of the plan generator (default 7)
-  --show I        also print what the pipeline found in document I
-  -h, --help      print this help";
+  --documents N      how many generated plans to analyse (default 1000)
+  --seed S           seed of the plan generator and of the injected faults (default 7)
+  --show I           also print what the pipeline found in document I
+  --fault-rate R     make this share (0 to 1) of the calls to the --fault-node nodes fail
+  --fault-node NODE  a node to inject faults into (repeat it, or separate names with commas):
+                     embedding, responsibility_detection, contradiction_detection,
+                     causal_detection, teoria_cambio, dag_validation
+  -h, --help         print this help";
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -108,6 +206,7 @@ struct Options {
     documents: u64,
     seed: u64,
     show: Option<u64>,
+    faults: FaultPlan,
 }
 
 impl Default for Options {
@@ -118,6 +217,7 @@ impl Default for Options {
             documents: 1000,
             seed: 7,
             show: None,
+            faults: FaultPlan::NONE,
         }
     }
 }
@@ -128,14 +228,36 @@ enum UsageError {
     UnknownFlag(String),
     MissingValue(String),
     InvalidValue { flag: String, value: String },
+    FaultRate(String),
+    UnknownNode(String),
+    Unguarded(String),
+    RateWithoutNode,
+    NodeWithoutRate,
 }
 
 impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let guarded = || Guarded::ALL.map(Guarded::name).join(", ");
         match self {
             Self::UnknownFlag(flag) => write!(f, "unknown argument `{flag}`"),
             Self::MissingValue(flag) => write!(f, "`{flag}` needs a value"),
             Self::InvalidValue { flag, value } => write!(f, "invalid value `{value}` for `{flag}`"),
+            Self::FaultRate(value) => write!(
+                f,
+                "`--fault-rate` takes a share from 0 to 1 like `0.3`, found `{value}`"
+            ),
+            Self::UnknownNode(name) => write!(
+                f,
+                "`--fault-node`: there is no node `{name}`; faults go into {}",
+                guarded()
+            ),
+            Self::Unguarded(name) => write!(
+                f,
+                "`--fault-node`: `{name}` has no circuit breaker; faults go into {}",
+                guarded()
+            ),
+            Self::RateWithoutNode => f.write_str("`--fault-rate` needs `--fault-node`"),
+            Self::NodeWithoutRate => f.write_str("`--fault-node` needs `--fault-rate`"),
         }
     }
 }
@@ -144,6 +266,7 @@ impl Command {
     /// Parses the arguments after the program name: `--flag value` or `--flag=value`.
     fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, UsageError> {
         let mut options = Options::default();
+        let mut fault_rate = None;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -160,11 +283,30 @@ impl Command {
                 "--documents" => options.documents = parse_value(&flag, value()?)?,
                 "--seed" => options.seed = parse_value(&flag, value()?)?,
                 "--show" => options.show = Some(parse_value(&flag, value()?)?),
+                "--fault-rate" => fault_rate = Some(parse_fault_rate(value()?)?),
+                "--fault-node" => {
+                    for name in value()?.split(',').map(str::trim) {
+                        options.faults.nodes |= name.parse::<Guarded>()?.bit();
+                    }
+                }
                 "-h" | "--help" => return Ok(Self::Help),
                 _ => return Err(UsageError::UnknownFlag(flag)),
             }
         }
+        match (fault_rate, options.faults.nodes) {
+            (None, 0) => {}
+            (Some(_), 0) => return Err(UsageError::RateWithoutNode),
+            (None, _) => return Err(UsageError::NodeWithoutRate),
+            (Some(rate), _) => options.faults.rate = rate,
+        }
         Ok(Self::Run(options))
+    }
+}
+
+fn parse_fault_rate(value: String) -> Result<f64, UsageError> {
+    match value.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(UsageError::FaultRate(value)),
     }
 }
 
@@ -173,6 +315,158 @@ fn parse_value<T: FromStr>(flag: &str, value: String) -> Result<T, UsageError> {
         flag: flag.to_owned(),
         value,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Guarded nodes and injected faults
+// ---------------------------------------------------------------------------------------------
+//
+// The six nodes that stand for a fragile dependency carry the same breaker settings:
+//
+// - `failure_threshold = 3`: at `--fault-rate 0.3`, three failures in a row happen about twenty
+//   times in 1000 calls, so even a short run opens the breaker; a fault-free run never fails
+//   three times in a row (a circular theory of change is a finding, not a failure).
+// - `timeout = "20ms"`: the default run takes about half a second (0.5 ms a document), so a
+//   20 ms outage answers about 40 documents from the fallback and a run sees several outages,
+//   each probed and closed again well within the run. A production timeout would be seconds.
+// - `recovery = "2s"`: the SLA from opening to closing again; an outage lasts at least one
+//   timeout, plus one more for each failed probe.
+
+/// The nodes guarded by a circuit breaker, which `--fault-node` can make fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Guarded {
+    Embedding,
+    ResponsibilityDetection,
+    ContradictionDetection,
+    CausalDetection,
+    TeoriaCambio,
+    DagValidation,
+}
+
+/// The nodes without a breaker, named so that `--fault-node sanitization` says why it is refused.
+const UNGUARDED: &[&str] = &[
+    "sanitization",
+    "plan_processing",
+    "document_segmentation",
+    "monetary_detection",
+    "feasibility_scoring",
+];
+
+impl Guarded {
+    const ALL: [Self; 6] = [
+        Self::Embedding,
+        Self::ResponsibilityDetection,
+        Self::ContradictionDetection,
+        Self::CausalDetection,
+        Self::TeoriaCambio,
+        Self::DagValidation,
+    ];
+
+    /// The node's name, which is also its breaker's name.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Embedding => "embedding",
+            Self::ResponsibilityDetection => "responsibility_detection",
+            Self::ContradictionDetection => "contradiction_detection",
+            Self::CausalDetection => "causal_detection",
+            Self::TeoriaCambio => "teoria_cambio",
+            Self::DagValidation => "dag_validation",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+impl FromStr for Guarded {
+    type Err = UsageError;
+
+    fn from_str(name: &str) -> Result<Self, UsageError> {
+        if let Some(node) = Self::ALL.into_iter().find(|node| node.name() == name) {
+            Ok(node)
+        } else if UNGUARDED.contains(&name) {
+            Err(UsageError::Unguarded(name.to_owned()))
+        } else {
+            Err(UsageError::UnknownNode(name.to_owned()))
+        }
+    }
+}
+
+/// Which nodes fail, and how often: `--fault-rate` and `--fault-node`.
+#[derive(Clone, Copy, Debug)]
+struct FaultPlan {
+    /// Share of calls that fail, from 0 to 1.
+    rate: f64,
+    /// One bit per [`Guarded`] node.
+    nodes: u8,
+}
+
+impl FaultPlan {
+    const NONE: Self = Self {
+        rate: 0.0,
+        nodes: 0,
+    };
+
+    /// The faults of document `index`: one draw per node from a stream of its own, so the same
+    /// seed fails the same calls whatever `--documents` says or which other nodes fail.
+    fn for_document(self, seed: u64, index: u64) -> Faults {
+        let mut failing = 0;
+        for node in Guarded::ALL {
+            if self.nodes & node.bit() == 0 {
+                continue;
+            }
+            let stream = u64::from(node.bit()).wrapping_mul(0x9fb2_1c65_1e98_df25);
+            let mut rng = Rng::new(seed ^ stream ^ index.wrapping_mul(0x2545_f491_4f6c_dd1d));
+            if rng.unit() < self.rate {
+                failing |= node.bit();
+            }
+        }
+        Faults {
+            failing,
+            document: index,
+        }
+    }
+}
+
+/// The guarded nodes that fail on one document.
+#[derive(Clone, Copy, Debug)]
+struct Faults {
+    failing: u8,
+    document: u64,
+}
+
+impl Faults {
+    /// What a guarded node calls first: the failure of the dependency it stands for, if any.
+    fn check(self, node: Guarded) -> Result<(), NodeFailure> {
+        if self.failing & node.bit() == 0 {
+            Ok(())
+        } else {
+            Err(NodeFailure {
+                node,
+                document: self.document,
+            })
+        }
+    }
+}
+
+/// A guarded node failed (an injected fault). Its `Display` is what the breaker's
+/// `last_failure` shows.
+#[derive(Debug)]
+struct NodeFailure {
+    node: Guarded,
+    document: u64,
+}
+
+impl fmt::Display for NodeFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` failed on document {} (injected fault)",
+            self.node.name(),
+            self.document
+        )
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -263,6 +557,9 @@ impl fmt::Display for Findings<'_> {
             theory.complete_chains
         )?;
         match &self.validation {
+            Ok(report) if !report.validated => {
+                writeln!(f, "  not validated: `dag_validation` was unavailable")
+            }
             Ok(report) => {
                 writeln!(
                     f,
@@ -284,7 +581,9 @@ impl fmt::Display for Findings<'_> {
 struct Totals {
     documents: u64,
     rejected: u64,
+    failed: u64,
     circular: u64,
+    unvalidated: u64,
     segments: usize,
     responsibilities: usize,
     contradictions: usize,
@@ -297,11 +596,18 @@ struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, findings: &Result<Findings<'_>, PlanError>) {
+    fn add(&mut self, findings: &Result<Findings<'_>, DocumentError>) {
         self.documents += 1;
-        let Ok(findings) = findings else {
-            self.rejected += 1;
-            return;
+        let findings = match findings {
+            Ok(findings) => findings,
+            Err(DocumentError::Rejected(_)) => {
+                self.rejected += 1;
+                return;
+            }
+            Err(DocumentError::Failed(_)) => {
+                self.failed += 1;
+                return;
+            }
         };
         self.segments += findings.segments.len();
         self.responsibilities += findings.responsibilities.len();
@@ -315,6 +621,7 @@ impl Totals {
         self.complete_chains += findings.theory.complete_chains;
         self.feasibility += findings.feasibility.overall;
         match &findings.validation {
+            Ok(report) if !report.validated => self.unvalidated += 1,
             Ok(report) => {
                 self.robustness += report.robustness;
                 self.longest_chain = self.longest_chain.max(report.longest_path);
@@ -328,17 +635,20 @@ impl Totals {
         reason = "averages and totals, printed to a few significant figures"
     )]
     fn summary(&self, options: &Options, elapsed: Duration) -> String {
-        let analysed = self.documents - self.rejected;
+        let analysed = self.documents - self.rejected - self.failed;
+        let validated = analysed - self.circular - self.unvalidated;
         let mean = |sum: f64, count: u64| if count == 0 { 0.0 } else { sum / count as f64 };
         format!(
-            "pipeline: {} plans (seed {}) in {:.2}s: {analysed} analysed, {} rejected; \
+            "pipeline: {} plans (seed {}) in {:.2}s: {analysed} analysed, {} rejected, {} failed; \
              {} segments, {} responsibilities, {} contradictions, {} amounts \
              (COP {:.1} trillion), {} complete input-to-outcome chains (longest {} links), \
-             {} circular theories of change; mean feasibility {:.2}, mean robustness {:.2}",
+             {} circular and {} unvalidated theories of change; mean feasibility {:.2}, \
+             mean robustness {:.2}",
             self.documents,
             options.seed,
             elapsed.as_secs_f64(),
             self.rejected,
+            self.failed,
             self.segments,
             self.responsibilities,
             self.contradictions,
@@ -347,8 +657,9 @@ impl Totals {
             self.complete_chains,
             self.longest_chain,
             self.circular,
+            self.unvalidated,
             mean(self.feasibility, analysed),
-            mean(self.robustness, analysed - self.circular),
+            mean(self.robustness, validated),
         )
     }
 }
@@ -578,7 +889,15 @@ impl Embeddings {
 
 /// Embeds every segment by signed feature hashing of its unigrams and bigrams, in batches.
 #[instrument_runtime::budget(p95 = "50ms", p99 = "80ms")]
-fn embedding(segments: &[Segment<'_>]) -> Embeddings {
+#[instrument_runtime::circuit_breaker(
+    name = "embedding",
+    failure_threshold = 3,
+    timeout = "20ms",
+    recovery = "2s",
+    fallback = embedding_fallback
+)]
+fn embedding(segments: &[Segment<'_>], faults: Faults) -> Result<Embeddings, NodeFailure> {
+    faults.check(Guarded::Embedding)?;
     let mut vectors = vec![0.0; segments.len() * EMBEDDING_DIM];
     let mut tokens = Vec::new();
     for (batch, rows) in segments
@@ -604,7 +923,23 @@ fn embedding(segments: &[Segment<'_>]) -> Embeddings {
             }
         }
     }
-    Embeddings { vectors }
+    Ok(Embeddings { vectors })
+}
+
+/// While `embedding`'s breaker is open: zero vectors, as for empty segments. No two segments are
+/// then similar, so `contradiction_detection` reports no contradiction rather than an unconfirmed
+/// one.
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "a fallback has the guarded function's signature"
+)]
+fn embedding_fallback(
+    segments: &[Segment<'_>],
+    _faults: Faults,
+) -> Result<Embeddings, NodeFailure> {
+    Ok(Embeddings {
+        vectors: vec![0.0; segments.len() * EMBEDDING_DIM],
+    })
 }
 
 #[allow(
@@ -671,7 +1006,18 @@ const RESPONSIBILITY_VERBS: &[&str] = &[
 /// joined by `and`) followed by an obligation: a modal and a verb, `is responsible for`, or a
 /// managing verb.
 #[instrument_runtime::budget(p95 = "10ms", p99 = "15ms")]
-fn responsibility_detection(segments: &[Segment<'_>]) -> Vec<Responsibility> {
+#[instrument_runtime::circuit_breaker(
+    name = "responsibility_detection",
+    failure_threshold = 3,
+    timeout = "20ms",
+    recovery = "2s",
+    fallback = responsibility_detection_fallback
+)]
+fn responsibility_detection(
+    segments: &[Segment<'_>],
+    faults: Faults,
+) -> Result<Vec<Responsibility>, NodeFailure> {
+    faults.check(Guarded::ResponsibilityDetection)?;
     let mut found = Vec::new();
     let mut tokens = Vec::new();
     let mut names = Vec::new();
@@ -718,7 +1064,20 @@ fn responsibility_detection(segments: &[Segment<'_>]) -> Vec<Responsibility> {
             at = end;
         }
     }
-    found
+    Ok(found)
+}
+
+/// While `responsibility_detection`'s breaker is open: no institution found, so no axis earns
+/// the feasibility points of a responsible one.
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "a fallback has the guarded function's signature"
+)]
+fn responsibility_detection_fallback(
+    _segments: &[Segment<'_>],
+    _faults: Faults,
+) -> Result<Vec<Responsibility>, NodeFailure> {
+    Ok(Vec::new())
 }
 
 fn is_capitalized(word: &str) -> bool {
@@ -810,10 +1169,19 @@ const TOPIC_SIMILARITY: f32 = 0.2;
 /// Extracts quantitative claims and compares the claims about the same subject; the segments'
 /// embeddings confirm that the two sentences are about the same topic.
 #[instrument_runtime::budget(p95 = "8ms", p99 = "12ms")]
+#[instrument_runtime::circuit_breaker(
+    name = "contradiction_detection",
+    failure_threshold = 3,
+    timeout = "20ms",
+    recovery = "2s",
+    fallback = contradiction_detection_fallback
+)]
 fn contradiction_detection(
     segments: &[Segment<'_>],
     embeddings: &Embeddings,
-) -> Vec<Contradiction> {
+    faults: Faults,
+) -> Result<Vec<Contradiction>, NodeFailure> {
+    faults.check(Guarded::ContradictionDetection)?;
     let mut claims: Vec<Claim> = segments
         .iter()
         .enumerate()
@@ -840,7 +1208,20 @@ fn contradiction_detection(
             }
         }
     }
-    found
+    Ok(found)
+}
+
+/// While `contradiction_detection`'s breaker is open: no contradiction found.
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "a fallback has the guarded function's signature"
+)]
+fn contradiction_detection_fallback(
+    _segments: &[Segment<'_>],
+    _embeddings: &Embeddings,
+    _faults: Faults,
+) -> Result<Vec<Contradiction>, NodeFailure> {
+    Ok(Vec::new())
 }
 
 fn claim(segment: usize, text: &str) -> Option<Claim> {
@@ -1250,7 +1631,18 @@ const CONNECTIVES: &[(&str, CauseSide)] = &[
 
 /// Finds the first causal connective of each sentence and the clauses on either side of it.
 #[instrument_runtime::budget(p95 = "7ms", p99 = "11ms")]
-fn causal_detection(segments: &[Segment<'_>]) -> Vec<CausalLink> {
+#[instrument_runtime::circuit_breaker(
+    name = "causal_detection",
+    failure_threshold = 3,
+    timeout = "20ms",
+    recovery = "2s",
+    fallback = causal_detection_fallback
+)]
+fn causal_detection(
+    segments: &[Segment<'_>],
+    faults: Faults,
+) -> Result<Vec<CausalLink>, NodeFailure> {
+    faults.check(Guarded::CausalDetection)?;
     let mut found = Vec::new();
     for segment in segments {
         let lower = flat_lowercase(segment.text);
@@ -1283,7 +1675,19 @@ fn causal_detection(segments: &[Segment<'_>]) -> Vec<CausalLink> {
             });
         }
     }
-    found
+    Ok(found)
+}
+
+/// While `causal_detection`'s breaker is open: no causal link, so the theory of change is empty.
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "a fallback has the guarded function's signature"
+)]
+fn causal_detection_fallback(
+    _segments: &[Segment<'_>],
+    _faults: Faults,
+) -> Result<Vec<CausalLink>, NodeFailure> {
+    Ok(Vec::new())
 }
 
 /// The earliest connective standing as whole words: where, which, and where its cause is.
@@ -1392,7 +1796,15 @@ struct TheoryOfChange {
 /// Builds the graph of concepts (inputs -> outputs -> outcomes -> impacts) from the causal
 /// links and counts the inputs that reach an outcome through an output.
 #[instrument_runtime::budget(p95 = "15ms", p99 = "25ms")]
-fn teoria_cambio(links: &[CausalLink]) -> TheoryOfChange {
+#[instrument_runtime::circuit_breaker(
+    name = "teoria_cambio",
+    failure_threshold = 3,
+    timeout = "20ms",
+    recovery = "2s",
+    fallback = teoria_cambio_fallback
+)]
+fn teoria_cambio(links: &[CausalLink], faults: Faults) -> Result<TheoryOfChange, NodeFailure> {
+    faults.check(Guarded::TeoriaCambio)?;
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut concepts: Vec<String> = Vec::new();
     let mut edges: Vec<(usize, usize)> = Vec::with_capacity(links.len());
@@ -1432,12 +1844,30 @@ fn teoria_cambio(links: &[CausalLink]) -> TheoryOfChange {
             stack.extend(&successors[at]);
         }
     }
-    TheoryOfChange {
+    Ok(TheoryOfChange {
         concepts,
         stages,
         edges,
         complete_chains,
-    }
+    })
+}
+
+/// While `teoria_cambio`'s breaker is open: an empty theory, claiming no chain rather than
+/// guessing one.
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "a fallback has the guarded function's signature"
+)]
+fn teoria_cambio_fallback(
+    _links: &[CausalLink],
+    _faults: Faults,
+) -> Result<TheoryOfChange, NodeFailure> {
+    Ok(TheoryOfChange {
+        concepts: Vec::new(),
+        stages: Vec::new(),
+        edges: Vec::new(),
+        complete_chains: 0,
+    })
 }
 
 fn adjacency(nodes: usize, edges: &[(usize, usize)]) -> Vec<Vec<usize>> {
@@ -1463,6 +1893,8 @@ struct DagReport {
     /// Mean share of outcomes and impacts still reachable from an input when each link fails
     /// with probability `LINK_FAILURE`; 1 when the graph has none.
     robustness: f64,
+    /// False for the fallback's answer: nothing was checked.
+    validated: bool,
 }
 
 /// A theory of change that reasons in a circle.
@@ -1486,12 +1918,56 @@ const MONTE_CARLO_TRIALS: usize = 200;
 /// Chance, in percent, that a link fails in one Monte-Carlo trial.
 const LINK_FAILURE: u32 = 20;
 
+/// Why `dag_validation` returned no report.
+#[derive(Debug)]
+enum DagError {
+    /// The theory reasons in a circle: a finding, counted in the node's `errors` but not by its
+    /// breaker.
+    Cycle(CycleError),
+    /// The validator failed.
+    Failed(NodeFailure),
+}
+
+impl DagError {
+    /// What counts against the breaker: the validator failing, not the plan being circular.
+    fn is_outage(&self) -> bool {
+        matches!(self, Self::Failed(_))
+    }
+}
+
+impl From<NodeFailure> for DagError {
+    fn from(failure: NodeFailure) -> Self {
+        Self::Failed(failure)
+    }
+}
+
+impl fmt::Display for DagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cycle(cycle) => cycle.fmt(f),
+            Self::Failed(failure) => failure.fmt(f),
+        }
+    }
+}
+
 /// Topologically sorts the graph (Kahn's algorithm), failing with a cycle if there is one, then
 /// estimates by deterministic Monte-Carlo how robust the chains to outcomes are to failing
 /// links.
 #[instrument_runtime::budget(p95 = "10ms", p99 = "18ms")]
-#[instrument_runtime::counted]
-fn dag_validation(theory: &TheoryOfChange, seed: u64) -> Result<DagReport, CycleError> {
+#[instrument_runtime::circuit_breaker(
+    name = "dag_validation",
+    failure_threshold = 3,
+    timeout = "20ms",
+    recovery = "2s",
+    is_failure = DagError::is_outage,
+    fallback = dag_validation_fallback
+)]
+fn dag_validation(
+    theory: &TheoryOfChange,
+    seed: u64,
+    faults: Faults,
+) -> Result<DagReport, DagError> {
+    faults.check(Guarded::DagValidation)?;
     let nodes = theory.concepts.len();
     let successors = adjacency(nodes, &theory.edges);
     let mut indegree = vec![0_usize; nodes];
@@ -1510,12 +1986,12 @@ fn dag_validation(theory: &TheoryOfChange, seed: u64) -> Result<DagReport, Cycle
         }
     }
     if order.len() < nodes {
-        return Err(CycleError {
+        return Err(DagError::Cycle(CycleError {
             nodes: find_cycle(&theory.edges, &indegree)
                 .into_iter()
                 .map(|at| theory.concepts[at].clone())
                 .collect(),
-        });
+        }));
     }
 
     let mut depth = vec![0_usize; nodes];
@@ -1556,6 +2032,26 @@ fn dag_validation(theory: &TheoryOfChange, seed: u64) -> Result<DagReport, Cycle
         order,
         longest_path,
         robustness,
+        validated: true,
+    })
+}
+
+/// While `dag_validation`'s breaker is open: the conservative answer, a theory not validated and
+/// credited with no robustness (and left out of the run's mean).
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "a fallback has the guarded function's signature"
+)]
+fn dag_validation_fallback(
+    _theory: &TheoryOfChange,
+    _seed: u64,
+    _faults: Faults,
+) -> Result<DagReport, DagError> {
+    Ok(DagReport {
+        order: Vec::new(),
+        longest_path: 0,
+        robustness: 0.0,
+        validated: false,
     })
 }
 
@@ -1626,6 +2122,12 @@ impl Rng {
     fn between(&mut self, low: u32, high: u32) -> u32 {
         let span = u64::from(high - low) + 1;
         low + u32::try_from(self.next_u64() % span).expect("the remainder is below the span")
+    }
+
+    /// Uniform in `0..1`.
+    #[allow(clippy::cast_precision_loss, reason = "53 bits convert to f64 exactly")]
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1_u64 << 53) as f64
     }
 
     fn percent(&mut self, chance: u32) -> bool {

@@ -17,16 +17,23 @@ pub(crate) enum Kind {
     Timed,
     Counted,
     Budget,
+    CircuitBreaker,
 }
 
 impl Kind {
-    const ALL: [Kind; 3] = [Kind::Timed, Kind::Counted, Kind::Budget];
+    const ALL: [Kind; 4] = [
+        Kind::Timed,
+        Kind::Counted,
+        Kind::Budget,
+        Kind::CircuitBreaker,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Timed => "timed",
             Kind::Counted => "counted",
             Kind::Budget => "budget",
+            Kind::CircuitBreaker => "circuit_breaker",
         }
     }
 
@@ -43,6 +50,22 @@ impl Kind {
                 "max",
                 "tolerance",
                 "min_samples",
+            ],
+            Kind::CircuitBreaker => &[
+                "name",
+                "failure_threshold",
+                "success_threshold",
+                "timeout",
+                "recovery",
+                "fallback",
+                "half_open_probes",
+                "failure_rate",
+                "window",
+                "min_calls",
+                "slow_call",
+                "is_failure",
+                "healthy_above",
+                "failing_below",
             ],
         }
     }
@@ -101,6 +124,19 @@ pub(crate) struct Args {
     pub(crate) max: Setting<Expr>,
     pub(crate) tolerance: Setting<Expr>,
     pub(crate) min_samples: Setting<Expr>,
+    pub(crate) failure_threshold: Setting<Expr>,
+    pub(crate) success_threshold: Setting<Expr>,
+    pub(crate) timeout: Setting<Expr>,
+    pub(crate) recovery: Setting<Expr>,
+    pub(crate) fallback: Setting<Expr>,
+    pub(crate) half_open_probes: Setting<Expr>,
+    pub(crate) failure_rate: Setting<Expr>,
+    pub(crate) window: Setting<Expr>,
+    pub(crate) min_calls: Setting<Expr>,
+    pub(crate) slow_call: Setting<Expr>,
+    pub(crate) is_failure: Setting<Expr>,
+    pub(crate) healthy_above: Setting<Expr>,
+    pub(crate) failing_below: Setting<Expr>,
     /// An argument could not be read (malformed or unknown), so a missing one may have been meant
     /// there: checks for missing arguments stay quiet rather than add a second error.
     pub(crate) incomplete: bool,
@@ -204,10 +240,10 @@ fn parse_into(
 
 fn parse_entry(kind: Kind, input: ParseStream) -> syn::Result<(Ident, Option<Expr>)> {
     if !input.peek(Ident::peek_any) {
-        let example = if kind == Kind::Budget {
-            "p95 = \"50ms\""
-        } else {
-            "name = \"...\""
+        let example = match kind {
+            Kind::Budget => "p95 = \"50ms\"",
+            Kind::CircuitBreaker => "failure_threshold = 5",
+            Kind::Timed | Kind::Counted => "name = \"...\"",
         };
         let found = next_token(input);
         let message = if input.peek(syn::LitStr) {
@@ -286,6 +322,19 @@ fn apply(kind: Kind, key: Ident, value: Option<Expr>, args: &mut Args, errors: &
         "max" => &mut args.max,
         "tolerance" => &mut args.tolerance,
         "min_samples" => &mut args.min_samples,
+        "failure_threshold" => &mut args.failure_threshold,
+        "success_threshold" => &mut args.success_threshold,
+        "timeout" => &mut args.timeout,
+        "recovery" => &mut args.recovery,
+        "fallback" => &mut args.fallback,
+        "half_open_probes" => &mut args.half_open_probes,
+        "failure_rate" => &mut args.failure_rate,
+        "window" => &mut args.window,
+        "min_calls" => &mut args.min_calls,
+        "slow_call" => &mut args.slow_call,
+        "is_failure" => &mut args.is_failure,
+        "healthy_above" => &mut args.healthy_above,
+        "failing_below" => &mut args.failing_below,
         _ => unreachable!("every key in `Kind::keys` is handled"),
     };
     setting.set(errors, key, value);
@@ -402,6 +451,31 @@ mod tests {
                 Kind::Budget,
                 "min_sample",
                 "unknown argument `min_sample` for `#[budget]`; a similar argument is `min_samples`",
+            ),
+            (
+                Kind::Timed,
+                "timeout",
+                "`timeout` is an argument of `#[circuit_breaker]`, not `#[timed]`",
+            ),
+            (
+                Kind::CircuitBreaker,
+                "p95",
+                "`p95` is an argument of `#[budget]`, not `#[circuit_breaker]`",
+            ),
+            (
+                Kind::CircuitBreaker,
+                "failure_treshold",
+                "unknown argument `failure_treshold` for `#[circuit_breaker]`; a similar argument is `failure_threshold`",
+            ),
+            (
+                Kind::CircuitBreaker,
+                "timout",
+                "unknown argument `timout` for `#[circuit_breaker]`; a similar argument is `timeout`",
+            ),
+            (
+                Kind::CircuitBreaker,
+                "windows",
+                "unknown argument `windows` for `#[circuit_breaker]`; a similar argument is `window`",
             ),
             (
                 Kind::Timed,

@@ -30,6 +30,16 @@ impl Errors {
         self.0.is_none()
     }
 
+    /// Every message, in the order reported.
+    #[cfg(test)]
+    pub(crate) fn messages(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .flat_map(|errors| errors.clone().into_iter())
+            .map(|error| error.to_string())
+            .collect()
+    }
+
     pub(crate) fn into_compile_errors(self) -> TokenStream {
         self.0
             .map(|errors| errors.to_compile_error())

@@ -3,16 +3,21 @@
 //! The signature is re-emitted untouched; the body is wrapped in place: a node static and its
 //! registration, a guard created before the user's block, and the block itself. The guard records
 //! when dropped, so early `return`, `?` and panics need no special handling.
+//!
+//! A circuit breaker adds its own static, asks it before the guard starts, and tells it how the
+//! call went after. Its one change to the signature: with a fallback, a parameter written as a
+//! pattern gets a name, so the arguments can be passed on.
 
-use proc_macro2::{Delimiter, Group, TokenStream};
-use quote::{ToTokens as _, quote, quote_spanned};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
+use quote::{ToTokens as _, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned as _;
 use syn::visit_mut::VisitMut;
-use syn::{Expr, ReturnType, Stmt, Type};
+use syn::{FnArg, GenericArgument, Pat, PatIdent, PathArguments, ReturnType, Signature, Type};
 
 use crate::args::{self, Kind};
 use crate::errors::Errors;
 use crate::item::{self, MaybeFn};
-use crate::plan::{self, BudgetPlan, Plan};
+use crate::plan::{self, BreakerPlan, BudgetPlan, FailureRatePlan, Plan, WindowPlan};
 
 /// Everything one attribute expansion does: parse, validate, expand, or report.
 #[allow(
@@ -42,7 +47,7 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         }
         None => true,
     });
-    let plan = plan::build(&attrs, &function.sig, &mut errors);
+    let plan = plan::build(&attrs, &function, &mut errors);
     if errors.is_empty() {
         instrumented(&plan, function)
     } else {
@@ -58,22 +63,34 @@ fn uninstrumented(function: MaybeFn) -> TokenStream {
     assemble(function, &statements)
 }
 
-fn instrumented(plan: &Plan, function: MaybeFn) -> TokenStream {
+fn instrumented(plan: &Plan, mut function: MaybeFn) -> TokenStream {
+    let fallback = plan
+        .breaker
+        .as_ref()
+        .and_then(|breaker| breaker.fallback.as_ref());
+    // The fallback is called with the function's arguments, so each needs a name.
+    let unpack = if fallback.is_some() {
+        name_arguments(&mut function.sig)
+    } else {
+        TokenStream::new()
+    };
     let sig = &function.sig;
-    let body = function.body.to_token_stream();
+    let block = function.body.to_token_stream();
     let node = node_declaration(plan, sig);
-    let is_async = sig.asyncness.is_some();
     // `()` cannot fail and `!` never returns: neither has a value to judge.
     let check_failure = plan.counted
         && match &sig.output {
             ReturnType::Default => false,
             ReturnType::Type(_, ty) => !matches!(**ty, Type::Never(_)),
         };
-    let wrapped = if is_async {
-        async_body(plan, &body, &sig.output, check_failure)
-    } else if let Some(mut future_body) = async_trait_future(&body) {
+    let async_trait_future = if sig.asyncness.is_none() {
+        function.async_trait_future()
+    } else {
+        None
+    };
+    let wrapped = if let Some(mut future_body) = async_trait_future {
         // `#[async_trait]` already turned `async fn` into `Box::pin(async move { .. })`: the future
-        // inside is what runs, so it is what gets measured.
+        // inside is what runs, so it is what gets measured. (Validation keeps breakers off it.)
         let mut wrap = WrapAsyncBlock {
             plan,
             check_failure: plan.counted,
@@ -82,7 +99,30 @@ fn instrumented(plan: &Plan, function: MaybeFn) -> TokenStream {
         wrap.visit_block_mut(&mut future_body);
         future_body.to_token_stream()
     } else {
-        sync_body(plan, &body, &sig.output, check_failure)
+        let run = if sig.asyncness.is_some() {
+            // `return` in the body must end the inner block, not skip the completion mark.
+            let annotation = if check_failure {
+                let ty = let_type(&sig.output);
+                quote!(: #ty)
+            } else {
+                TokenStream::new()
+            };
+            Run::Async(annotation)
+        } else {
+            Run::Sync(&sig.output)
+        };
+        let breaker = match &plan.breaker {
+            Some(breaker) => {
+                let declaration = breaker_declaration(breaker, sig);
+                let admission = admission(breaker, sig);
+                BreakerParts {
+                    before: quote!(#declaration #admission #unpack),
+                    after: finish_breaker(breaker, &sig.output),
+                }
+            }
+            None => BreakerParts::default(),
+        };
+        wrap_block(plan, &block, run, check_failure, &breaker)
     };
     assemble(function, &quote!(#node #wrapped))
 }
@@ -131,53 +171,76 @@ fn observe_failure() -> TokenStream {
     }
 }
 
-fn sync_body(
-    plan: &Plan,
-    block: &TokenStream,
-    output: &ReturnType,
-    check_failure: bool,
-) -> TokenStream {
-    let start = start_call(plan, false);
-    if !check_failure {
-        return quote! {
-            #[allow(unused_mut)]
-            #start
-            #block
-        };
-    }
-    // The value is needed on every way out of the body, early `return` and `?` included, so the
-    // body runs as a closure; its return type is the function's, with `impl Trait` left to
-    // inference (a closure cannot name an opaque type). Passing it to a function that takes
-    // `FnOnce` lets the body move out of its captures, e.g. return `&mut self.field`.
-    let return_type = closure_return_type(output);
-    let observe = observe_failure();
-    quote! {
-        #start
-        let __instrument_ret = ::instrument_runtime::__private::call_once(move || #return_type #block);
-        #observe
-        __instrument_ret
-    }
+/// How the user's block runs inside the wrapper.
+enum Run<'a> {
+    /// As a closure returning the function's type.
+    Sync(&'a ReturnType),
+    /// As an inner `async move` block, awaited; the value's `let` annotated as given.
+    Async(TokenStream),
 }
 
-fn async_body(
+/// What a circuit breaker adds to the wrapper: its statics and admission before the guard, its
+/// verdict on the return value after the call.
+#[derive(Default)]
+struct BreakerParts {
+    before: TokenStream,
+    after: TokenStream,
+}
+
+/// The new body: the guard created first, the user's block, then what the guard and the breaker
+/// read from the value.
+fn wrap_block(
     plan: &Plan,
     block: &TokenStream,
-    output: &ReturnType,
+    run: Run,
     check_failure: bool,
+    breaker: &BreakerParts,
 ) -> TokenStream {
-    let start = start_call(plan, true);
-    // `return` in the body must end the inner block, not skip the completion mark.
-    let (annotation, observe) = if check_failure {
-        let ty = let_type(output);
-        (quote!(: #ty), observe_failure())
+    let BreakerParts { before, after } = breaker;
+    let is_async = matches!(run, Run::Async(_));
+    let start = start_call(plan, is_async);
+    let run = match run {
+        // Nothing to read from the value: the block is the body's tail expression.
+        Run::Sync(_) if !check_failure => {
+            return quote! {
+                #before
+                #[allow(unused_mut)]
+                #start
+                #block
+            };
+        }
+        Run::Sync(output) => {
+            // The value is needed on every way out of the body, early `return` and `?` included,
+            // so the body runs as a closure; its return type is the function's, with `impl Trait`
+            // left to inference (a closure cannot name an opaque type). Passing it to a function
+            // that takes `FnOnce` lets the body move out of its captures, e.g. return
+            // `&mut self.field`.
+            let return_type = closure_return_type(output);
+            quote! {
+                let __instrument_ret = ::instrument_runtime::__private::call_once(move || #return_type #block);
+            }
+        }
+        Run::Async(annotation) => quote! {
+            let __instrument_ret #annotation = async move #block.await;
+        },
+    };
+    let observe = if check_failure {
+        observe_failure()
     } else {
-        (TokenStream::new(), TokenStream::new())
+        TokenStream::new()
+    };
+    let complete = if is_async {
+        quote!(__instrument_call.complete();)
+    } else {
+        TokenStream::new()
     };
     quote! {
+        #before
         #start
-        let __instrument_ret #annotation = async move #block.await;
+        #run
         #observe
-        __instrument_call.complete();
+        #after
+        #complete
         __instrument_ret
     }
 }
@@ -217,33 +280,6 @@ impl VisitMut for EraseImplTrait {
     }
 }
 
-/// The block of `Box::pin(async move { .. })` when that is the whole body, as `#[async_trait]`
-/// generates it.
-fn async_trait_future(body: &TokenStream) -> Option<syn::Block> {
-    let block: syn::Block = syn::parse2(body.clone()).ok()?;
-    let [Stmt::Expr(Expr::Call(call), None)] = block.stmts.as_slice() else {
-        return None;
-    };
-    let Expr::Path(func) = &*call.func else {
-        return None;
-    };
-    let is_box_pin = func.path.segments.len() >= 2
-        && func
-            .path
-            .segments
-            .last()
-            .is_some_and(|segment| segment.ident == "pin")
-        && func
-            .path
-            .segments
-            .iter()
-            .rev()
-            .nth(1)
-            .is_some_and(|segment| segment.ident == "Box");
-    let is_async_block = matches!(call.args.first(), Some(Expr::Async(_))) && call.args.len() == 1;
-    (is_box_pin && is_async_block).then_some(block)
-}
-
 /// Wraps the async block inside `Box::pin(..)` in place.
 struct WrapAsyncBlock<'a> {
     plan: &'a Plan,
@@ -258,23 +294,18 @@ impl VisitMut for WrapAsyncBlock<'_> {
         }
         self.done = true;
         let inner = future.block.to_token_stream();
-        let start = start_call(self.plan, true);
-        let observe = if self.check_failure {
-            observe_failure()
-        } else {
-            TokenStream::new()
-        };
-        future.block = syn::parse_quote!({
-            #start
-            let __instrument_ret = async move #inner.await;
-            #observe
-            __instrument_call.complete();
-            __instrument_ret
-        });
+        let wrapped = wrap_block(
+            self.plan,
+            &inner,
+            Run::Async(TokenStream::new()),
+            self.check_failure,
+            &BreakerParts::default(),
+        );
+        future.block = syn::parse_quote!({ #wrapped });
     }
 }
 
-fn node_declaration(plan: &Plan, sig: &syn::Signature) -> TokenStream {
+fn node_declaration(plan: &Plan, sig: &Signature) -> TokenStream {
     let name = &plan.name;
     let line = quote_spanned!(sig.ident.span()=> ::core::line!());
     let (timed, counted, in_flight) = (plan.timed, plan.counted, plan.in_flight);
@@ -327,6 +358,226 @@ fn budget_tokens(budget: &BudgetPlan) -> TokenStream {
             min_samples: #min_samples,
         }
     }
+}
+
+/// The breaker's static declaration and its registration; the site links it to the node.
+fn breaker_declaration(breaker: &BreakerPlan, sig: &Signature) -> TokenStream {
+    let BreakerPlan {
+        name,
+        function,
+        failure_threshold,
+        success_threshold,
+        timeout_ns,
+        recovery_ns,
+        half_open_probes,
+        healthy_above,
+        failing_below,
+        ..
+    } = breaker;
+    let line = quote_spanned!(sig.ident.span()=> ::core::line!());
+    let fallback = option_tokens(breaker.fallback.as_ref().map(|fallback| {
+        let written = &fallback.written;
+        quote!(#written)
+    }));
+    let failure_rate = option_tokens(breaker.failure_rate.as_ref().map(failure_rate_tokens));
+    let slow_call = option_tokens(breaker.slow_call_ns.map(|nanos| quote!(#nanos)));
+    quote! {
+        static __INSTRUMENT_BREAKER_DECL: ::instrument_runtime::__private::BreakerDecl =
+            ::instrument_runtime::__private::BreakerDecl {
+                name: #name,
+                function: #function,
+                module_path: ::core::module_path!(),
+                file: ::core::file!(),
+                line: #line,
+                fallback: #fallback,
+                config: ::instrument_runtime::__private::BreakerConfig {
+                    failure_threshold: #failure_threshold,
+                    success_threshold: #success_threshold,
+                    timeout_ns: #timeout_ns,
+                    recovery_ns: #recovery_ns,
+                    half_open_probes: #half_open_probes,
+                    failure_rate: #failure_rate,
+                    slow_call_ns: #slow_call,
+                    healthy_above: #healthy_above,
+                    failing_below: #failing_below,
+                },
+            };
+        static __INSTRUMENT_BREAKER: ::instrument_runtime::__private::BreakerSite =
+            ::instrument_runtime::__private::BreakerSite::new(
+                &__INSTRUMENT_BREAKER_DECL,
+                &__INSTRUMENT_NODE,
+            );
+        ::instrument_runtime::__private::inventory::submit! {
+            ::instrument_runtime::__private::BreakerSiteRef(&__INSTRUMENT_BREAKER)
+        }
+    }
+}
+
+fn failure_rate_tokens(rate: &FailureRatePlan) -> TokenStream {
+    let (threshold, min_calls) = (rate.threshold, rate.min_calls);
+    let window = match rate.window {
+        WindowPlan::Calls(calls) => quote!(::instrument_runtime::__private::Window::Calls(#calls)),
+        WindowPlan::Nanos(nanos) => quote!(::instrument_runtime::__private::Window::Nanos(#nanos)),
+    };
+    quote! {
+        ::instrument_runtime::__private::FailureRate {
+            threshold: #threshold,
+            window: #window,
+            min_calls: #min_calls,
+        }
+    }
+}
+
+/// Asks the breaker before the call starts, so a rejected call is not one of the node's calls.
+/// A rejected call returns the fallback's value, or the error the return type makes of
+/// `CircuitOpen`. Each is spanned at what the user wrote, so a fallback with the wrong signature
+/// or an error type without `From<CircuitOpen>` is reported there.
+fn admission(breaker: &BreakerPlan, sig: &Signature) -> TokenStream {
+    let rejected = if let Some(fallback) = &breaker.fallback {
+        let path = &fallback.path;
+        let span = path.span();
+        let arguments = argument_names(sig, span);
+        let call = if sig.asyncness.is_some() {
+            quote_spanned!(span=> #path(#(#arguments),*).await)
+        } else {
+            quote_spanned!(span=> #path(#(#arguments),*))
+        };
+        quote! {
+            __instrument_rejection.served_by_fallback();
+            return #call;
+        }
+    } else {
+        // At the error type when it is written out, so a missing `From<CircuitOpen>` is reported
+        // on it; rustc reports the path over the range from its first token to its last.
+        let (first, last) = span_range(error_type(&sig.output));
+        let reject = quote_spanned!(last=> reject);
+        quote_spanned! {first=>
+            return ::instrument_runtime::__private::#reject(__instrument_rejection);
+        }
+    };
+    quote! {
+        let __instrument_permit = match __INSTRUMENT_BREAKER.admit() {
+            ::core::result::Result::Ok(__instrument_permit) => __instrument_permit,
+            ::core::result::Result::Err(__instrument_rejection) => {
+                #rejected
+            }
+        };
+    }
+}
+
+/// Tells the breaker how the call went: failed (by `Outcome`, or by the `is_failure` function),
+/// and a description of the value for its report.
+fn finish_breaker(breaker: &BreakerPlan, output: &ReturnType) -> TokenStream {
+    let failed = if let Some(is_failure) = &breaker.is_failure {
+        let path = &is_failure.path;
+        // Called from a closure: an argument of the wrong type is then reported on the path as a
+        // plain mismatch, not with a suggestion to write a closure (which the attribute rejects).
+        let call = quote_spanned! {path.span()=>
+            ::instrument_runtime::__private::breaker_failed_with(
+                &__instrument_ret,
+                |__instrument_error| #path(__instrument_error),
+            )
+        };
+        quote! {
+            #[allow(clippy::redundant_closure)]
+            let __instrument_failed = #call;
+        }
+    } else {
+        // At the return type: a type that cannot fail is reported there.
+        let (first, _) = span_range(return_type(output));
+        quote_spanned! {first=>
+            let __instrument_failed = ::instrument_runtime::__private::breaker_failed(&__instrument_ret);
+        }
+    };
+    quote! {
+        #failed
+        __instrument_permit.finish(__instrument_failed, || {
+            #[allow(unused_imports)]
+            use ::instrument_runtime::__private::{
+                DescribeViaDebug as _, DescribeViaDisplay as _, DescribeViaName as _,
+            };
+            (&&::instrument_runtime::__private::Describe(&__instrument_ret)).instrument_describe()
+        });
+    }
+}
+
+fn return_type(output: &ReturnType) -> TokenStream {
+    match output {
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+        ReturnType::Default => TokenStream::new(),
+    }
+}
+
+/// `E` of a return type written `Result<T, E>` (any name with two type arguments); else the
+/// whole return type, as for an alias like `io::Result<T>`.
+fn error_type(output: &ReturnType) -> TokenStream {
+    if let ReturnType::Type(_, ty) = output
+        && let Type::Path(path) = &**ty
+        && let Some(last) = path.path.segments.last()
+        && let PathArguments::AngleBracketed(arguments) = &last.arguments
+        && let [GenericArgument::Type(_), GenericArgument::Type(error)] =
+            Vec::from_iter(&arguments.args).as_slice()
+    {
+        return error.to_token_stream();
+    }
+    return_type(output)
+}
+
+/// The spans of the first and last tokens: an expression starting with one and ending with the
+/// other is reported over everything between (what `syn::Error::new_spanned` relies on too).
+fn span_range(tokens: TokenStream) -> (Span, Span) {
+    let mut tokens = tokens.into_iter().map(|token| token.span());
+    let first = tokens.next().unwrap_or_else(Span::call_site);
+    (first, tokens.last().unwrap_or(first))
+}
+
+/// Renames every parameter that is a pattern (`(a, b): (u32, u32)`, `_`) to `__instrument_arg{N}`
+/// so it can be passed on; returns the `let`s that destructure them again before the body runs.
+fn name_arguments(sig: &mut Signature) -> TokenStream {
+    let mut unpack = TokenStream::new();
+    for (index, input) in sig.inputs.iter_mut().enumerate() {
+        let FnArg::Typed(typed) = input else {
+            continue;
+        };
+        if let Pat::Ident(PatIdent {
+            by_ref: None,
+            subpat: None,
+            ..
+        }) = &*typed.pat
+        {
+            continue;
+        }
+        let name = format_ident!("__instrument_arg{index}");
+        let pattern = std::mem::replace(&mut *typed.pat, syn::parse_quote!(#name));
+        // `let _ = ..` would bind nothing; the value stays in the parameter, as it did.
+        if !matches!(pattern, Pat::Wild(_)) {
+            unpack.extend(quote!(let #pattern = #name;));
+        }
+    }
+    unpack
+}
+
+/// The arguments to pass on, `self` first, located at `span` (the fallback's path). They resolve
+/// as the macro's own tokens, so rustc does not suggest editing the path to fix a wrong count.
+fn argument_names(sig: &Signature, span: Span) -> Vec<TokenStream> {
+    sig.inputs
+        .iter()
+        .map(|input| match input {
+            FnArg::Receiver(receiver) => {
+                let mut token = receiver.self_token;
+                token.span = Span::call_site().located_at(span);
+                token.to_token_stream()
+            }
+            FnArg::Typed(typed) => {
+                let Pat::Ident(PatIdent { ident, .. }) = &*typed.pat else {
+                    unreachable!("`name_arguments` names every parameter")
+                };
+                let mut ident = ident.clone();
+                ident.set_span(Span::call_site().located_at(span));
+                ident.to_token_stream()
+            }
+        })
+        .collect()
 }
 
 fn option_tokens(value: Option<TokenStream>) -> TokenStream {

@@ -2,8 +2,9 @@
 //! tokens, so a half-written body still expands and its errors stay the compiler's own.
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream};
+use quote::ToTokens as _;
 use syn::parse::{Parse, ParseStream};
-use syn::{Attribute, Signature, Token, Visibility};
+use syn::{Attribute, Expr, Signature, Stmt, Token, Visibility};
 
 use crate::args::Kind;
 
@@ -72,5 +73,35 @@ impl Parse for MaybeFn {
             inner_attrs,
             body: body_without_inner_attrs,
         })
+    }
+}
+
+impl MaybeFn {
+    /// The block of `Box::pin(async move { .. })` when that is the whole body, as `#[async_trait]`
+    /// generates it.
+    pub(crate) fn async_trait_future(&self) -> Option<syn::Block> {
+        let block: syn::Block = syn::parse2(self.body.to_token_stream()).ok()?;
+        let [Stmt::Expr(Expr::Call(call), None)] = block.stmts.as_slice() else {
+            return None;
+        };
+        let Expr::Path(func) = &*call.func else {
+            return None;
+        };
+        let is_box_pin = func.path.segments.len() >= 2
+            && func
+                .path
+                .segments
+                .last()
+                .is_some_and(|segment| segment.ident == "pin")
+            && func
+                .path
+                .segments
+                .iter()
+                .rev()
+                .nth(1)
+                .is_some_and(|segment| segment.ident == "Box");
+        let is_async_block =
+            matches!(call.args.first(), Some(Expr::Async(_))) && call.args.len() == 1;
+        (is_box_pin && is_async_block).then_some(block)
     }
 }

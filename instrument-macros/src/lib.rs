@@ -35,3 +35,11 @@ pub fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn budget(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(Kind::Budget, args.into(), item.into()).into()
 }
+
+/// Guards the function with a circuit breaker; implies `#[counted]`.
+///
+/// See `instrument_runtime::circuit_breaker` for the full documentation.
+#[proc_macro_attribute]
+pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(Kind::CircuitBreaker, args.into(), item.into()).into()
+}

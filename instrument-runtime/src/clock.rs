@@ -99,6 +99,47 @@ fn elapsed_ns_slow(start: u64, end: u64) -> u64 {
     quanta_clock().delta_as_nanos(start, end)
 }
 
+/// The first real reading of the breaker clock, with the wall time it corresponds to.
+struct Origin {
+    reading: u64,
+    unix_ms: u64,
+}
+
+static ORIGIN: OnceLock<Origin> = OnceLock::new();
+
+fn origin() -> &'static Origin {
+    ORIGIN.get_or_init(|| {
+        calibrate();
+        let reading = match STATE.source.load(Ordering::Acquire) {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as in `now`.
+            TSC => unsafe { core::arch::x86_64::_rdtsc() },
+            _ => quanta_clock().raw(),
+        };
+        let unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        Origin { reading, unix_ms }
+    })
+}
+
+/// Nanoseconds on the clock breakers keep time by: since the process first read it, or the
+/// time of a [`ManualClock`] installed on this thread.
+pub(crate) fn breaker_now_ns() -> u64 {
+    let reading = now();
+    if reading & MANUAL_BIT != 0 {
+        return reading & !MANUAL_BIT;
+    }
+    elapsed_ns(origin().reading, reading)
+}
+
+/// Milliseconds since the Unix epoch at a time of [`breaker_now_ns`].
+pub(crate) fn unix_ms_at(breaker_ns: u64) -> u64 {
+    origin().unix_ms + breaker_ns / 1_000_000
+}
+
 fn quanta_clock() -> &'static quanta::Clock {
     QUANTA.get_or_init(quanta::Clock::new)
 }

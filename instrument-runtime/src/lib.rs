@@ -8,6 +8,7 @@
 //! and the exporters are pure functions of it.
 
 mod atomic_file;
+mod breaker;
 mod budget;
 mod call;
 mod clock;
@@ -18,7 +19,16 @@ mod registry;
 mod report;
 mod shard;
 mod snapshot;
+mod sync;
 
+pub use breaker::config::{BreakerConfig, FailureRate, Window};
+pub use breaker::site::{CircuitOpen, Fallible, FromCircuitOpen};
+pub use breaker::snapshot::{
+    BreakerHealth, BreakerSnapshot, GuardedFunction, Health, ProbeCounts, Recoveries,
+    TransitionCounts, WindowSnapshot,
+};
+pub use breaker::table::{CircuitBreaker, breaker, breaker_health};
+pub use breaker::{BreakerState, LastFailure, Recovery, Transition, TransitionCause};
 pub use budget::{
     BudgetCheck, BudgetReport, BudgetVerdict, NotExercised, Quantile, VerdictStatus, Violation,
     check_budgets,
@@ -141,6 +151,103 @@ pub use instrument_macros::counted;
 /// ```
 #[doc(inline)]
 pub use instrument_macros::budget;
+/// Guards the function with a circuit breaker; implies `#[counted]`.
+///
+/// While the breaker is closed, calls go through and their outcomes are counted; after enough
+/// failures it opens and rejects calls without running the body: a rejected call returns the
+/// `fallback`'s value, or, without one, `Err` of the error type made from [`CircuitOpen`] (its
+/// `From<CircuitOpen>` impl; `io::Error` has one). After `timeout` it lets probes through; enough
+/// successful probes close it again, a failed one reopens it. Rejected calls are not calls of the
+/// node. A call fails as for `#[counted]` ([`Outcome`]), so the function must return a `Result` or
+/// another [`Outcome`] type. Several functions may share one breaker by giving the same `name`
+/// and the same settings; see [`breaker`], [`breaker_health`] and [`Snapshot::breakers`] for its
+/// state. Every mistake in the arguments is a compile error on the offending token.
+///
+/// # Arguments
+///
+/// ## `name`
+///
+/// The breaker's name (default: the function's name). It names the breaker, not the node: the
+/// node keeps its own name.
+///
+/// ## `failure_threshold`
+///
+/// Failures in a row that open the breaker, from 1 to 65535 (default 5). Cannot be combined with
+/// `failure_rate`.
+///
+/// ## `failure_rate`, `window`, `min_calls`
+///
+/// Open on the share of failed calls instead: `failure_rate = "50%"` (above `0%`, up to `100%`)
+/// over a `window` of the last calls (`window = 100`, at most 100000; the default) or of the last
+/// stretch of time (`window = "30s"`), once the window holds `min_calls` calls (default 10, or the
+/// window's size when smaller). `window` and `min_calls` need `failure_rate`.
+///
+/// ## `timeout`
+///
+/// How long the breaker stays open before it lets a probe through (default `"60s"`). Durations
+/// are written as for [`budget`]: `"500ms"`, `"2s"`, `"1m"`.
+///
+/// ## `half_open_probes`
+///
+/// Probe calls let through at once while half-open, from 1 to 8191 (default 1).
+///
+/// ## `success_threshold`
+///
+/// Successful probes in a row that close the breaker, from 1 to 65535 (default 2).
+///
+/// ## `recovery`
+///
+/// The recovery SLA: the longest an outage, from opening to closing again, should last (default
+/// `"2s"`); longer ones are counted as violations.
+///
+/// ## `fallback`
+///
+/// A function called with the same arguments (`self` first for methods) and returning the same
+/// type, serving calls the breaker rejects: `fallback = embed_cached`, `fallback = Self::cached`.
+/// For an `async fn`, an `async fn` too.
+///
+/// ## `is_failure`
+///
+/// A function `fn(&E) -> bool` deciding which errors count against the breaker, for a function
+/// returning `Result<T, E>` (default: every `Err`), e.g. to ignore "not found".
+///
+/// ## `slow_call`
+///
+/// Calls slower than this also count as failures (default: none).
+///
+/// ## `healthy_above`, `failing_below`
+///
+/// The success rates at or above which the breaker reports healthy (default `"99%"`) and below
+/// which it reports failing (default `"50%"`); `failing_below` must not be above `healthy_above`.
+///
+/// # Example
+///
+/// ```
+/// use instrument_runtime::BreakerState;
+///
+/// #[instrument_runtime::circuit_breaker(
+///     name = "circuit_breaker_doc_embedding",
+///     failure_threshold = 2,
+///     fallback = embed_cached
+/// )]
+/// fn embed(text: &str) -> Result<Vec<f32>, String> {
+///     Err(format!("the embedding service is down, cannot embed `{text}`"))
+/// }
+///
+/// fn embed_cached(_text: &str) -> Result<Vec<f32>, String> {
+///     Ok(vec![0.0; 4])
+/// }
+///
+/// assert!(embed("a").is_err());
+/// assert!(embed("b").is_err());
+/// // Open: the service is not called, the fallback answers.
+/// assert_eq!(embed("c"), Ok(vec![0.0; 4]));
+/// let breaker = instrument_runtime::breaker("circuit_breaker_doc_embedding").unwrap();
+/// assert_eq!(breaker.state(), BreakerState::Open);
+/// assert_eq!(breaker.snapshot().fallbacks, 1);
+/// ```
+#[doc(inline)]
+pub use instrument_macros::circuit_breaker;
 pub use node::{Budget, Instruments, NodeMeta};
 pub use outcome::Outcome;
 pub use registry::{NameConflict, conflicts, nodes};
@@ -153,6 +260,11 @@ pub use snapshot::{Latency, NodeSnapshot, Snapshot, snapshot};
 /// What generated code names. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::breaker::config::{BreakerConfig, FailureRate, Window};
+    pub use crate::breaker::site::{
+        BreakerDecl, BreakerSite, BreakerSiteRef, Describe, DescribeViaDebug, DescribeViaDisplay,
+        DescribeViaName, Permit, Rejection, breaker_failed, breaker_failed_with, reject,
+    };
     pub use crate::call::{Call, call_once, flags};
     pub use crate::node::{Budget, Instruments, Node, NodeMeta, NodeRef};
     pub use crate::outcome::{Probe, ViaFallback, ViaOutcome};

@@ -37,6 +37,9 @@ pub fn report_at_exit() {
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
         crate::clock::calibrate();
+        // Sets up the circuit breakers now, so functions that share a breaker name but not its
+        // settings stop the program at startup rather than at their first call.
+        crate::breaker::table::all();
         // SAFETY: `atexit` is the C library's own function; the hook is a plain `extern "C"` fn
         // that never unwinds (it catches panics).
         let status = unsafe { atexit(write_report_at_exit) };
@@ -233,20 +236,29 @@ pub fn format_duration(ns: u64, style: TableStyle) -> String {
 /// assert!(table.contains("node"));
 /// ```
 pub fn render_summary(snapshot: &Snapshot, budgets: &BudgetReport, style: TableStyle) -> String {
-    const HEADER: [&str; 10] = [
-        "node", "calls", "errors", "panics", "p50", "p95", "p99", "max", "budget", "verdict",
-    ];
-    let rows: Vec<[String; 10]> = snapshot
-        .nodes
-        .iter()
-        .map(|node| summary_row(node, style))
-        .collect();
-    let mut widths = HEADER.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
+    const NODES: Table<10> = Table {
+        header: [
+            "node", "calls", "errors", "panics", "p50", "p95", "p99", "max", "budget", "verdict",
+        ],
+        left_aligned: &[0, 8, 9],
+        status: 9,
+    };
+    const BREAKERS: Table<10> = Table {
+        header: [
+            "breaker",
+            "state",
+            "health",
+            "calls",
+            "failures",
+            "rejected",
+            "fallbacks",
+            "opened",
+            "recovered",
+            "longest / SLA",
+        ],
+        left_aligned: &[0, 1, 2, 9],
+        status: 2,
+    };
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -256,10 +268,12 @@ pub fn render_summary(snapshot: &Snapshot, budgets: &BudgetReport, style: TableS
         budgets.failed,
         budgets.not_exercised.len()
     );
-    write_row(&mut out, &HEADER.map(str::to_owned), &widths, style);
-    for row in &rows {
-        write_row(&mut out, row, &widths, style);
-    }
+    let rows: Vec<[String; 10]> = snapshot
+        .nodes
+        .iter()
+        .map(|node| summary_row(node, style))
+        .collect();
+    NODES.write(&mut out, &rows, style);
     for conflict in &snapshot.conflicts {
         let _ = writeln!(
             out,
@@ -269,7 +283,104 @@ pub fn render_summary(snapshot: &Snapshot, budgets: &BudgetReport, style: TableS
             conflict.sites.join(", ")
         );
     }
+    if !snapshot.breakers.is_empty() {
+        let rows: Vec<[String; 10]> = snapshot
+            .breakers
+            .iter()
+            .map(|breaker| breaker_row(breaker, style))
+            .collect();
+        BREAKERS.write(&mut out, &rows, style);
+    }
     out
+}
+
+fn breaker_row(breaker: &crate::BreakerSnapshot, style: TableStyle) -> [String; 10] {
+    let recoveries = &breaker.recoveries;
+    let longest = if recoveries.count == 0 {
+        "-".to_owned()
+    } else {
+        format_duration(recoveries.longest_ns, style)
+    };
+    let violations = match recoveries.sla_violations {
+        0 => String::new(),
+        1 => ", 1 over".to_owned(),
+        many => format!(", {many} over"),
+    };
+    [
+        breaker.name.clone(),
+        format!(
+            "{}{}",
+            breaker.state.as_str(),
+            if breaker.forced { " (forced)" } else { "" }
+        ),
+        format!("{:?}", breaker.health.status).to_uppercase(),
+        breaker.calls.to_string(),
+        breaker.failures.to_string(),
+        breaker.rejected.to_string(),
+        breaker.fallbacks.to_string(),
+        breaker.transitions.opened.to_string(),
+        recoveries.count.to_string(),
+        format!(
+            "{longest} / {}{violations}",
+            format_duration(recoveries.sla_ns, style)
+        ),
+    ]
+}
+
+/// A table's columns: which align left (names and text; the rest are numbers) and which one
+/// holds a status worth colouring.
+struct Table<const N: usize> {
+    header: [&'static str; N],
+    left_aligned: &'static [usize],
+    status: usize,
+}
+
+impl<const N: usize> Table<N> {
+    fn write(&self, out: &mut String, rows: &[[String; N]], style: TableStyle) {
+        let mut widths = self.header.map(str::len);
+        for row in rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        self.write_row(out, &self.header.map(str::to_owned), &widths, style);
+        for row in rows {
+            self.write_row(out, row, &widths, style);
+        }
+    }
+
+    fn write_row(
+        &self,
+        out: &mut String,
+        cells: &[String; N],
+        widths: &[usize; N],
+        style: TableStyle,
+    ) {
+        for (column, (cell, &width)) in cells.iter().zip(widths).enumerate() {
+            let pad = width - cell.chars().count();
+            let color = match cell.split(' ').next().unwrap_or_default() {
+                "pass" | "HEALTHY" => "32",
+                "FAIL" | "FAILING" => "1;31",
+                "not" | "DEGRADED" => "33",
+                _ => "",
+            };
+            let colored =
+                if style == TableStyle::Color && column == self.status && !color.is_empty() {
+                    format!("\x1b[{color}m{cell}\x1b[0m")
+                } else {
+                    cell.clone()
+                };
+            let separator = if column == 0 { "" } else { "  " };
+            if self.left_aligned.contains(&column) {
+                let _ = write!(out, "{separator}{colored}{:pad$}", "");
+            } else {
+                let _ = write!(out, "{separator}{:pad$}{colored}", "");
+            }
+        }
+        let trimmed = out.trim_end_matches(' ').len();
+        out.truncate(trimmed);
+        out.push('\n');
+    }
 }
 
 fn summary_row(node: &NodeSnapshot, style: TableStyle) -> [String; 10] {
@@ -327,30 +438,6 @@ fn summary_row(node: &NodeSnapshot, style: TableStyle) -> [String; 10] {
         budget,
         verdict,
     ]
-}
-
-fn write_row(out: &mut String, cells: &[String; 10], widths: &[usize; 10], style: TableStyle) {
-    for (column, (cell, &width)) in cells.iter().zip(widths).enumerate() {
-        let pad = width - cell.chars().count();
-        let colored = match (style, column) {
-            (TableStyle::Color, 9) if cell.starts_with("pass") => format!("\x1b[32m{cell}\x1b[0m"),
-            (TableStyle::Color, 9) if cell.starts_with("FAIL") => {
-                format!("\x1b[1;31m{cell}\x1b[0m")
-            }
-            (TableStyle::Color, 9) if cell.starts_with("not") => format!("\x1b[33m{cell}\x1b[0m"),
-            _ => cell.clone(),
-        };
-        let separator = if column == 0 { "" } else { "  " };
-        // Names and text columns align left; counts and durations align right.
-        if matches!(column, 0 | 8 | 9) {
-            let _ = write!(out, "{separator}{colored}{:pad$}", "");
-        } else {
-            let _ = write!(out, "{separator}{:pad$}{colored}", "");
-        }
-    }
-    let trimmed = out.trim_end_matches(' ').len();
-    out.truncate(trimmed);
-    out.push('\n');
 }
 
 #[cfg(test)]
@@ -416,6 +503,7 @@ mod tests {
                 node("sanitization", 20_000, None),
             ],
             conflicts: Vec::new(),
+            breakers: Vec::new(),
         };
         let budgets = check_budgets(&snapshot);
         let table = render_summary(&snapshot, &budgets, TableStyle::Ascii);
@@ -426,6 +514,38 @@ embedding       120       1       0  1.00ms  2.64ms  3.00ms  4.00ms  p95 2.00ms 
 sanitization    120       1       0  1.00ms  20.0us  3.00ms  4.00ms  -           -
 ";
         assert_eq!(table, expected);
+    }
+
+    #[test]
+    fn breakers_get_a_table_of_their_own_with_recoveries_against_the_sla() {
+        use crate::breaker::Breaker;
+        use crate::breaker::config::BreakerConfig;
+
+        let breaker = Breaker::new("embedding", BreakerConfig::DEFAULT, Vec::new(), |ns| ns);
+        for _ in 0..5 {
+            let admission = breaker.admit(0).unwrap();
+            breaker.failed(admission, 0, String::new);
+        }
+        breaker.admit(0).unwrap_err();
+        for at_ns in [60_000_000_000, 61_000_000_000] {
+            let probe = breaker.admit(at_ns).unwrap();
+            breaker.succeeded(probe, || at_ns);
+        }
+        let snapshot = Snapshot {
+            taken_at_unix_ms: 0,
+            nodes: Vec::new(),
+            conflicts: Vec::new(),
+            breakers: vec![breaker.snapshot(61_000_000_000)],
+        };
+        let table = render_summary(&snapshot, &check_budgets(&snapshot), TableStyle::Ascii);
+        let breaker_lines: Vec<&str> = table.lines().skip(2).collect();
+        assert_eq!(
+            breaker_lines,
+            [
+                "breaker    state   health   calls  failures  rejected  fallbacks  opened  recovered  longest / SLA",
+                "embedding  CLOSED  HEALTHY      0         0         1          0       1          1  61.0s / 2.00s, 1 over",
+            ]
+        );
     }
 
     #[test]

@@ -190,6 +190,15 @@ impl ShardPool {
         record(shard);
     }
 
+    /// Calls that ended, summed over every shard: what a breaker's health counts from.
+    pub(crate) fn ended_calls(&self) -> u64 {
+        let shards = self.lock().all.clone();
+        shards
+            .iter()
+            .map(|shard| shard.calls.load(Ordering::Acquire))
+            .sum()
+    }
+
     /// Sums every shard. Calls that end while this runs may be only partly seen; once recording
     /// threads are quiet, the totals are exact.
     pub(crate) fn totals(&self) -> Totals {

@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::breaker::snapshot::BreakerSnapshot;
 use crate::budget::{BudgetVerdict, judge};
 use crate::node::{Budget, Instruments, Node};
 use crate::registry::{NameConflict, conflicts_among, registered};
@@ -28,6 +29,9 @@ pub struct Snapshot {
     pub nodes: Vec<NodeSnapshot>,
     /// Node names claimed by more than one function.
     pub conflicts: Vec<NameConflict>,
+    /// One entry per circuit breaker, sorted by name.
+    #[serde(default)]
+    pub breakers: Vec<BreakerSnapshot>,
 }
 
 /// One node's descriptor and statistics.
@@ -145,6 +149,13 @@ pub fn snapshot() -> Snapshot {
             }),
         conflicts: conflicts_among(&metas),
         nodes: nodes.into_iter().map(NodeSnapshot::of).collect(),
+        breakers: {
+            let now_ns = crate::clock::breaker_now_ns();
+            crate::breaker::table::all()
+                .iter()
+                .map(|breaker| breaker.snapshot(now_ns))
+                .collect()
+        },
     }
 }
 
@@ -185,5 +196,14 @@ impl Snapshot {
     /// ```
     pub fn node(&self, name: &str) -> Option<&NodeSnapshot> {
         self.nodes.iter().find(|node| node.name == name)
+    }
+
+    /// The circuit breaker with this name.
+    ///
+    /// ```
+    /// assert!(instrument_runtime::snapshot().breaker("no such breaker").is_none());
+    /// ```
+    pub fn breaker(&self, name: &str) -> Option<&BreakerSnapshot> {
+        self.breakers.iter().find(|breaker| breaker.name == name)
     }
 }

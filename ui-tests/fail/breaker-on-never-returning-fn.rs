@@ -1,0 +1,10 @@
+#[instrument_runtime::circuit_breaker]
+fn serve() -> ! {
+    loop {}
+}
+
+fn main() {
+    if false {
+        serve();
+    }
+}

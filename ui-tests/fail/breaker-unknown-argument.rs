@@ -1,0 +1,8 @@
+#[instrument_runtime::circuit_breaker(failure_treshold = 3)]
+fn embed(text: &str) -> Result<usize, String> {
+    Ok(text.len())
+}
+
+fn main() {
+    let _ = embed("a");
+}
