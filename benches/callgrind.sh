@@ -14,7 +14,7 @@ calls=${INSTRUMENT_BENCH_CALLS:-100000}
 if [ $# -gt 0 ]; then
     contenders=("$@")
 else
-    contenders=(bare tsc_x2 floor timed counted budget metrics metered fastrace tracing autometrics hotpath)
+    contenders=(bare tsc_x2 floor timed counted budget timed_counted timed_breaker metrics metered fastrace tracing autometrics hotpath recloser timed_recloser)
 fi
 
 bin=$(cargo bench -p instrument-bench --bench cpu --no-run --message-format=json 2>/dev/null |

@@ -307,6 +307,18 @@ impl Series {
                 .collect(),
         )
     }
+
+    /// Median over rounds of this series' value minus `other`'s in the same round, paired as in
+    /// [`ratio`](Self::ratio).
+    fn difference(&self, other: &Series, value: fn(&Sample) -> f64) -> f64 {
+        median(
+            self.samples
+                .iter()
+                .zip(&other.samples)
+                .map(|(mine, theirs)| value(mine) - value(theirs))
+                .collect(),
+        )
+    }
 }
 
 fn wall(sample: &Sample) -> f64 {
@@ -315,6 +327,10 @@ fn wall(sample: &Sample) -> f64 {
 
 fn cpu(sample: &Sample) -> f64 {
     sample.process_cpu
+}
+
+fn caller_cpu(sample: &Sample) -> f64 {
+    sample.caller_cpu
 }
 
 fn run(settings: &Settings) -> Vec<Series> {
@@ -454,7 +470,7 @@ fn verdicts(all: &[Series], settings: &Settings) -> String {
         }
         _ => String::new(),
     };
-    for name in ["timed", "budget"] {
+    for name in ["timed", "budget", "timed_breaker"] {
         let (Some(one), Some(two)) = (find(all, name, 1), find(all, name, 2)) else {
             continue;
         };
@@ -468,11 +484,73 @@ fn verdicts(all: &[Series], settings: &Settings) -> String {
             verdict(wall),
         );
     }
+    out.push_str(&breaker_verdicts(all));
     let _ = writeln!(
         out,
         "\n{} rounds of {} calls per thread; ratios are medians of per-round ratios; CPU spread is the interquartile range of the rounds over their median.",
         settings.rounds, settings.calls
     );
+    out
+}
+
+/// What a closed circuit breaker adds to `#[timed]`, ours and the peer's, in nanoseconds per call
+/// (paired per round) and as a ratio to `timed`.
+fn breaker_verdicts(all: &[Series]) -> String {
+    let mut out = String::new();
+    let threads: Vec<usize> = all
+        .iter()
+        .filter(|series| series.contender.name == "timed_breaker")
+        .map(|series| series.threads)
+        .collect();
+    for threads in threads {
+        let (Some(timed), Some(breaker)) = (
+            find(all, "timed", threads),
+            find(all, "timed_breaker", threads),
+        ) else {
+            continue;
+        };
+        let extra_wall = breaker.difference(timed, wall);
+        let extra_cpu = breaker.difference(timed, caller_cpu);
+        // Read on the calling threads' CPU time, as the scaling verdict is: on a shared machine
+        // another tenant taking a core stretches wall time, not CPU time per call.
+        let verdict = if extra_cpu < 5.0 { "yes" } else { "NO" };
+        let _ = writeln!(
+            out,
+            "- timed_breaker at {threads} thread(s) adds under 5 ns per call to timed: {verdict} (caller CPU {extra_cpu:+.1} ns, {:.2}×; wall {extra_wall:+.1} ns, {:.2}×)",
+            breaker.ratio(timed, caller_cpu),
+            breaker.ratio(timed, wall),
+        );
+        if let Some(counted) = find(all, "timed_counted", threads) {
+            let _ = writeln!(
+                out,
+                "  - of which outcome counting (timed_counted − timed): caller CPU {:+.1} ns, wall {:+.1} ns; the breaker itself (timed_breaker − timed_counted): caller CPU {:+.1} ns, wall {:+.1} ns",
+                counted.difference(timed, caller_cpu),
+                counted.difference(timed, wall),
+                breaker.difference(counted, caller_cpu),
+                breaker.difference(counted, wall),
+            );
+        }
+        if let (Some(peer), Some(bare)) =
+            (find(all, "recloser", threads), find(all, "bare", threads))
+        {
+            let _ = writeln!(
+                out,
+                "  - recloser alone over bare: caller CPU {:+.1} ns, wall {:+.1} ns",
+                peer.difference(bare, caller_cpu),
+                peer.difference(bare, wall),
+            );
+        }
+        if let Some(peer) = find(all, "timed_recloser", threads) {
+            let _ = writeln!(
+                out,
+                "  - recloser under timed adds: wall {:+.1} ns ({:.2}×), caller CPU {:+.1} ns ({:.2}×)",
+                peer.difference(timed, wall),
+                peer.ratio(timed, wall),
+                peer.difference(timed, caller_cpu),
+                peer.ratio(timed, caller_cpu),
+            );
+        }
+    }
     out
 }
 

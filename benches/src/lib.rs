@@ -12,6 +12,7 @@ mod with_fastrace;
 mod with_hotpath;
 mod with_metered;
 mod with_metrics;
+mod with_recloser;
 mod with_tracing;
 
 use std::fmt;
@@ -24,6 +25,13 @@ pub fn work(x: u64) -> u64 {
     std::hint::black_box(x).wrapping_mul(3)
 }
 
+/// The value of a call whose body cannot fail, for the contenders whose body returns a `Result`
+/// (a circuit breaker needs one to judge): the breaker stays closed, the check costs one branch.
+#[inline(always)]
+pub(crate) fn ok<E: fmt::Debug>(result: Result<u64, E>) -> u64 {
+    result.expect("the benchmarked body never fails")
+}
+
 /// What a contender stands for, for the verdicts the harnesses print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -33,8 +41,10 @@ pub enum Role {
     Floor,
     /// One of instrument's attributes.
     Ours,
-    /// Another library.
+    /// Another instrumentation library.
     Peer,
+    /// Another library's circuit breaker: compared with instrument's breaker, not its timing.
+    BreakerPeer,
 }
 
 /// One way of calling [`work`].
@@ -114,6 +124,22 @@ pub static CONTENDERS: &[Contender] = &[
         flush: nothing,
     },
     Contender {
+        name: "timed_counted",
+        what: "`#[timed]` + `#[counted]` on the body returning `io::Result<u64>`: the breaker case without the breaker",
+        role: Role::Reference,
+        call: ours::timed_counted,
+        install: nothing,
+        flush: nothing,
+    },
+    Contender {
+        name: "timed_breaker",
+        what: "`#[timed]` + `#[circuit_breaker(name = \"...\")]` (closed) on the body returning `io::Result<u64>`",
+        role: Role::Ours,
+        call: ours::timed_breaker,
+        install: nothing,
+        flush: nothing,
+    },
+    Contender {
         name: "metrics",
         what: "`metrics` histogram handle (cached), Prometheus exporter recorder, TSC timing",
         role: Role::Peer,
@@ -160,6 +186,22 @@ pub static CONTENDERS: &[Contender] = &[
         call: with_hotpath::call,
         install: with_hotpath::install,
         flush: with_hotpath::flush,
+    },
+    Contender {
+        name: "recloser",
+        what: "`recloser` `Recloser::default()` (closed) `call`, no timing",
+        role: Role::BreakerPeer,
+        call: with_recloser::call,
+        install: with_recloser::install,
+        flush: nothing,
+    },
+    Contender {
+        name: "timed_recloser",
+        what: "`#[timed]` on a body that goes through `recloser` (closed)",
+        role: Role::BreakerPeer,
+        call: with_recloser::timed,
+        install: with_recloser::install,
+        flush: nothing,
     },
 ];
 
