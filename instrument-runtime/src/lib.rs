@@ -12,6 +12,7 @@ mod breaker;
 mod budget;
 mod call;
 mod clock;
+mod export;
 mod histogram;
 mod node;
 mod outcome;
@@ -34,6 +35,10 @@ pub use budget::{
     check_budgets,
 };
 pub use clock::{ManualClock, ManualClockGuard};
+pub use export::{
+    Artifact, ExportOptions, alerting_rules, artifacts, export_all, openmetrics_text,
+    prometheus_text,
+};
 /// Records the wall time of every call into the node's latency histogram.
 ///
 /// Works on free functions, methods with any receiver, trait impl methods, generic functions (one

@@ -1,0 +1,113 @@
+//! Every export is a pure function of the snapshot (and the budget verdicts): the report at exit
+//! and [`export_all`] only take the snapshot and write what these functions return.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+mod alerts;
+mod prometheus;
+
+pub use alerts::alerting_rules;
+pub use prometheus::{openmetrics_text, prometheus_text};
+
+use crate::atomic_file::write_atomically;
+use crate::budget::{BudgetReport, check_budgets};
+use crate::snapshot::{Snapshot, snapshot};
+
+/// Settings shared by the exporters.
+///
+/// ```
+/// let options = instrument_runtime::ExportOptions::default();
+/// assert_eq!(options.prefix, "instrument_");
+/// assert_eq!(options.buckets_ms.first(), Some(&1.0));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExportOptions {
+    /// Prefix of every metric name (default `instrument_`).
+    pub prefix: String,
+    /// Upper bounds of the latency histogram buckets, in milliseconds (default 1, 2, 5, 10, 20,
+    /// 50, 100, 200, 500, 1000, 2000, 5000).
+    pub buckets_ms: Vec<f64>,
+    /// Bucket bounds for particular nodes, by node name, instead of `buckets_ms`.
+    pub node_buckets_ms: BTreeMap<String, Vec<f64>>,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        Self {
+            prefix: "instrument_".to_owned(),
+            buckets_ms: vec![
+                1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+            ],
+            node_buckets_ms: BTreeMap::new(),
+        }
+    }
+}
+
+impl ExportOptions {
+    /// The bucket bounds for one node.
+    pub fn buckets_for(&self, node: &str) -> &[f64] {
+        self.node_buckets_ms.get(node).unwrap_or(&self.buckets_ms)
+    }
+}
+
+/// One file an export writes: its name in the report directory and its contents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    /// File name, e.g. `performance_metrics.prom`.
+    pub file_name: &'static str,
+    /// The whole file.
+    pub contents: String,
+}
+
+/// Every export of one snapshot, in a fixed order.
+pub fn artifacts(
+    snapshot: &Snapshot,
+    budgets: &BudgetReport,
+    options: &ExportOptions,
+) -> Vec<Artifact> {
+    let _ = (snapshot, budgets, options);
+    vec![
+        Artifact {
+            file_name: "performance_metrics.prom",
+            contents: prometheus_text(snapshot, budgets, options),
+        },
+        Artifact {
+            file_name: "prometheus_alerting_rules.yaml",
+            contents: alerting_rules(snapshot, options),
+        },
+    ]
+}
+
+/// Takes a snapshot and writes every export into `dir`, each atomically; returns the paths.
+///
+/// # Errors
+///
+/// The first error creating `dir` or writing a file; files written before it stay.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("instrument-export-doc-{}", std::process::id()));
+/// let written = instrument_runtime::export_all(&dir).unwrap();
+/// assert!(written.iter().all(|path| path.exists()));
+/// # std::fs::remove_dir_all(&dir).ok();
+/// ```
+pub fn export_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let snapshot = snapshot();
+    let budgets = check_budgets(&snapshot);
+    write_artifacts(
+        &artifacts(&snapshot, &budgets, &ExportOptions::default()),
+        dir,
+    )
+}
+
+pub(crate) fn write_artifacts(artifacts: &[Artifact], dir: &Path) -> io::Result<Vec<PathBuf>> {
+    artifacts
+        .iter()
+        .map(|artifact| {
+            let path = dir.join(artifact.file_name);
+            write_atomically(&path, artifact.contents.as_bytes())?;
+            Ok(path)
+        })
+        .collect()
+}

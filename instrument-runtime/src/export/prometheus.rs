@@ -1,0 +1,1236 @@
+//! The snapshot as Prometheus metrics: the text exposition format 0.0.4
+//! (<https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format>) and
+//! `OpenMetrics` 1.0 (<https://github.com/prometheus/OpenMetrics/blob/main/specification/OpenMetrics.md>).
+//!
+//! Rendering is two steps: the snapshot becomes a sorted list of [`Family`]s (what is exported),
+//! then one writer prints them in either format (how it is spelled). Every family has HELP and
+//! TYPE; families are sorted by name and series by label values, so the same snapshot always
+//! renders to the same bytes. A node name claimed by two functions (a conflict, see
+//! [`conflicts`](crate::conflicts)) is exported once, for the first function, as
+//! [`Snapshot::node`] finds it: two series with one label set would be silently merged by
+//! every Prometheus reader.
+
+use std::collections::BTreeSet;
+
+use hdrhistogram::Histogram;
+
+use crate::breaker::snapshot::BreakerSnapshot;
+use crate::budget::{BudgetReport, Quantile};
+use crate::export::ExportOptions;
+use crate::snapshot::{NodeSnapshot, Snapshot};
+
+/// The latency histogram family; its samples are `_bucket`, `_sum` and `_count`.
+pub(crate) const NODE_LATENCY: &str = "node_latency_seconds";
+/// Calls that ended, per node.
+pub(crate) const NODE_CALLS: &str = "node_calls_total";
+/// A breaker's state: 0 closed, 1 half-open, 2 open.
+pub(crate) const BREAKER_STATE: &str = "breaker_state";
+/// A breaker's state changes, by `transition`.
+pub(crate) const BREAKER_TRANSITIONS: &str = "breaker_transitions_total";
+/// Outages that lasted longer than the breaker's recovery SLA.
+pub(crate) const BREAKER_SLA_VIOLATIONS: &str = "breaker_recovery_sla_violations_total";
+
+/// Renders the snapshot in the Prometheus text exposition format 0.0.4, the content of
+/// `performance_metrics.prom`.
+///
+/// Per node: calls, errors (for `#[counted]` nodes), panics and cancellations as `_total`
+/// counters; the in-flight gauge (with `#[counted(in_flight)]`); for timed nodes the latency
+/// histogram `node_latency_seconds` (buckets of [`ExportOptions::buckets_for`], plus each
+/// budget's allowance so that the generated alerts compare against a bucket bound), and the
+/// observed `p50`, `p90`, `p95`, `p99` and `max` as the gauge `node_latency_quantile_seconds`
+/// with a `statistic` label; for budgeted nodes each budget, the tolerance, whether the node was
+/// judged and a 0/1 violation gauge per budgeted statistic. Per circuit breaker: the state
+/// gauge (0 closed, 1 half-open, 2 open), transitions by `transition`, calls, failures, slow
+/// calls, rejections, fallbacks, recoveries and recovery-SLA violations as counters, the SLA and
+/// the health gauge. On Linux, the process's resident memory and CPU seconds.
+///
+/// Every name starts with [`ExportOptions::prefix`], with characters a metric name cannot hold
+/// replaced by `_`. A pure function of its arguments, except for the two process metrics, read
+/// when it is called.
+///
+/// ```
+/// use instrument_runtime::{ExportOptions, check_budgets, prometheus_text, snapshot};
+///
+/// #[instrument_runtime::timed(name = "prometheus_text_doc")]
+/// fn step() {}
+///
+/// step();
+/// let snapshot = snapshot();
+/// let text = prometheus_text(&snapshot, &check_budgets(&snapshot), &ExportOptions::default());
+/// assert!(text.contains("# TYPE instrument_node_latency_seconds histogram\n"));
+/// assert!(text.contains("instrument_node_calls_total{node=\"prometheus_text_doc\"} 1\n"));
+/// assert!(text.contains("instrument_node_latency_seconds_count{node=\"prometheus_text_doc\"} 1\n"));
+/// ```
+pub fn prometheus_text(
+    snapshot: &Snapshot,
+    budgets: &BudgetReport,
+    options: &ExportOptions,
+) -> String {
+    let process = ProcessMetrics::current();
+    render(
+        &families(snapshot, budgets, options, process.as_ref()),
+        Format::Prometheus,
+    )
+}
+
+/// Renders the snapshot in the `OpenMetrics` 1.0 text format: the metrics of
+/// [`prometheus_text`], with counter families named without `_total`, a `UNIT` line on
+/// families that carry a unit, and the closing `# EOF`.
+///
+/// ```
+/// use instrument_runtime::{ExportOptions, check_budgets, openmetrics_text, snapshot};
+///
+/// #[instrument_runtime::counted(name = "openmetrics_text_doc")]
+/// fn step() {}
+///
+/// step();
+/// let snapshot = snapshot();
+/// let text = openmetrics_text(&snapshot, &check_budgets(&snapshot), &ExportOptions::default());
+/// assert!(text.contains("# TYPE instrument_node_calls counter\n"));
+/// assert!(text.contains("instrument_node_calls_total{node=\"openmetrics_text_doc\"} 1\n"));
+/// assert!(text.ends_with("# EOF\n"));
+/// ```
+pub fn openmetrics_text(
+    snapshot: &Snapshot,
+    budgets: &BudgetReport,
+    options: &ExportOptions,
+) -> String {
+    let process = ProcessMetrics::current();
+    render(
+        &families(snapshot, budgets, options, process.as_ref()),
+        Format::OpenMetrics,
+    )
+}
+
+/// The two text formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Text exposition format 0.0.4.
+    Prometheus,
+    /// `OpenMetrics` 1.0.
+    OpenMetrics,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Counter => "counter",
+            Self::Gauge => "gauge",
+            Self::Histogram => "histogram",
+        }
+    }
+}
+
+/// One metric family: a name, what it means, and its series.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Family {
+    /// The full name as in the 0.0.4 format (counters end with `_total`).
+    name: String,
+    kind: Kind,
+    help: &'static str,
+    /// The unit, for `OpenMetrics`; the name ends with it.
+    unit: Option<&'static str>,
+    series: Vec<Series>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Series {
+    labels: Vec<(&'static str, String)>,
+    value: Value,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Value {
+    /// A count.
+    Int(u64),
+    /// A duration in nanoseconds, written in seconds.
+    Seconds(u64),
+    Float(f64),
+    Histogram(Buckets),
+}
+
+/// A latency histogram in the Prometheus layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Buckets {
+    /// Upper bounds in nanoseconds, increasing, with the cumulative count at each.
+    pub(crate) cumulative: Vec<(u64, u64)>,
+    /// Sum of the recorded latencies, in nanoseconds.
+    pub(crate) sum_ns: u64,
+    /// Calls recorded: the `+Inf` bucket and `_count`.
+    pub(crate) count: u64,
+}
+
+/// The resource use of this process.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct ProcessMetrics {
+    pub(crate) resident_memory_bytes: u64,
+    pub(crate) cpu_seconds: f64,
+}
+
+impl ProcessMetrics {
+    /// Reads `/proc/self/status` and `/proc/self/stat`; `None` where they are not available.
+    pub(crate) fn current() -> Option<Self> {
+        if !cfg!(target_os = "linux") {
+            return None;
+        }
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        Some(Self {
+            resident_memory_bytes: rss_bytes(&status)?,
+            cpu_seconds: cpu_seconds(&stat)?,
+        })
+    }
+}
+
+/// `VmRSS:    1234 kB` in `/proc/self/status`.
+fn rss_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmRSS:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
+}
+
+/// User plus system time from `/proc/self/stat` (fields 14 and 15, in clock ticks). The kernel
+/// reports them in `USER_HZ`, which is 100 on every architecture Rust supports Linux on.
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "clock ticks of one process stay far below 2^53"
+)]
+fn cpu_seconds(stat: &str) -> Option<f64> {
+    const USER_HZ: f64 = 100.0;
+    // The command name (field 2) is in parentheses and may itself hold spaces and parentheses.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user.checked_add(system)? as f64 / USER_HZ)
+}
+
+/// The metric name prefix, sanitized: every character outside `[a-zA-Z0-9_]` becomes `_`
+/// (colons are valid but reserved for recording rules), and a leading digit gets a `_` before it.
+pub(crate) fn sanitize_prefix(prefix: &str) -> String {
+    let mut sanitized: String = prefix
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if sanitized.starts_with(|c: char| c.is_ascii_digit()) {
+        sanitized.insert(0, '_');
+    }
+    sanitized
+}
+
+/// Escapes a label value: backslash, double quote and line feed.
+pub(crate) fn escape_label_value(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '"' => escaped.push_str("\\\""),
+            '\n' => escaped.push_str("\\n"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// Escapes HELP text: backslash and line feed (and, for `OpenMetrics`, double quote).
+fn escape_help(help: &str, format: Format) -> String {
+    let mut escaped = String::with_capacity(help.len());
+    for c in help.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '\n' => escaped.push_str("\\n"),
+            '"' if format == Format::OpenMetrics => escaped.push_str("\\\""),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// Nanoseconds as an exact decimal number of seconds: `1500000` is `0.0015`.
+pub(crate) fn seconds(ns: u64) -> String {
+    let (whole, fraction) = (ns / 1_000_000_000, ns % 1_000_000_000);
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let fraction = format!("{fraction:09}");
+    format!("{whole}.{}", fraction.trim_end_matches('0'))
+}
+
+/// A float as Prometheus spells it.
+fn float(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_owned()
+    } else if value.is_infinite() {
+        if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+    } else {
+        value.to_string()
+    }
+}
+
+/// The bucket bounds of one node, in nanoseconds: its configured bounds (milliseconds, rounded
+/// to the nanosecond; non-positive and non-finite ones dropped) plus the allowance of each of its
+/// budgets, sorted and without repeats.
+pub(crate) fn bucket_bounds_ns(node: &NodeSnapshot, options: &ExportOptions) -> Vec<u64> {
+    let mut bounds: BTreeSet<u64> = options
+        .buckets_for(&node.name)
+        .iter()
+        .filter(|ms| ms.is_finite() && **ms > 0.0)
+        .map(|ms| ms_to_ns(*ms))
+        .collect();
+    if let Some(budget) = &node.budget {
+        for quantile in Quantile::ALL {
+            if let Some(budget_ns) = quantile.budget_in(budget) {
+                bounds.insert(budget.allowed_ns(budget_ns).max(1));
+            }
+        }
+    }
+    bounds.into_iter().collect()
+}
+
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "a positive, finite bound; the cast saturates above 584 years"
+)]
+fn ms_to_ns(ms: f64) -> u64 {
+    ((ms * 1e6).round() as u64).max(1)
+}
+
+/// Cumulative counts at each bound: a recorded value counts under a bound when the histogram
+/// cannot tell it from a value at or below the bound, that is when the lowest value of its
+/// HDR slot is at or below it (`Histogram::count_between(0, bound)`). So a call of exactly 1 ms
+/// is in the `le="0.001"` bucket; the error is the histogram's, below 0.1%.
+pub(crate) fn buckets(histogram: &Histogram<u64>, bounds_ns: &[u64], sum_ns: u64) -> Buckets {
+    let mut cumulative = Vec::with_capacity(bounds_ns.len());
+    let mut recorded = histogram
+        .iter_recorded()
+        .map(|value| {
+            (
+                histogram.lowest_equivalent(value.value_iterated_to()),
+                value.count_at_value(),
+            )
+        })
+        .peekable();
+    let mut below = 0u64;
+    for &bound in bounds_ns {
+        while let Some(&(lowest, count)) = recorded.peek() {
+            if lowest > bound {
+                break;
+            }
+            below += count;
+            recorded.next();
+        }
+        cumulative.push((bound, below));
+    }
+    Buckets {
+        cumulative,
+        sum_ns,
+        count: histogram.len(),
+    }
+}
+
+/// Node names claimed by several functions are exported once, for the first one.
+fn unique_by_name<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<&T> {
+    let mut seen = BTreeSet::new();
+    items
+        .iter()
+        .filter(|item| seen.insert(name(item).to_owned()))
+        .collect()
+}
+
+struct Builder {
+    prefix: String,
+    families: Vec<Family>,
+}
+
+impl Builder {
+    fn family(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        unit: Option<&'static str>,
+        help: &'static str,
+    ) -> &mut Vec<Series> {
+        self.families.push(Family {
+            name: format!("{}{name}", self.prefix),
+            kind,
+            help,
+            unit,
+            series: Vec::new(),
+        });
+        &mut self.families.last_mut().expect("just pushed").series
+    }
+}
+
+fn node_label(node: &NodeSnapshot) -> Vec<(&'static str, String)> {
+    vec![("node", node.name.clone())]
+}
+
+fn statistic_labels(node: &NodeSnapshot, quantile: Quantile) -> Vec<(&'static str, String)> {
+    vec![
+        ("node", node.name.clone()),
+        ("statistic", quantile.to_string()),
+    ]
+}
+
+fn breaker_label(breaker: &BreakerSnapshot) -> Vec<(&'static str, String)> {
+    vec![("breaker", breaker.name.clone())]
+}
+
+/// What is exported: every family, sorted by name, each with its series sorted by label values.
+/// Families without series are left out.
+pub(crate) fn families(
+    snapshot: &Snapshot,
+    budgets: &BudgetReport,
+    options: &ExportOptions,
+    process: Option<&ProcessMetrics>,
+) -> Vec<Family> {
+    let mut builder = Builder {
+        prefix: sanitize_prefix(&options.prefix),
+        families: Vec::new(),
+    };
+    let nodes = unique_by_name(&snapshot.nodes, |node| &node.name);
+    node_families(&mut builder, &nodes, budgets, options);
+    let breakers = unique_by_name(&snapshot.breakers, |breaker| &breaker.name);
+    breaker_families(&mut builder, &breakers);
+    if let Some(process) = process {
+        builder
+            .family(
+                "process_resident_memory_bytes",
+                Kind::Gauge,
+                Some("bytes"),
+                "Resident memory size of the process, in bytes.",
+            )
+            .push(Series {
+                labels: Vec::new(),
+                value: Value::Int(process.resident_memory_bytes),
+            });
+        builder
+            .family(
+                "process_cpu_seconds_total",
+                Kind::Counter,
+                Some("seconds"),
+                "User and system CPU time spent by the process, in seconds.",
+            )
+            .push(Series {
+                labels: Vec::new(),
+                value: Value::Float(process.cpu_seconds),
+            });
+    }
+    let mut families = builder.families;
+    families.retain(|family| !family.series.is_empty());
+    for family in &mut families {
+        family.series.sort_by(|a, b| {
+            a.labels
+                .iter()
+                .map(|l| &l.1)
+                .cmp(b.labels.iter().map(|l| &l.1))
+        });
+    }
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    families
+}
+
+#[allow(
+    clippy::too_many_lines,
+    reason = "one flat list of families, each a few lines"
+)]
+fn node_families(
+    builder: &mut Builder,
+    nodes: &[&NodeSnapshot],
+    budgets: &BudgetReport,
+    options: &ExportOptions,
+) {
+    let series = builder.family(
+        NODE_CALLS,
+        Kind::Counter,
+        None,
+        "Calls of the node that ended: returned, with or without an error, or panicked.",
+    );
+    for node in nodes {
+        series.push(Series {
+            labels: node_label(node),
+            value: Value::Int(node.calls),
+        });
+    }
+    let series = builder.family(
+        "node_errors_total",
+        Kind::Counter,
+        None,
+        "Calls of the node whose return value was a failure (nodes with #[counted]).",
+    );
+    for node in nodes.iter().filter(|node| node.instruments.counted) {
+        series.push(Series {
+            labels: node_label(node),
+            value: Value::Int(node.errors),
+        });
+    }
+    let series = builder.family(
+        "node_panics_total",
+        Kind::Counter,
+        None,
+        "Calls of the node that panicked.",
+    );
+    for node in nodes {
+        series.push(Series {
+            labels: node_label(node),
+            value: Value::Int(node.panics),
+        });
+    }
+    let series = builder.family(
+        "node_cancellations_total",
+        Kind::Counter,
+        None,
+        "Async calls of the node dropped before completing.",
+    );
+    for node in nodes {
+        series.push(Series {
+            labels: node_label(node),
+            value: Value::Int(node.cancelled),
+        });
+    }
+    let series = builder.family(
+        "node_in_flight",
+        Kind::Gauge,
+        None,
+        "Calls of the node running now (nodes with #[counted(in_flight)]).",
+    );
+    for node in nodes {
+        if let Some(in_flight) = node.in_flight {
+            series.push(Series {
+                labels: node_label(node),
+                value: Value::Int(in_flight),
+            });
+        }
+    }
+    let series = builder.family(
+        NODE_LATENCY,
+        Kind::Histogram,
+        Some("seconds"),
+        "Latency of the node's calls, in seconds.",
+    );
+    for node in nodes.iter().filter(|node| node.instruments.timed) {
+        let bounds = bucket_bounds_ns(node, options);
+        let value = match &node.histogram {
+            Some(histogram) => {
+                let sum_ns = node
+                    .latency
+                    .map_or(0, |latency| latency.mean_ns.saturating_mul(histogram.len()));
+                buckets(histogram, &bounds, sum_ns)
+            }
+            None => Buckets {
+                cumulative: bounds.iter().map(|&bound| (bound, 0)).collect(),
+                sum_ns: 0,
+                count: 0,
+            },
+        };
+        series.push(Series {
+            labels: node_label(node),
+            value: Value::Histogram(value),
+        });
+    }
+    let series = builder.family(
+        "node_latency_quantile_seconds",
+        Kind::Gauge,
+        Some("seconds"),
+        "Latency of the node's calls at a statistic (p50, p90, p95, p99, max) since the start, in seconds.",
+    );
+    for node in nodes {
+        if let Some(latency) = &node.latency {
+            for quantile in Quantile::ALL {
+                series.push(Series {
+                    labels: statistic_labels(node, quantile),
+                    value: Value::Seconds(quantile.observed_in(latency)),
+                });
+            }
+        }
+    }
+    let budgeted: Vec<_> = nodes
+        .iter()
+        .filter_map(|node| Some((*node, node.budget.as_ref()?)))
+        .collect();
+    let series = builder.family(
+        "node_latency_budget_seconds",
+        Kind::Gauge,
+        Some("seconds"),
+        "Latency budget declared for a statistic of the node, before tolerance, in seconds.",
+    );
+    for (node, budget) in &budgeted {
+        for quantile in Quantile::ALL {
+            if let Some(budget_ns) = quantile.budget_in(budget) {
+                series.push(Series {
+                    labels: statistic_labels(node, quantile),
+                    value: Value::Seconds(budget_ns),
+                });
+            }
+        }
+    }
+    let series = builder.family(
+        "node_latency_budget_tolerance_ratio",
+        Kind::Gauge,
+        Some("ratio"),
+        "How far over budget a statistic of the node may go before it fails, as a fraction.",
+    );
+    for (node, budget) in &budgeted {
+        series.push(Series {
+            labels: node_label(node),
+            value: Value::Float(budget.tolerance),
+        });
+    }
+    let series = builder.family(
+        "node_latency_budget_judged",
+        Kind::Gauge,
+        None,
+        "1 when the node had enough calls for its budget to be judged, 0 when not exercised.",
+    );
+    let not_exercised = |node: &NodeSnapshot| {
+        budgets
+            .not_exercised
+            .iter()
+            .any(|entry| entry.node == node.name)
+    };
+    for (node, _) in &budgeted {
+        series.push(Series {
+            labels: node_label(node),
+            value: Value::Int(u64::from(!not_exercised(node))),
+        });
+    }
+    let series = builder.family(
+        "node_latency_budget_violation",
+        Kind::Gauge,
+        None,
+        "1 when a judged statistic of the node is over its budget plus tolerance, else 0.",
+    );
+    for (node, budget) in &budgeted {
+        for quantile in Quantile::ALL {
+            if quantile.budget_in(budget).is_some() {
+                let violated = budgets
+                    .violations
+                    .iter()
+                    .any(|violation| violation.node == node.name && violation.quantile == quantile);
+                series.push(Series {
+                    labels: statistic_labels(node, quantile),
+                    value: Value::Int(u64::from(violated)),
+                });
+            }
+        }
+    }
+}
+
+/// A counter of every breaker: its name, its help and how to read it.
+type BreakerCounter = (&'static str, &'static str, fn(&BreakerSnapshot) -> u64);
+
+#[allow(
+    clippy::too_many_lines,
+    reason = "one flat list of families, each a few lines"
+)]
+fn breaker_families(builder: &mut Builder, breakers: &[&BreakerSnapshot]) {
+    let series = builder.family(
+        BREAKER_STATE,
+        Kind::Gauge,
+        None,
+        "State of the circuit breaker: 0 closed, 1 half-open, 2 open.",
+    );
+    for breaker in breakers {
+        series.push(Series {
+            labels: breaker_label(breaker),
+            value: Value::Int(u64::from(breaker.state_gauge)),
+        });
+    }
+    let series = builder.family(
+        BREAKER_TRANSITIONS,
+        Kind::Counter,
+        None,
+        "State changes of the circuit breaker, by transition: opened, half_opened, closed.",
+    );
+    for breaker in breakers {
+        let counts = breaker.transitions;
+        for (transition, count) in [
+            ("closed", counts.closed),
+            ("half_opened", counts.half_opened),
+            ("opened", counts.opened),
+        ] {
+            series.push(Series {
+                labels: vec![
+                    ("breaker", breaker.name.clone()),
+                    ("transition", transition.to_owned()),
+                ],
+                value: Value::Int(count),
+            });
+        }
+    }
+    let counters: [BreakerCounter; 7] = [
+        (
+            "breaker_calls_total",
+            "Calls the circuit breaker let through that ended, probes included.",
+            |b| b.calls,
+        ),
+        (
+            "breaker_failures_total",
+            "Calls the circuit breaker counted as failures: errors, panics and slow calls.",
+            |b| b.failures,
+        ),
+        (
+            "breaker_slow_calls_total",
+            "Calls the circuit breaker counted as failures for being slow.",
+            |b| b.slow_calls,
+        ),
+        (
+            "breaker_rejections_total",
+            "Calls the circuit breaker refused while open or half-open.",
+            |b| b.rejected,
+        ),
+        (
+            "breaker_fallbacks_total",
+            "Refused calls the fallback served.",
+            |b| b.fallbacks,
+        ),
+        (
+            "breaker_recoveries_total",
+            "Outages of the circuit breaker that ended: it closed again after opening.",
+            |b| b.recoveries.count,
+        ),
+        (
+            BREAKER_SLA_VIOLATIONS,
+            "Outages of the circuit breaker that lasted longer than its recovery SLA.",
+            |b| b.recoveries.sla_violations,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let series = builder.family(name, Kind::Counter, None, help);
+        for breaker in breakers {
+            series.push(Series {
+                labels: breaker_label(breaker),
+                value: Value::Int(value(breaker)),
+            });
+        }
+    }
+    let series = builder.family(
+        "breaker_recovery_sla_seconds",
+        Kind::Gauge,
+        Some("seconds"),
+        "The recovery SLA of the circuit breaker: the longest an outage should last, in seconds.",
+    );
+    for breaker in breakers {
+        series.push(Series {
+            labels: breaker_label(breaker),
+            value: Value::Seconds(breaker.recoveries.sla_ns),
+        });
+    }
+    let series = builder.family(
+        "breaker_health",
+        Kind::Gauge,
+        None,
+        "Health of the circuit breaker: 1 healthy, 0.5 degraded, 0 failing.",
+    );
+    for breaker in breakers {
+        series.push(Series {
+            labels: breaker_label(breaker),
+            value: Value::Float(breaker.health.status.gauge()),
+        });
+    }
+}
+
+/// Prints families in one of the two formats.
+pub(crate) fn render(families: &[Family], format: Format) -> String {
+    let mut out = String::with_capacity(families.len() * 256);
+    for family in families {
+        let family_name = match (format, family.kind) {
+            (Format::OpenMetrics, Kind::Counter) => {
+                family.name.strip_suffix("_total").unwrap_or(&family.name)
+            }
+            _ => &family.name,
+        };
+        write_metadata(
+            &mut out,
+            "HELP",
+            family_name,
+            &escape_help(family.help, format),
+        );
+        write_metadata(&mut out, "TYPE", family_name, family.kind.as_str());
+        if let (Format::OpenMetrics, Some(unit)) = (format, family.unit) {
+            write_metadata(&mut out, "UNIT", family_name, unit);
+        }
+        for series in &family.series {
+            write_series(&mut out, &family.name, series, format);
+        }
+    }
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
+    out
+}
+
+fn write_metadata(out: &mut String, keyword: &str, name: &str, text: &str) {
+    out.push_str("# ");
+    out.push_str(keyword);
+    out.push(' ');
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(text);
+    out.push('\n');
+}
+
+fn write_series(out: &mut String, name: &str, series: &Series, format: Format) {
+    match &series.value {
+        Value::Int(value) => write_sample(out, name, "", &series.labels, None, &value.to_string()),
+        Value::Seconds(ns) => write_sample(out, name, "", &series.labels, None, &seconds(*ns)),
+        Value::Float(value) => write_sample(out, name, "", &series.labels, None, &float(*value)),
+        Value::Histogram(buckets) => {
+            for &(bound, count) in &buckets.cumulative {
+                let mut le = seconds(bound);
+                // OpenMetrics writes bounds as floats, as its reference clients do: `1.0`.
+                if format == Format::OpenMetrics && !le.contains('.') {
+                    le.push_str(".0");
+                }
+                write_sample(
+                    out,
+                    name,
+                    "_bucket",
+                    &series.labels,
+                    Some(&le),
+                    &count.to_string(),
+                );
+            }
+            let count = buckets.count.to_string();
+            write_sample(out, name, "_bucket", &series.labels, Some("+Inf"), &count);
+            write_sample(
+                out,
+                name,
+                "_sum",
+                &series.labels,
+                None,
+                &seconds(buckets.sum_ns),
+            );
+            write_sample(out, name, "_count", &series.labels, None, &count);
+        }
+    }
+}
+
+fn write_sample(
+    out: &mut String,
+    name: &str,
+    suffix: &str,
+    labels: &[(&'static str, String)],
+    le: Option<&str>,
+    value: &str,
+) {
+    out.push_str(name);
+    out.push_str(suffix);
+    let all = labels
+        .iter()
+        .map(|(key, value)| (*key, value.as_str()))
+        .chain(le.map(|le| ("le", le)));
+    let mut first = true;
+    for (key, value) in all {
+        out.push(if first { '{' } else { ',' });
+        first = false;
+        out.push_str(key);
+        out.push_str("=\"");
+        out.push_str(&escape_label_value(value));
+        out.push('"');
+    }
+    if !first {
+        out.push('}');
+    }
+    out.push(' ');
+    out.push_str(value);
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::{NotExercised, Violation};
+    use crate::node::Budget;
+
+    fn histogram(values: &[u64]) -> Histogram<u64> {
+        let mut histogram = crate::histogram::empty();
+        for &value in values {
+            histogram.record(value).unwrap();
+        }
+        histogram
+    }
+
+    /// A node built through its serialized form, so new fields with defaults do not break it.
+    fn node(name: &str, timed: bool, budget: Option<Budget>, values: &[u64]) -> NodeSnapshot {
+        let histogram = (!values.is_empty()).then(|| histogram(values));
+        let sum: u64 = values.iter().sum();
+        let latency = histogram.as_ref().map(|histogram| {
+            serde_json::json!({
+                "min_ns": histogram.min(), "mean_ns": sum / histogram.len(),
+                "max_ns": histogram.highest_equivalent(histogram.max()),
+                "p50_ns": histogram.value_at_quantile(0.5), "p90_ns": histogram.value_at_quantile(0.9),
+                "p95_ns": histogram.value_at_quantile(0.95), "p99_ns": histogram.value_at_quantile(0.99),
+                "p999_ns": histogram.value_at_quantile(0.999),
+            })
+        });
+        let mut node: NodeSnapshot = serde_json::from_value(serde_json::json!({
+            "name": name, "module_path": "app::steps", "file": "src/steps.rs", "line": 7,
+            "instruments": { "timed": timed, "counted": true, "in_flight": false, "budget": budget.is_some() },
+            "budget": budget, "calls": values.len(), "errors": 1, "panics": 0, "cancelled": 2,
+            "in_flight": null, "latency": latency, "verdict": null,
+        }))
+        .unwrap();
+        node.histogram = histogram;
+        node
+    }
+
+    fn empty_report() -> BudgetReport {
+        BudgetReport {
+            judged: 0,
+            passed: 0,
+            failed: 0,
+            violations: Vec::new(),
+            not_exercised: Vec::new(),
+        }
+    }
+
+    fn snapshot(nodes: Vec<NodeSnapshot>) -> Snapshot {
+        Snapshot {
+            taken_at_unix_ms: 0,
+            nodes,
+            conflicts: Vec::new(),
+            breakers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn prefixes_are_sanitized_into_metric_names() {
+        for (prefix, sanitized) in [
+            ("instrument_", "instrument_"),
+            ("", ""),
+            ("my-app.v2:", "my_app_v2_"),
+            ("9lives_", "_9lives_"),
+            ("ünï ", "_n__"),
+            ("_ok", "_ok"),
+        ] {
+            assert_eq!(sanitize_prefix(prefix), sanitized, "{prefix:?}");
+        }
+    }
+
+    #[test]
+    fn label_values_escape_backslash_quote_and_newline_only() {
+        for (value, escaped) in [
+            ("plain", "plain"),
+            (r#"say "hi""#, r#"say \"hi\""#),
+            (r"C:\path", r"C:\\path"),
+            ("two\nlines", r"two\nlines"),
+            ("tab\there ünï ✓", "tab\there ünï ✓"),
+            ("\\\"\n", r#"\\\"\n"#),
+        ] {
+            assert_eq!(escape_label_value(value), escaped, "{value:?}");
+        }
+        assert_eq!(
+            escape_help("a \\ \"b\"\nc", Format::Prometheus),
+            "a \\\\ \"b\"\\nc"
+        );
+        assert_eq!(escape_help("\"b\"", Format::OpenMetrics), "\\\"b\\\"");
+    }
+
+    #[test]
+    fn seconds_are_exact_decimals() {
+        for (ns, text) in [
+            (0, "0"),
+            (1, "0.000000001"),
+            (1_000_000, "0.001"),
+            (1_500_000, "0.0015"),
+            (55_000_000, "0.055"),
+            (2_000_000_000, "2"),
+            (3_600_000_000_123, "3600.000000123"),
+        ] {
+            assert_eq!(seconds(ns), text);
+        }
+        assert_eq!(float(0.5), "0.5");
+        assert_eq!(float(f64::INFINITY), "+Inf");
+        assert_eq!(float(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(float(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn bounds_are_rounded_sorted_deduplicated_and_include_budget_allowances() {
+        let mut options = ExportOptions::default();
+        options.node_buckets_ms.insert(
+            "custom".to_owned(),
+            vec![
+                5.0,
+                0.25,
+                5.0,
+                -1.0,
+                f64::NAN,
+                f64::INFINITY,
+                0.000_000_4,
+                1e-7,
+            ],
+        );
+        let custom = node("custom", true, None, &[]);
+        assert_eq!(bucket_bounds_ns(&custom, &options), [1, 250_000, 5_000_000]);
+        let budget = Budget {
+            p95_ns: Some(50_000_000),
+            p99_ns: Some(100_000_000),
+            ..Budget::DEFAULT
+        };
+        let budgeted = node("budgeted", true, Some(budget), &[]);
+        let bounds = bucket_bounds_ns(&budgeted, &options);
+        // 50 ms + 10% = 55 ms is added; 100 ms + 10% = 110 ms too.
+        assert!(bounds.contains(&55_000_000) && bounds.contains(&110_000_000));
+        assert!(bounds.contains(&100_000_000));
+        assert!(bounds.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(bounds.len(), options.buckets_ms.len() + 2);
+    }
+
+    #[test]
+    fn bucket_counts_match_the_histogram_exactly() {
+        // Values on, just below and just above bounds, over many octaves.
+        let values: Vec<u64> = [
+            1, 999, 1_000, 1_001, 999_999, 1_000_000, 1_000_600, 1_999_999,
+        ]
+        .into_iter()
+        .chain((0..500).map(|i| 1 + i * i * 7_919))
+        .chain([5_000_000_000, 3_600_000_000_000])
+        .collect();
+        let histogram = histogram(&values);
+        let bounds: Vec<u64> = [1, 2, 1_000, 100_000, 1_000_000, 2_000_000, 1_000_000_000]
+            .into_iter()
+            .chain(
+                ExportOptions::default()
+                    .buckets_ms
+                    .iter()
+                    .map(|ms| ms_to_ns(*ms)),
+            )
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let buckets = buckets(&histogram, &bounds, 42);
+        for &(bound, count) in &buckets.cumulative {
+            assert_eq!(count, histogram.count_between(0, bound), "le {bound}");
+        }
+        assert_eq!(buckets.count, values.len() as u64);
+        assert_eq!(buckets.sum_ns, 42);
+        // A value exactly on a bound is in its bucket; one a slot above it is not.
+        let on_bound = histogram_of_one(1_000_000);
+        assert_eq!(
+            crate::export::prometheus::buckets(&on_bound, &[1_000_000], 0).cumulative,
+            [(1_000_000, 1)]
+        );
+        let above = histogram_of_one(1_000_600);
+        assert_eq!(
+            crate::export::prometheus::buckets(&above, &[1_000_000], 0).cumulative,
+            [(1_000_000, 0)]
+        );
+    }
+
+    fn histogram_of_one(value: u64) -> Histogram<u64> {
+        histogram(&[value])
+    }
+
+    #[test]
+    fn bucket_counts_are_cumulative_and_end_at_the_count() {
+        let ms = 1_000_000;
+        let histogram = histogram(&[ms, ms, 3 * ms, 30 * ms, 30 * ms, 7_000 * ms]);
+        let bounds: Vec<u64> = [1, 2, 5, 10, 50, 5000].map(|b| b * ms).to_vec();
+        let buckets = buckets(&histogram, &bounds, 0);
+        let counts: Vec<u64> = buckets.cumulative.iter().map(|(_, count)| *count).collect();
+        assert_eq!(counts, [2, 2, 3, 3, 5, 5]);
+        assert_eq!(buckets.count, 6);
+    }
+
+    const GOLDEN: &str = r#"# HELP p_node_calls_total Calls of the node that ended: returned, with or without an error, or panicked.
+# TYPE p_node_calls_total counter
+p_node_calls_total{node="a\"b"} 3
+# HELP p_node_cancellations_total Async calls of the node dropped before completing.
+# TYPE p_node_cancellations_total counter
+p_node_cancellations_total{node="a\"b"} 2
+# HELP p_node_errors_total Calls of the node whose return value was a failure (nodes with #[counted]).
+# TYPE p_node_errors_total counter
+p_node_errors_total{node="a\"b"} 1
+# HELP p_node_latency_budget_judged 1 when the node had enough calls for its budget to be judged, 0 when not exercised.
+# TYPE p_node_latency_budget_judged gauge
+p_node_latency_budget_judged{node="a\"b"} 0
+# HELP p_node_latency_budget_seconds Latency budget declared for a statistic of the node, before tolerance, in seconds.
+# TYPE p_node_latency_budget_seconds gauge
+p_node_latency_budget_seconds{node="a\"b",statistic="p95"} 0.002
+# HELP p_node_latency_budget_tolerance_ratio How far over budget a statistic of the node may go before it fails, as a fraction.
+# TYPE p_node_latency_budget_tolerance_ratio gauge
+p_node_latency_budget_tolerance_ratio{node="a\"b"} 0.1
+# HELP p_node_latency_budget_violation 1 when a judged statistic of the node is over its budget plus tolerance, else 0.
+# TYPE p_node_latency_budget_violation gauge
+p_node_latency_budget_violation{node="a\"b",statistic="p95"} 0
+# HELP p_node_latency_quantile_seconds Latency of the node's calls at a statistic (p50, p90, p95, p99, max) since the start, in seconds.
+# TYPE p_node_latency_quantile_seconds gauge
+p_node_latency_quantile_seconds{node="a\"b",statistic="max"} 0.003000319
+p_node_latency_quantile_seconds{node="a\"b",statistic="p50"} 0.001000447
+p_node_latency_quantile_seconds{node="a\"b",statistic="p90"} 0.003000319
+p_node_latency_quantile_seconds{node="a\"b",statistic="p95"} 0.003000319
+p_node_latency_quantile_seconds{node="a\"b",statistic="p99"} 0.003000319
+# HELP p_node_latency_seconds Latency of the node's calls, in seconds.
+# TYPE p_node_latency_seconds histogram
+p_node_latency_seconds_bucket{node="a\"b",le="0.001"} 2
+p_node_latency_seconds_bucket{node="a\"b",le="0.0022"} 2
+p_node_latency_seconds_bucket{node="a\"b",le="0.005"} 3
+p_node_latency_seconds_bucket{node="a\"b",le="+Inf"} 3
+p_node_latency_seconds_sum{node="a\"b"} 0.004999998
+p_node_latency_seconds_count{node="a\"b"} 3
+# HELP p_node_panics_total Calls of the node that panicked.
+# TYPE p_node_panics_total counter
+p_node_panics_total{node="a\"b"} 0
+"#;
+
+    /// The `_sum` is the snapshot's mean (whole nanoseconds) times the count: 5 ms over 3 calls
+    /// loses 2 ns.
+    #[test]
+    fn golden_prometheus_text() {
+        let budget = Budget {
+            p95_ns: Some(2_000_000),
+            ..Budget::DEFAULT
+        };
+        let ms = 1_000_000;
+        let options = ExportOptions {
+            prefix: "p-".to_owned(),
+            buckets_ms: vec![1.0, 5.0],
+            ..ExportOptions::default()
+        };
+        let snapshot = snapshot(vec![node("a\"b", true, Some(budget), &[ms, ms, 3 * ms])]);
+        let report = BudgetReport {
+            not_exercised: vec![NotExercised {
+                node: "a\"b".to_owned(),
+                calls: 3,
+                min_samples: 100,
+            }],
+            ..empty_report()
+        };
+        let text = render(
+            &families(&snapshot, &report, &options, None),
+            Format::Prometheus,
+        );
+        assert_eq!(text, GOLDEN);
+    }
+
+    #[test]
+    fn openmetrics_names_counters_without_total_and_gives_units() {
+        let snapshot = snapshot(vec![node("n", true, None, &[1_000_000_000])]);
+        let process = ProcessMetrics {
+            resident_memory_bytes: 4096,
+            cpu_seconds: 1.5,
+        };
+        let text = render(
+            &families(
+                &snapshot,
+                &empty_report(),
+                &ExportOptions::default(),
+                Some(&process),
+            ),
+            Format::OpenMetrics,
+        );
+        for line in [
+            "# TYPE instrument_node_calls counter\n",
+            "instrument_node_calls_total{node=\"n\"} 1\n",
+            "# TYPE instrument_process_cpu_seconds counter\n# UNIT instrument_process_cpu_seconds seconds\n",
+            "instrument_process_cpu_seconds_total 1.5\n",
+            "# UNIT instrument_process_resident_memory_bytes bytes\n",
+            "# UNIT instrument_node_latency_seconds seconds\n",
+            "instrument_node_latency_seconds_bucket{node=\"n\",le=\"1.0\"} 1\n",
+            "instrument_node_latency_seconds_bucket{node=\"n\",le=\"0.001\"} 0\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from\n{text}");
+        }
+        assert!(text.ends_with("\n# EOF\n"));
+        assert!(!text.contains("# TYPE instrument_node_calls_total"));
+    }
+
+    #[test]
+    fn a_name_claimed_twice_is_exported_once_for_the_first_function() {
+        let mut second = node("same", true, None, &[5]);
+        second.module_path = "zzz".to_owned();
+        second.calls = 99;
+        let snapshot = snapshot(vec![node("same", true, None, &[1, 2]), second]);
+        let text = render(
+            &families(&snapshot, &empty_report(), &ExportOptions::default(), None),
+            Format::Prometheus,
+        );
+        assert!(text.contains("instrument_node_calls_total{node=\"same\"} 2\n"));
+        assert!(!text.contains(" 99\n"));
+    }
+
+    #[test]
+    fn violations_come_from_the_budget_report() {
+        let budget = Budget {
+            p50_ns: Some(1),
+            p99_ns: Some(2),
+            ..Budget::DEFAULT
+        };
+        let snapshot = snapshot(vec![node("slow", true, Some(budget), &[10])]);
+        let report = BudgetReport {
+            failed: 1,
+            judged: 1,
+            violations: vec![Violation {
+                node: "slow".to_owned(),
+                quantile: Quantile::P99,
+                observed_ns: 10,
+                budget_ns: 2,
+                allowed_ns: 2,
+                overage_ns: 8,
+            }],
+            ..empty_report()
+        };
+        let text = render(
+            &families(&snapshot, &report, &ExportOptions::default(), None),
+            Format::Prometheus,
+        );
+        assert!(text.contains(
+            "instrument_node_latency_budget_violation{node=\"slow\",statistic=\"p50\"} 0\n"
+        ));
+        assert!(text.contains(
+            "instrument_node_latency_budget_violation{node=\"slow\",statistic=\"p99\"} 1\n"
+        ));
+        assert!(text.contains("instrument_node_latency_budget_judged{node=\"slow\"} 1\n"));
+    }
+
+    #[test]
+    fn an_untimed_node_has_no_histogram_and_a_timed_one_never_called_has_zeros() {
+        let mut counted = node("counted", false, None, &[]);
+        counted.calls = 4;
+        let idle = node("idle", true, None, &[]);
+        let text = render(
+            &families(
+                &snapshot(vec![counted, idle]),
+                &empty_report(),
+                &ExportOptions::default(),
+                None,
+            ),
+            Format::Prometheus,
+        );
+        assert!(!text.contains("_bucket{node=\"counted\""));
+        assert!(
+            text.contains("instrument_node_latency_seconds_bucket{node=\"idle\",le=\"5\"} 0\n")
+        );
+        assert!(text.contains("instrument_node_latency_seconds_count{node=\"idle\"} 0\n"));
+        assert!(!text.contains("quantile_seconds{node=\"idle\""));
+    }
+
+    #[test]
+    fn proc_files_are_parsed() {
+        let status = "Name:\tcat\nVmPeak:\t  9000 kB\nVmRSS:\t    1234 kB\nThreads:\t1\n";
+        assert_eq!(rss_bytes(status), Some(1234 * 1024));
+        assert_eq!(rss_bytes("Name: x\n"), None);
+        let stat = "42 (a (weird) name) S 1 42 42 0 -1 4194560 100 0 0 0 250 125 0 0 20 0 1 0";
+        assert_eq!(cpu_seconds(stat), Some(3.75));
+        if cfg!(target_os = "linux") {
+            let process = ProcessMetrics::current().unwrap();
+            assert!(process.resident_memory_bytes > 0);
+        }
+    }
+}
