@@ -6,9 +6,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 mod alerts;
+mod html;
 mod prometheus;
 
 pub use alerts::alerting_rules;
+pub use html::dashboard_html;
 pub use prometheus::{openmetrics_text, prometheus_text};
 
 use crate::atomic_file::write_atomically;
@@ -76,6 +78,10 @@ pub fn artifacts(
         Artifact {
             file_name: "prometheus_alerting_rules.yaml",
             contents: alerting_rules(snapshot, options),
+        },
+        Artifact {
+            file_name: html::FILE_NAME,
+            contents: dashboard_html(snapshot, budgets),
         },
     ]
 }

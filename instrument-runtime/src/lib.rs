@@ -35,6 +35,7 @@ pub use budget::{
     check_budgets,
 };
 pub use clock::{ManualClock, ManualClockGuard};
+pub use export::dashboard_html;
 pub use export::{
     Artifact, ExportOptions, alerting_rules, artifacts, export_all, openmetrics_text,
     prometheus_text,
