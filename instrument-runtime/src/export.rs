@@ -7,10 +7,15 @@ use std::path::{Path, PathBuf};
 
 mod alerts;
 mod html;
+mod json;
 mod prometheus;
 
 pub use alerts::alerting_rules;
 pub use html::dashboard_html;
+pub use json::{
+    HISTOGRAM_ENCODING, LATENCY_HISTOGRAMS_SCHEMA, PHASE_METRICS_SCHEMA, latency_histograms_json,
+    phase_metrics_json,
+};
 pub use prometheus::{openmetrics_text, prometheus_text};
 
 use crate::atomic_file::write_atomically;
@@ -71,6 +76,14 @@ pub fn artifacts(
 ) -> Vec<Artifact> {
     let _ = (snapshot, budgets, options);
     vec![
+        Artifact {
+            file_name: "phase_metrics.json",
+            contents: phase_metrics_json(snapshot),
+        },
+        Artifact {
+            file_name: "latency_histograms.json",
+            contents: latency_histograms_json(snapshot),
+        },
         Artifact {
             file_name: "performance_metrics.prom",
             contents: prometheus_text(snapshot, budgets, options),

@@ -14,10 +14,12 @@ mod call;
 mod clock;
 mod export;
 mod histogram;
+mod items;
 mod node;
 mod outcome;
 mod registry;
 mod report;
+mod resources;
 mod shard;
 mod snapshot;
 mod sync;
@@ -39,6 +41,10 @@ pub use export::dashboard_html;
 pub use export::{
     Artifact, ExportOptions, alerting_rules, artifacts, export_all, openmetrics_text,
     prometheus_text,
+};
+pub use export::{
+    HISTOGRAM_ENCODING, LATENCY_HISTOGRAMS_SCHEMA, PHASE_METRICS_SCHEMA, latency_histograms_json,
+    phase_metrics_json,
 };
 /// Records the wall time of every call into the node's latency histogram.
 ///
@@ -254,12 +260,17 @@ pub use instrument_macros::budget;
 /// ```
 #[doc(inline)]
 pub use instrument_macros::circuit_breaker;
+pub use items::ItemCount;
 pub use node::{Budget, Instruments, NodeMeta};
 pub use outcome::Outcome;
 pub use registry::{NameConflict, conflicts, nodes};
 pub use report::{
     DEFAULT_REPORT_DIR, REPORT_DIR_ENV, REPORT_ENV, REPORT_SCHEMA, Report, TableStyle,
     format_duration, render_summary, report_at_exit, report_dir, set_report_dir, write_report,
+};
+pub use resources::{
+    DEFAULT_SAMPLE_PERIOD, ProcSample, RESOURCE_USAGE_FILE, ResourceSampler, sample_line,
+    sample_resources, sample_resources_into,
 };
 pub use snapshot::{Latency, NodeSnapshot, Snapshot, snapshot};
 
@@ -272,6 +283,7 @@ pub mod __private {
         DescribeViaName, Permit, Rejection, breaker_failed, breaker_failed_with, reject,
     };
     pub use crate::call::{Call, call_once, flags};
+    pub use crate::items::{add_items, add_items_total, add_warnings};
     pub use crate::node::{Budget, Instruments, Node, NodeMeta, NodeRef};
     pub use crate::outcome::{Probe, ViaFallback, ViaOutcome};
     pub use crate::shard::LocalShard;

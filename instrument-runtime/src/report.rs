@@ -466,6 +466,9 @@ mod tests {
             panics: 0,
             cancelled: 0,
             in_flight: None,
+            items_processed: 0,
+            items_total: 0,
+            warnings: 0,
             latency: Some(Latency {
                 min_ns: 500,
                 mean_ns: 1_000_000,

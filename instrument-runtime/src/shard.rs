@@ -34,6 +34,10 @@ pub(crate) struct Shard {
     panics: AtomicU64,
     cancelled: AtomicU64,
     started: AtomicU64,
+    // Bumped only by the explicit `items!` / `items_total!` / `warning!` API, never per call.
+    items: AtomicU64,
+    items_total: AtomicU64,
+    warnings: AtomicU64,
     latency: Option<LatencyCounts>,
     node: &'static Node,
 }
@@ -56,6 +60,9 @@ impl Shard {
             panics: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             started: AtomicU64::new(0),
+            items: AtomicU64::new(0),
+            items_total: AtomicU64::new(0),
+            warnings: AtomicU64::new(0),
             latency: node.meta.instruments.timed.then(LatencyCounts::new),
             node,
         }
@@ -80,6 +87,21 @@ impl Shard {
             bump(&self.sum_ns, elapsed_ns);
             latency.record(elapsed_ns);
         }
+    }
+
+    /// Counts items processed (`items!`).
+    pub(crate) fn add_items(&self, n: u64) {
+        bump(&self.items, n);
+    }
+
+    /// Counts items expected (`items_total!`).
+    pub(crate) fn add_items_total(&self, n: u64) {
+        bump(&self.items_total, n);
+    }
+
+    /// Counts warnings (`warning!`).
+    pub(crate) fn add_warnings(&self, n: u64) {
+        bump(&self.warnings, n);
     }
 }
 
@@ -211,6 +233,13 @@ impl ShardPool {
             totals.errors += shard.errors.load(Ordering::Acquire);
             totals.panics += shard.panics.load(Ordering::Acquire);
             totals.cancelled += shard.cancelled.load(Ordering::Acquire);
+            totals.items = totals
+                .items
+                .saturating_add(shard.items.load(Ordering::Acquire));
+            totals.items_total = totals
+                .items_total
+                .saturating_add(shard.items_total.load(Ordering::Acquire));
+            totals.warnings += shard.warnings.load(Ordering::Acquire);
             totals.sum_ns = totals
                 .sum_ns
                 .saturating_add(shard.sum_ns.load(Ordering::Acquire));
@@ -236,5 +265,8 @@ pub(crate) struct Totals {
     pub(crate) cancelled: u64,
     pub(crate) in_flight: u64,
     pub(crate) sum_ns: u64,
+    pub(crate) items: u64,
+    pub(crate) items_total: u64,
+    pub(crate) warnings: u64,
     pub(crate) latency: Option<Histogram<u64>>,
 }

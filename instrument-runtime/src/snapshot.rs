@@ -70,6 +70,15 @@ pub struct NodeSnapshot {
     pub cancelled: u64,
     /// Calls running right now (with `#[counted(in_flight)]`).
     pub in_flight: Option<u64>,
+    /// Items the node reported processed with [`items!`](crate::items).
+    #[serde(default)]
+    pub items_processed: u64,
+    /// Items the node reported expecting with [`items_total!`](crate::items_total).
+    #[serde(default)]
+    pub items_total: u64,
+    /// Warnings the node reported with [`warning!`](crate::warning).
+    #[serde(default)]
+    pub warnings: u64,
     /// Latency summary, for timed nodes that have been called.
     pub latency: Option<Latency>,
     /// The budget's verdict, for nodes with a budget.
@@ -179,6 +188,9 @@ impl NodeSnapshot {
             panics: totals.panics,
             cancelled: totals.cancelled,
             in_flight: meta.instruments.in_flight.then_some(totals.in_flight),
+            items_processed: totals.items,
+            items_total: totals.items_total,
+            warnings: totals.warnings,
             verdict: meta
                 .budget
                 .map(|budget| judge(&budget, totals.calls, latency.as_ref())),

@@ -1,0 +1,530 @@
+//! The resource sampler: `resource_usage.jsonl`, one line per period with the process's CPU use,
+//! resident memory and threads, read from Linux's `/proc` (see `proc(5)`).
+//!
+//! Off unless started with [`sample_resources`]. Reading `/proc` is the only impure part: a line
+//! is a pure function of two [`ProcSample`]s ([`sample_line`]), so tests drive it with made-up
+//! samples. Each line is written with one `write` call on an unbuffered file as soon as it is
+//! sampled, so a crash keeps every line sampled before it.
+
+use std::fs::{self, File};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// The file [`sample_resources`] writes in the report directory.
+///
+/// ```
+/// let path = instrument_runtime::report_dir().join(instrument_runtime::RESOURCE_USAGE_FILE);
+/// assert!(path.ends_with("resource_usage.jsonl"));
+/// ```
+pub const RESOURCE_USAGE_FILE: &str = "resource_usage.jsonl";
+
+/// The period [`sample_resources`] is usually given: one second.
+///
+/// ```
+/// assert_eq!(instrument_runtime::DEFAULT_SAMPLE_PERIOD, std::time::Duration::from_secs(1));
+/// ```
+pub const DEFAULT_SAMPLE_PERIOD: Duration = Duration::from_secs(1);
+
+/// What the process used at one moment, as read from `/proc`.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use instrument_runtime::ProcSample;
+///
+/// // Made up, as tests of `sample_line` do; `ProcSample::read` takes a real one.
+/// let sample = ProcSample {
+///     wall: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+///     monotonic: Duration::from_secs(5),
+///     cpu: Duration::from_millis(1_250),
+///     rss_bytes: 64 << 20,
+///     memory_total_bytes: 8 << 30,
+///     threads: 4,
+/// };
+/// assert_eq!(sample.cpu.as_millis(), 1_250);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcSample {
+    /// Wall-clock time of the sample: the line's timestamp.
+    pub wall: SystemTime,
+    /// Time on a monotonic clock, from any origin: CPU use is measured against its differences.
+    pub monotonic: Duration,
+    /// CPU time the process has used so far, user and system, all threads.
+    pub cpu: Duration,
+    /// Resident set size.
+    pub rss_bytes: u64,
+    /// The machine's physical memory.
+    pub memory_total_bytes: u64,
+    /// Threads in the process.
+    pub threads: u64,
+}
+
+impl ProcSample {
+    /// Reads the process's usage now from `/proc/self/stat`, `/proc/self/status` and
+    /// `/proc/meminfo`; `monotonic` is measured from the first call.
+    ///
+    /// # Errors
+    ///
+    /// When `/proc` cannot be read or parsed (on systems other than Linux, always).
+    ///
+    /// ```
+    /// # #[cfg(target_os = "linux")] {
+    /// let sample = instrument_runtime::ProcSample::read().unwrap();
+    /// assert!(sample.rss_bytes > 0 && sample.rss_bytes < sample.memory_total_bytes);
+    /// # }
+    /// ```
+    pub fn read() -> io::Result<Self> {
+        static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        let origin = *ORIGIN.get_or_init(Instant::now);
+        let stat = fs::read_to_string("/proc/self/stat")?;
+        let status = fs::read_to_string("/proc/self/status")?;
+        let meminfo = fs::read_to_string("/proc/meminfo")?;
+        let (cpu_ticks, threads) = parse_stat(&stat).ok_or_else(|| bad("/proc/self/stat"))?;
+        let rss_kib = kib_field(&status, "VmRSS:").ok_or_else(|| bad("/proc/self/status"))?;
+        let total_kib = kib_field(&meminfo, "MemTotal:").ok_or_else(|| bad("/proc/meminfo"))?;
+        let ticks_per_second = clock_ticks_per_second()?;
+        Ok(Self {
+            wall: SystemTime::now(),
+            monotonic: origin.elapsed(),
+            cpu: ticks_to_duration(cpu_ticks, ticks_per_second),
+            rss_bytes: rss_kib.saturating_mul(1024),
+            memory_total_bytes: total_kib.saturating_mul(1024),
+            threads,
+        })
+    }
+}
+
+fn bad(file: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("could not parse {file}"),
+    )
+}
+
+/// One line of `resource_usage.jsonl`; the fields are in key order.
+#[derive(Serialize)]
+struct ResourceUsage {
+    cpu_percent: f64,
+    memory_percent: f64,
+    rss_mb: f64,
+    threads: u64,
+    timestamp: String,
+}
+
+/// One line of `resource_usage.jsonl` (newline included) for the interval from `previous` to
+/// `current`: `cpu_percent` is the CPU time used over the interval as a percentage of its length
+/// (above 100 when several cores are busy; 0 for an empty interval), `rss_mb` the resident memory
+/// in MiB, `memory_percent` its share of the machine's memory, `threads` the thread count and
+/// `timestamp` the current sample's time in RFC 3339 (UTC, milliseconds). Keys are sorted.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use instrument_runtime::{ProcSample, sample_line};
+///
+/// let previous = ProcSample {
+///     wall: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+///     monotonic: Duration::from_secs(10),
+///     cpu: Duration::from_millis(2_000),
+///     rss_bytes: 100 << 20,
+///     memory_total_bytes: 1 << 30,
+///     threads: 3,
+/// };
+/// let current = ProcSample {
+///     wall: previous.wall + Duration::from_secs(1),
+///     monotonic: Duration::from_secs(11),
+///     cpu: Duration::from_millis(2_250),
+///     rss_bytes: 128 << 20,
+///     ..previous
+/// };
+/// assert_eq!(
+///     sample_line(&previous, &current),
+///     "{\"cpu_percent\":25.0,\"memory_percent\":12.5,\"rss_mb\":128.0,\"threads\":3,\
+///      \"timestamp\":\"2023-11-14T22:13:21.000Z\"}\n",
+/// );
+/// ```
+#[allow(
+    clippy::missing_panics_doc,
+    reason = "serializing finite numbers and a string cannot fail"
+)]
+pub fn sample_line(previous: &ProcSample, current: &ProcSample) -> String {
+    let interval = current.monotonic.saturating_sub(previous.monotonic);
+    let cpu = current.cpu.saturating_sub(previous.cpu);
+    let cpu_percent = if interval.is_zero() {
+        0.0
+    } else {
+        cpu.as_secs_f64() / interval.as_secs_f64() * 100.0
+    };
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "byte counts far below 2^53 bytes; rounded to two decimals"
+    )]
+    let (rss_mb, memory_percent) = (
+        current.rss_bytes as f64 / f64::from(1 << 20),
+        if current.memory_total_bytes == 0 {
+            0.0
+        } else {
+            current.rss_bytes as f64 / current.memory_total_bytes as f64 * 100.0
+        },
+    );
+    let usage = ResourceUsage {
+        cpu_percent: round2(cpu_percent),
+        memory_percent: round2(memory_percent),
+        rss_mb: round2(rss_mb),
+        threads: current.threads,
+        timestamp: rfc3339(current.wall),
+    };
+    let mut line = serde_json::to_string(&usage).expect("plain numbers and strings serialize");
+    line.push('\n');
+    line
+}
+
+/// Rounds to two decimals: the finite values this module computes stay finite.
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+/// `time` in RFC 3339, UTC, to the millisecond: `2023-11-14T22:13:20.000Z`. Times before 1970
+/// are written as the epoch.
+pub(crate) fn rfc3339(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = since.as_secs();
+    let (days, of_day) = (seconds / 86_400, seconds % 86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3_600,
+        of_day / 60 % 60,
+        of_day % 60,
+        since.subsec_millis()
+    )
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01, by Howard Hinnant's `civil_from_days`
+/// (<https://howardhinnant.github.io/date_algorithms.html#civil_from_days>).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `utime + stime` (fields 14 and 15, in clock ticks) and `num_threads` (field 20) of
+/// `/proc/self/stat`. The command name (field 2) may hold spaces and parentheses, so fields are
+/// counted from the last `)`.
+fn parse_stat(stat: &str) -> Option<(u64, u64)> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // `after_name` starts at field 3 (the state).
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |number: usize| fields.get(number - 3)?.parse::<u64>().ok();
+    Some((field(14)?.checked_add(field(15)?)?, field(20)?))
+}
+
+/// The value of a `Name:   1234 kB` line, in KiB.
+fn kib_field(text: &str, name: &str) -> Option<u64> {
+    let line = text.lines().find(|line| line.starts_with(name))?;
+    let mut words = line[name.len()..].split_whitespace();
+    let value = words.next()?.parse().ok()?;
+    matches!(words.next(), Some("kB") | None).then_some(value)
+}
+
+fn ticks_to_duration(ticks: u64, ticks_per_second: u64) -> Duration {
+    let ticks_per_second = ticks_per_second.max(1);
+    let nanos = u128::from(ticks) * 1_000_000_000 / u128::from(ticks_per_second);
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+/// The unit of `/proc/<pid>/stat`'s CPU times: `sysconf(_SC_CLK_TCK)`.
+#[cfg(target_os = "linux")]
+fn clock_ticks_per_second() -> io::Result<u64> {
+    /// `_SC_CLK_TCK` in both glibc's and musl's `<unistd.h>`.
+    const SC_CLK_TCK: std::ffi::c_int = 2;
+    unsafe extern "C" {
+        fn sysconf(name: std::ffi::c_int) -> std::ffi::c_long;
+    }
+    // SAFETY: `sysconf` only reads its argument and the C library's configuration.
+    let ticks = unsafe { sysconf(SC_CLK_TCK) };
+    u64::try_from(ticks)
+        .ok()
+        .filter(|&ticks| ticks > 0)
+        .ok_or_else(|| io::Error::other("sysconf(_SC_CLK_TCK) failed"))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn clock_ticks_per_second() -> io::Result<u64> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "resource sampling reads /proc: Linux only",
+    ))
+}
+
+/// A running resource sampler. Dropping it (or [`stop`](Self::stop)) ends the sampling; the
+/// file keeps every line written.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("instrument-sampler-doc-{}", std::process::id()));
+/// # #[cfg(target_os = "linux")] {
+/// let path = dir.join("usage.jsonl");
+/// let sampler = instrument_runtime::sample_resources_into(&path, std::time::Duration::from_millis(5)).unwrap();
+/// assert_eq!(sampler.path(), path.as_path());
+/// std::thread::sleep(std::time::Duration::from_millis(30));
+/// sampler.stop().unwrap();
+/// assert!(std::fs::read_to_string(&path).unwrap().lines().count() >= 1);
+/// # }
+/// # std::fs::remove_dir_all(&dir).ok();
+/// ```
+#[derive(Debug)]
+#[must_use = "the sampler stops when dropped"]
+pub struct ResourceSampler {
+    path: PathBuf,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+/// Starts sampling the process's resource usage every `period` into `resource_usage.jsonl` in
+/// the report directory ([`report_dir`](crate::report_dir)), until the returned guard is dropped.
+/// [`DEFAULT_SAMPLE_PERIOD`] is one second.
+///
+/// The file is replaced when sampling starts, then appended to, one line per period, each line
+/// written as soon as it is sampled (see [`sample_line`] for the fields). The first line comes
+/// one period after the start. The kernel counts CPU time in ticks of usually 10 ms, so over
+/// periods much shorter than a second `cpu_percent` is coarse.
+///
+/// # Errors
+///
+/// When the directory or the file cannot be created, or `/proc` cannot be read (on systems other
+/// than Linux, always).
+///
+/// ```no_run
+/// let _sampler = instrument_runtime::sample_resources(instrument_runtime::DEFAULT_SAMPLE_PERIOD)?;
+/// // ... the program; `target/instrument/resource_usage.jsonl` grows by a line a second.
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn sample_resources(period: Duration) -> io::Result<ResourceSampler> {
+    sample_resources_into(
+        crate::report::report_dir().join(RESOURCE_USAGE_FILE),
+        period,
+    )
+}
+
+/// Like [`sample_resources`], into the file at `path`.
+///
+/// # Errors
+///
+/// As for [`sample_resources`].
+///
+/// ```
+/// # #[cfg(target_os = "linux")] {
+/// let path = std::env::temp_dir().join(format!("instrument-usage-doc-{}.jsonl", std::process::id()));
+/// drop(instrument_runtime::sample_resources_into(&path, std::time::Duration::from_secs(1)).unwrap());
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), ""); // stopped before the first period
+/// # std::fs::remove_file(&path).ok();
+/// # }
+/// ```
+pub fn sample_resources_into(
+    path: impl Into<PathBuf>,
+    period: Duration,
+) -> io::Result<ResourceSampler> {
+    let path = path.into();
+    let first = ProcSample::read()?;
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    let file = File::create(&path)?;
+    let (stop, stopped) = mpsc::channel();
+    let thread = thread::Builder::new()
+        .name("instrument-resources".to_owned())
+        .spawn(move || run(file, first, period, &stopped))?;
+    Ok(ResourceSampler {
+        path,
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+/// The sampling loop: a line per period, on a schedule that does not drift, until told to stop.
+fn run(
+    mut file: File,
+    mut previous: ProcSample,
+    period: Duration,
+    stopped: &mpsc::Receiver<()>,
+) -> io::Result<()> {
+    let period = period.max(Duration::from_millis(1));
+    let start = Instant::now();
+    let mut next = start + period;
+    loop {
+        match stopped.recv_timeout(next.saturating_duration_since(Instant::now())) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+        let current = ProcSample::read()?;
+        // One `write` of the whole line on an unbuffered file: nothing waits in a buffer.
+        file.write_all(sample_line(&previous, &current).as_bytes())?;
+        previous = current;
+        next += period;
+        // After a stall (a suspended machine), skip the missed periods rather than burst.
+        let now = Instant::now();
+        if next < now {
+            next = now + period;
+        }
+    }
+}
+
+impl ResourceSampler {
+    /// The file being written.
+    ///
+    /// ```no_run
+    /// let sampler = instrument_runtime::sample_resources(std::time::Duration::from_secs(1))?;
+    /// println!("sampling into {}", sampler.path().display());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops sampling and waits for the sampler's thread to end.
+    ///
+    /// # Errors
+    ///
+    /// The error that stopped the sampler early, if one did (a failed write or `/proc` read).
+    ///
+    /// ```no_run
+    /// let sampler = instrument_runtime::sample_resources(std::time::Duration::from_secs(1))?;
+    /// // ...
+    /// sampler.stop()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stop(mut self) -> io::Result<()> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        drop(self.stop.take());
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the resource sampler panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ResourceSampler {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: u64, millis: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_millis(millis)
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        for (time, expected) in [
+            (at(0, 0), "1970-01-01T00:00:00.000Z"),
+            (at(951_782_400, 0), "2000-02-29T00:00:00.000Z"),
+            (at(951_868_799, 999), "2000-02-29T23:59:59.999Z"),
+            (at(1_700_000_000, 123), "2023-11-14T22:13:20.123Z"),
+            (at(4_107_542_400, 0), "2100-03-01T00:00:00.000Z"),
+            (at(253_402_300_799, 0), "9999-12-31T23:59:59.000Z"),
+        ] {
+            assert_eq!(rfc3339(time), expected);
+        }
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(5)),
+            "1970-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn every_day_of_four_centuries_follows_the_previous() {
+        let mut previous = civil_from_days(0);
+        for days in 1..146_097 {
+            let (year, month, day) = civil_from_days(days);
+            let next_day = (previous.0, previous.1, previous.2 + 1) == (year, month, day);
+            let next_month = (previous.0, previous.1 + 1) == (year, month) && day == 1;
+            let next_year = previous.0 + 1 == year && (month, day) == (1, 1);
+            assert!(
+                next_day || next_month || next_year,
+                "{previous:?} -> {year}-{month}-{day}"
+            );
+            previous = (year, month, day);
+        }
+        assert_eq!(previous, (2369, 12, 31));
+    }
+
+    #[test]
+    fn stat_fields_are_counted_after_the_command_name() {
+        let stat = "4242 (a (weird) name) S 1 4242 4242 0 -1 4194560 1000 0 0 0 \
+                    150 25 0 0 20 0 7 0 12345 1000000 2500 18446744073709551615";
+        assert_eq!(parse_stat(stat), Some((175, 7)));
+        assert_eq!(parse_stat("4242 (truncated) S 1 2"), None);
+        assert_eq!(parse_stat("no name here"), None);
+    }
+
+    #[test]
+    fn kib_fields() {
+        let status = "Name:\tdemo\nVmPeak:\t  20000 kB\nVmRSS:\t   5120 kB\nThreads:\t3\n";
+        assert_eq!(kib_field(status, "VmRSS:"), Some(5120));
+        assert_eq!(kib_field(status, "VmSwap:"), None);
+        assert_eq!(
+            kib_field("MemTotal:       16318480 kB\n", "MemTotal:"),
+            Some(16_318_480)
+        );
+        assert_eq!(kib_field("VmRSS: lots kB\n", "VmRSS:"), None);
+        assert_eq!(kib_field("VmRSS: 5 MB\n", "VmRSS:"), None);
+    }
+
+    #[test]
+    fn ticks_convert_at_the_given_rate() {
+        assert_eq!(ticks_to_duration(250, 100), Duration::from_millis(2_500));
+        assert_eq!(ticks_to_duration(3, 1024), Duration::from_nanos(2_929_687));
+        assert_eq!(ticks_to_duration(5, 0), Duration::from_secs(5));
+    }
+
+    fn sample(monotonic_ms: u64, cpu_ms: u64) -> ProcSample {
+        ProcSample {
+            wall: at(1_700_000_000, 0) + Duration::from_millis(monotonic_ms),
+            monotonic: Duration::from_millis(monotonic_ms),
+            cpu: Duration::from_millis(cpu_ms),
+            rss_bytes: 3 << 20,
+            memory_total_bytes: 0,
+            threads: 2,
+        }
+    }
+
+    #[test]
+    fn lines_of_degenerate_intervals_are_still_numbers() {
+        // No time passed, no machine memory known, CPU time going backwards: zeros, not NaN.
+        let line = sample_line(&sample(1_000, 500), &sample(1_000, 400));
+        assert_eq!(
+            line,
+            "{\"cpu_percent\":0.0,\"memory_percent\":0.0,\"rss_mb\":3.0,\"threads\":2,\
+             \"timestamp\":\"2023-11-14T22:13:21.000Z\"}\n"
+        );
+    }
+
+    #[test]
+    fn several_busy_cores_exceed_a_hundred_percent() {
+        let line = sample_line(&sample(0, 0), &sample(100, 250));
+        assert!(line.starts_with("{\"cpu_percent\":250.0,"), "{line}");
+    }
+}
