@@ -44,11 +44,22 @@ fn assert_report_written(ending: &str, expected_status: i32) {
         table.is_ascii(),
         "stderr is not a terminal, so the table is ASCII: {stderr}"
     );
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+    let files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
-        .map(|entry| entry.unwrap().file_name())
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(leftovers, vec!["report.json"], "no temporary file is left");
+    assert!(files.contains(&"report.json".to_owned()), "{files:?}");
+    for artifact in instrument_runtime::artifacts(
+        &report.snapshot,
+        &report.budgets,
+        &instrument_runtime::ExportOptions::default(),
+    ) {
+        assert!(files.contains(&artifact.file_name.to_owned()), "{files:?}");
+    }
+    assert!(
+        files.iter().all(|name| !name.starts_with('.')),
+        "no temporary file is left: {files:?}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

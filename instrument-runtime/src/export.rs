@@ -1,16 +1,21 @@
 //! Every export is a pure function of the snapshot (and the budget verdicts): the report at exit
 //! and [`export_all`] only take the snapshot and write what these functions return.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 mod alerts;
+mod grafana;
 mod html;
+#[cfg(feature = "http")]
+pub(crate) mod http;
 mod json;
 mod prometheus;
 
 pub use alerts::alerting_rules;
+pub use grafana::grafana_dashboard;
 pub use html::dashboard_html;
 pub use json::{
     HISTOGRAM_ENCODING, LATENCY_HISTOGRAMS_SCHEMA, PHASE_METRICS_SCHEMA, latency_histograms_json,
@@ -38,6 +43,45 @@ pub struct ExportOptions {
     pub buckets_ms: Vec<f64>,
     /// Bucket bounds for particular nodes, by node name, instead of `buckets_ms`.
     pub node_buckets_ms: BTreeMap<String, Vec<f64>>,
+    /// File names not to write, e.g. `performance_dashboard.html`. [`EXPORTS_OFF_ENV`] adds to it.
+    pub disabled: BTreeSet<String>,
+}
+
+/// Comma-separated file names the report at exit and [`export_all`] do not write, e.g.
+/// `INSTRUMENT_EXPORTS_OFF=performance_dashboard.html,resource_usage.jsonl`.
+pub const EXPORTS_OFF_ENV: &str = "INSTRUMENT_EXPORTS_OFF";
+
+static OPTIONS: Mutex<Option<ExportOptions>> = Mutex::new(None);
+
+/// Sets the options the report at exit and [`export_all`] use.
+///
+/// ```
+/// use instrument_runtime::{ExportOptions, set_export_options};
+///
+/// set_export_options(ExportOptions { prefix: "pipeline_".into(), ..ExportOptions::default() });
+/// # set_export_options(ExportOptions::default());
+/// ```
+pub fn set_export_options(options: ExportOptions) {
+    *OPTIONS.lock().unwrap_or_else(PoisonError::into_inner) = Some(options);
+}
+
+/// The options in effect: [`set_export_options`]'s (or the defaults), with the files named in
+/// [`EXPORTS_OFF_ENV`] disabled.
+pub(crate) fn export_options() -> ExportOptions {
+    let mut options = OPTIONS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+        .unwrap_or_default();
+    if let Ok(off) = std::env::var(EXPORTS_OFF_ENV) {
+        options.disabled.extend(
+            off.split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    options
 }
 
 impl Default for ExportOptions {
@@ -48,6 +92,7 @@ impl Default for ExportOptions {
                 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
             ],
             node_buckets_ms: BTreeMap::new(),
+            disabled: BTreeSet::new(),
         }
     }
 }
@@ -96,10 +141,15 @@ pub fn artifacts(
             file_name: html::FILE_NAME,
             contents: dashboard_html(snapshot, budgets),
         },
+        Artifact {
+            file_name: grafana::FILE_NAME,
+            contents: grafana_dashboard(snapshot, options),
+        },
     ]
 }
 
-/// Takes a snapshot and writes every export into `dir`, each atomically; returns the paths.
+/// Takes a snapshot and writes every export not disabled into `dir`, each atomically; returns
+/// the paths.
 ///
 /// # Errors
 ///
@@ -114,15 +164,18 @@ pub fn artifacts(
 pub fn export_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let snapshot = snapshot();
     let budgets = check_budgets(&snapshot);
-    write_artifacts(
-        &artifacts(&snapshot, &budgets, &ExportOptions::default()),
-        dir,
-    )
+    write_artifacts(&snapshot, &budgets, &export_options(), dir)
 }
 
-pub(crate) fn write_artifacts(artifacts: &[Artifact], dir: &Path) -> io::Result<Vec<PathBuf>> {
-    artifacts
+pub(crate) fn write_artifacts(
+    snapshot: &Snapshot,
+    budgets: &BudgetReport,
+    options: &ExportOptions,
+    dir: &Path,
+) -> io::Result<Vec<PathBuf>> {
+    artifacts(snapshot, budgets, options)
         .iter()
+        .filter(|artifact| !options.disabled.contains(artifact.file_name))
         .map(|artifact| {
             let path = dir.join(artifact.file_name);
             write_atomically(&path, artifact.contents.as_bytes())?;

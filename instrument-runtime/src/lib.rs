@@ -38,14 +38,17 @@ pub use budget::{
 };
 pub use clock::{ManualClock, ManualClockGuard};
 pub use export::dashboard_html;
+pub use export::grafana_dashboard;
+#[cfg(feature = "http")]
+pub use export::http::{MetricsServer, serve_metrics};
 pub use export::{
-    Artifact, ExportOptions, alerting_rules, artifacts, export_all, openmetrics_text,
-    prometheus_text,
+    Artifact, EXPORTS_OFF_ENV, ExportOptions, artifacts, export_all, set_export_options,
 };
 pub use export::{
     HISTOGRAM_ENCODING, LATENCY_HISTOGRAMS_SCHEMA, PHASE_METRICS_SCHEMA, latency_histograms_json,
     phase_metrics_json,
 };
+pub use export::{alerting_rules, openmetrics_text, prometheus_text};
 /// Records the wall time of every call into the node's latency histogram.
 ///
 /// Works on free functions, methods with any receiver, trait impl methods, generic functions (one

@@ -77,6 +77,25 @@ extern "C" fn write_report_at_exit() {
                 );
             }
         }
+        let options = crate::export::export_options();
+        match crate::export::write_artifacts(&snapshot, &budgets, &options, &dir) {
+            Ok(paths) if !paths.is_empty() => {
+                let names: Vec<String> = paths
+                    .iter()
+                    .filter_map(|path| path.file_name())
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .collect();
+                let _ = writeln!(summary, "exports: {}", names.join(", "));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                let _ = writeln!(
+                    summary,
+                    "instrument: could not write the exports to {}: {error}",
+                    dir.display()
+                );
+            }
+        }
         let _ = io::stderr().write_all(summary.as_bytes());
     });
 }
