@@ -520,6 +520,7 @@ mod tests {
         };
         let snapshot = Snapshot {
             taken_at_unix_ms: 0,
+            host: "host".to_owned(),
             nodes: vec![
                 node("embedding", 2_640_000, Some(failing)),
                 node("sanitization", 20_000, None),
@@ -555,6 +556,7 @@ sanitization    120       1       0  1.00ms  20.0us  3.00ms  4.00ms  -          
         }
         let snapshot = Snapshot {
             taken_at_unix_ms: 0,
+            host: "host".to_owned(),
             nodes: Vec::new(),
             conflicts: Vec::new(),
             breakers: vec![breaker.snapshot(61_000_000_000)],

@@ -25,6 +25,9 @@ use crate::registry::{NameConflict, conflicts_among, registered};
 pub struct Snapshot {
     /// When the snapshot was taken, in milliseconds since the Unix epoch.
     pub taken_at_unix_ms: u64,
+    /// The machine it was taken on (its host name; empty where the system does not say).
+    #[serde(default)]
+    pub host: String,
     /// One entry per registered node, including nodes never called.
     pub nodes: Vec<NodeSnapshot>,
     /// Node names claimed by more than one function.
@@ -151,6 +154,7 @@ pub fn snapshot() -> Snapshot {
     let nodes = registered();
     let metas: Vec<_> = nodes.iter().map(|node| node.meta()).collect();
     Snapshot {
+        host: host_name(),
         taken_at_unix_ms: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| {
@@ -166,6 +170,20 @@ pub fn snapshot() -> Snapshot {
                 .collect()
         },
     }
+}
+
+/// The host name, read once: from the kernel on Linux, else `HOSTNAME` / `COMPUTERNAME`.
+fn host_name() -> String {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .or_else(|| std::env::var("COMPUTERNAME").ok())
+            .map(|name| name.trim().to_owned())
+            .unwrap_or_default()
+    })
+    .clone()
 }
 
 impl NodeSnapshot {

@@ -443,6 +443,7 @@ mod tests {
     fn snapshot(nodes: Vec<NodeSnapshot>, breakers: Vec<BreakerSnapshot>) -> Snapshot {
         Snapshot {
             taken_at_unix_ms: 0,
+            host: "host".to_owned(),
             nodes,
             conflicts: Vec::new(),
             breakers,

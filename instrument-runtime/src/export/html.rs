@@ -97,8 +97,16 @@ fn write_header(out: &mut String, snapshot: &Snapshot, budgets: &BudgetReport) -
     writeln!(out, "<h1>Performance dashboard</h1>")?;
     writeln!(
         out,
-        "<p class=\"meta\">snapshot taken <time datetime=\"{}\">{taken_at}</time></p>",
-        taken_at.iso()
+        "<p class=\"meta\">snapshot taken <time datetime=\"{}\">{taken_at}</time>{}</p>",
+        taken_at.iso(),
+        if snapshot.host.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " on <span class=\"host\">{}</span>",
+                Escaped(&snapshot.host)
+            )
+        }
     )?;
     writeln!(out, "</header>")?;
 
@@ -1511,6 +1519,22 @@ mod tests {
         node
     }
 
+    #[test]
+    fn the_header_names_the_host_escaped() {
+        let mut snapshot = sample_snapshot();
+        let budgets = crate::check_budgets(&snapshot);
+        assert!(
+            dashboard_html(&snapshot, &budgets)
+                .contains("on <span class=\"host\">test-host</span>")
+        );
+        snapshot.host = "<b>".to_owned();
+        assert!(
+            dashboard_html(&snapshot, &budgets).contains("<span class=\"host\">&lt;b&gt;</span>")
+        );
+        snapshot.host.clear();
+        assert!(!dashboard_html(&snapshot, &budgets).contains("class=\"host\""));
+    }
+
     fn sample_snapshot() -> Snapshot {
         let mut slow = histogram::empty();
         slow.record_n(3_000_000, 50).unwrap();
@@ -1522,6 +1546,7 @@ mod tests {
         };
         Snapshot {
             taken_at_unix_ms: 1_700_000_000_000,
+            host: "test-host".to_owned(),
             nodes: vec![
                 node("<b>\"odd\" & 'name'</b>", None, None),
                 node("slow", Some(budget), Some(slow)),

@@ -369,6 +369,7 @@ mod tests {
     fn snapshot(nodes: Vec<NodeSnapshot>) -> Snapshot {
         Snapshot {
             taken_at_unix_ms: 1_700_000_000_123,
+            host: "host".to_owned(),
             nodes,
             conflicts: vec![],
             breakers: vec![],

@@ -902,6 +902,7 @@ mod tests {
     fn snapshot(nodes: Vec<NodeSnapshot>) -> Snapshot {
         Snapshot {
             taken_at_unix_ms: 0,
+            host: "host".to_owned(),
             nodes,
             conflicts: Vec::new(),
             breakers: Vec::new(),
