@@ -205,7 +205,7 @@ pub(crate) fn rfc3339(time: SystemTime) -> String {
 
 /// The proleptic Gregorian date `days` after 1970-01-01, by Howard Hinnant's `civil_from_days`
 /// (<https://howardhinnant.github.io/date_algorithms.html#civil_from_days>).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let day_of_era = z - era * 146_097;

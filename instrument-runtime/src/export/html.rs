@@ -1229,21 +1229,7 @@ impl UtcTime {
     /// Year, month, day, hour, minute, second, millisecond.
     fn parts(self) -> (u64, u64, u64, u64, u64, u64, u64) {
         let (days, ms_of_day) = (self.0 / 86_400_000, self.0 % 86_400_000);
-        // Howard Hinnant's `civil_from_days`, for days on or after 1970-01-01.
-        let z = days + 719_468;
-        let era = z / 146_097;
-        let day_of_era = z % 146_097;
-        let year_of_era =
-            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let shifted_month = (5 * day_of_year + 2) / 153;
-        let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-        let month = if shifted_month < 10 {
-            shifted_month + 3
-        } else {
-            shifted_month - 9
-        };
-        let year = year_of_era + era * 400 + u64::from(month <= 2);
+        let (year, month, day) = crate::resources::civil_from_days(days);
         let seconds = ms_of_day / 1_000;
         (
             year,
