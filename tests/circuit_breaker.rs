@@ -483,3 +483,37 @@ fn functions_sharing_a_breaker_name_with_different_settings_stop_the_program_at_
     );
     assert!(stderr.contains("(breaker_conflict_fixture::fetch_batch): failure_threshold = 3, timeout_ns = 5000000000"), "{stderr}");
 }
+
+#[instrument_runtime::circuit_breaker(
+    name = "it_cancelled_probe",
+    failure_threshold = 1,
+    timeout = "1s"
+)]
+async fn maybe_hang(hang: bool, fail: bool) -> Result<u32, FetchError> {
+    if hang {
+        futures::future::pending::<()>().await;
+    }
+    outcome(fail)
+}
+
+#[test]
+fn a_probe_whose_future_is_dropped_gives_its_slot_back() {
+    use futures::FutureExt as _;
+
+    let clock = ManualClock::new();
+    let _installed = clock.install();
+    futures::executor::block_on(maybe_hang(false, true)).unwrap_err();
+    clock.advance(TIMEOUT);
+    // the probe is admitted, then its future is dropped while pending
+    assert!(maybe_hang(true, false).now_or_never().is_none());
+    let snapshot = breaker_snapshot("it_cancelled_probe");
+    assert_eq!(
+        (snapshot.state, snapshot.probes_in_flight),
+        (BreakerState::HalfOpen, 0)
+    );
+    assert_eq!(snapshot.failures, 1, "a cancelled probe is not a failure");
+    // the freed slot admits the next probe instead of refusing it
+    assert_eq!(futures::executor::block_on(maybe_hang(false, false)), Ok(1));
+    let snapshot = breaker_snapshot("it_cancelled_probe");
+    assert_eq!((snapshot.rejected, snapshot.probes.admitted), (0, 2));
+}

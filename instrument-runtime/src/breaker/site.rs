@@ -82,13 +82,12 @@ impl BreakerSite {
             admission,
             started,
             began_during_panic: std::thread::panicking(),
-            finished: false,
         })
     }
 }
 
-/// A call the breaker let through. Dropped without [`finish`](Self::finish), it records a panic
-/// as a failure and a cancelled future as neither.
+/// A call the breaker let through. [`finish`](Self::finish) consumes it without running its
+/// destructor; dropped instead, it records a panic as a failure and a cancelled future as neither.
 #[doc(hidden)]
 #[must_use]
 pub struct Permit {
@@ -96,21 +95,22 @@ pub struct Permit {
     admission: Admission,
     started: u64,
     began_during_panic: bool,
-    finished: bool,
 }
 
 impl Permit {
     /// Records how the call ended; `describe` is called only for a failure.
     #[doc(hidden)]
     #[inline(always)]
-    pub fn finish(mut self, failed: bool, describe: impl FnOnce() -> String) {
-        self.finished = true;
-        let breaker = self.breaker;
+    pub fn finish(self, failed: bool, describe: impl FnOnce() -> String) {
+        // Every field is a reference or a number: nothing leaks, and the ending path is not a
+        // call into the destructor on every call.
+        let this = std::mem::ManuallyDrop::new(self);
+        let breaker = this.breaker;
         if let Some(slow_call_ns) = breaker.config.slow_call_ns {
-            let elapsed_ns = clock::elapsed_ns(self.started, clock::now());
+            let elapsed_ns = clock::elapsed_ns(this.started, clock::now());
             if !failed && elapsed_ns > slow_call_ns {
                 breaker.count_slow_call();
-                return breaker.failed(self.admission, clock::breaker_now_ns(), || {
+                return breaker.failed(this.admission, clock::breaker_now_ns(), || {
                     format!(
                         "slow call: {} over the {} limit",
                         crate::format_duration(elapsed_ns, crate::TableStyle::Ascii),
@@ -120,18 +120,16 @@ impl Permit {
             }
         }
         if failed {
-            breaker.failed(self.admission, clock::breaker_now_ns(), describe);
+            breaker.failed(this.admission, clock::breaker_now_ns(), describe);
         } else {
-            breaker.succeeded(self.admission, clock::breaker_now_ns);
+            breaker.succeeded(this.admission, clock::breaker_now_ns);
         }
     }
 }
 
 impl Drop for Permit {
+    #[cold]
     fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
         if std::thread::panicking() && !self.began_during_panic {
             self.breaker
                 .failed(self.admission, clock::breaker_now_ns(), || {
