@@ -116,13 +116,20 @@ fn origin() -> &'static Origin {
             TSC => unsafe { core::arch::x86_64::_rdtsc() },
             _ => quanta_clock().raw(),
         };
-        let unix_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            });
-        Origin { reading, unix_ms }
+        Origin {
+            reading,
+            unix_ms: unix_ms_now(),
+        }
     })
+}
+
+/// The wall clock, in milliseconds since the Unix epoch (0 before it).
+pub(crate) fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// Nanoseconds on the clock breakers keep time by: since the process first read it, or the

@@ -1,8 +1,6 @@
 //! A plain, sorted copy of every node's statistics: the only input of the budget check, the
 //! report and the exporters.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
@@ -155,11 +153,7 @@ pub fn snapshot() -> Snapshot {
     let metas: Vec<_> = nodes.iter().map(|node| node.meta()).collect();
     Snapshot {
         host: host_name(),
-        taken_at_unix_ms: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            }),
+        taken_at_unix_ms: crate::clock::unix_ms_now(),
         conflicts: conflicts_among(&metas),
         nodes: nodes.into_iter().map(NodeSnapshot::of).collect(),
         breakers: {

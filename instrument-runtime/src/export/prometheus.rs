@@ -444,6 +444,9 @@ pub(crate) fn families(
     families
 }
 
+/// A node's value for one of its count families; `None` leaves the node out of it.
+type NodeCount = fn(&NodeSnapshot) -> Option<u64>;
+
 #[allow(
     clippy::too_many_lines,
     reason = "one flat list of families, each a few lines"
@@ -454,66 +457,48 @@ fn node_families(
     budgets: &BudgetReport,
     options: &ExportOptions,
 ) {
-    let series = builder.family(
-        NODE_CALLS,
-        Kind::Counter,
-        None,
-        "Calls of the node that ended: returned, with or without an error, or panicked.",
-    );
-    for node in nodes {
-        series.push(Series {
-            labels: node_label(node),
-            value: Value::Int(node.calls),
-        });
-    }
-    let series = builder.family(
-        "node_errors_total",
-        Kind::Counter,
-        None,
-        "Calls of the node whose return value was a failure (nodes with #[counted]).",
-    );
-    for node in nodes.iter().filter(|node| node.instruments.counted) {
-        series.push(Series {
-            labels: node_label(node),
-            value: Value::Int(node.errors),
-        });
-    }
-    let series = builder.family(
-        "node_panics_total",
-        Kind::Counter,
-        None,
-        "Calls of the node that panicked.",
-    );
-    for node in nodes {
-        series.push(Series {
-            labels: node_label(node),
-            value: Value::Int(node.panics),
-        });
-    }
-    let series = builder.family(
-        "node_cancellations_total",
-        Kind::Counter,
-        None,
-        "Async calls of the node dropped before completing.",
-    );
-    for node in nodes {
-        series.push(Series {
-            labels: node_label(node),
-            value: Value::Int(node.cancelled),
-        });
-    }
-    let series = builder.family(
-        "node_in_flight",
-        Kind::Gauge,
-        None,
-        "Calls of the node running now (nodes with #[counted(in_flight)]).",
-    );
-    for node in nodes {
-        if let Some(in_flight) = node.in_flight {
-            series.push(Series {
-                labels: node_label(node),
-                value: Value::Int(in_flight),
-            });
+    // The per-node counts: a node gets a series where its value is `Some`.
+    let counts: [(&str, Kind, &str, NodeCount); 5] = [
+        (
+            NODE_CALLS,
+            Kind::Counter,
+            "Calls of the node that ended: returned, with or without an error, or panicked.",
+            |node| Some(node.calls),
+        ),
+        (
+            "node_errors_total",
+            Kind::Counter,
+            "Calls of the node whose return value was a failure (nodes with #[counted]).",
+            |node| node.instruments.counted.then_some(node.errors),
+        ),
+        (
+            "node_panics_total",
+            Kind::Counter,
+            "Calls of the node that panicked.",
+            |node| Some(node.panics),
+        ),
+        (
+            "node_cancellations_total",
+            Kind::Counter,
+            "Async calls of the node dropped before completing.",
+            |node| Some(node.cancelled),
+        ),
+        (
+            "node_in_flight",
+            Kind::Gauge,
+            "Calls of the node running now (nodes with #[counted(in_flight)]).",
+            |node| node.in_flight,
+        ),
+    ];
+    for (name, kind, help, count) in counts {
+        let series = builder.family(name, kind, None, help);
+        for node in nodes {
+            if let Some(value) = count(node) {
+                series.push(Series {
+                    labels: node_label(node),
+                    value: Value::Int(value),
+                });
+            }
         }
     }
     let series = builder.family(
