@@ -39,9 +39,19 @@ fn main() -> ExitCode {
     };
     instrument_runtime::report_at_exit();
 
+    let simulated = options.simulated_us_per_document.map(|us| {
+        (
+            instrument_runtime::ManualClock::new(),
+            Duration::from_micros(us),
+        )
+    });
+    let _installed = simulated.as_ref().map(|(clock, _)| clock.install());
     let started = Instant::now();
     let mut totals = Totals::default();
     for index in 0..options.documents {
+        if let Some((clock, per_document)) = &simulated {
+            clock.advance(*per_document);
+        }
         let raw = generate_plan(options.seed, index);
         let text = sanitization(&raw);
         let faults = options.faults.for_document(options.seed, index);
@@ -183,6 +193,7 @@ fn breaker_summary(snapshot: &Snapshot) -> Vec<String> {
 
 const USAGE: &str = "\
 usage: pipeline [--documents N] [--seed S] [--show I] [--fault-rate R --fault-node NODE]
+                [--simulated-us-per-document U]
 
   --documents N      how many generated plans to analyse (default 1000)
   --seed S           seed of the plan generator and of the injected faults (default 7)
@@ -191,6 +202,10 @@ usage: pipeline [--documents N] [--seed S] [--show I] [--fault-rate R --fault-no
   --fault-node NODE  a node to inject faults into (repeat it, or separate names with commas):
                      embedding, responsibility_detection, contradiction_detection,
                      causal_detection, teoria_cambio, dag_validation
+  --simulated-us-per-document U
+                     run on a hand-moved clock that advances U microseconds between documents
+                     and not at all inside them: breaker timeouts and recoveries then depend on
+                     the document count only, never on the machine (latencies read as 0)
   -h, --help         print this help";
 
 /// What the command line asks for.
@@ -207,6 +222,8 @@ struct Options {
     seed: u64,
     show: Option<u64>,
     faults: FaultPlan,
+    /// With a value, time is a `ManualClock` moved this much between documents.
+    simulated_us_per_document: Option<u64>,
 }
 
 impl Default for Options {
@@ -218,6 +235,7 @@ impl Default for Options {
             seed: 7,
             show: None,
             faults: FaultPlan::NONE,
+            simulated_us_per_document: None,
         }
     }
 }
@@ -283,6 +301,9 @@ impl Command {
                 "--documents" => options.documents = parse_value(&flag, value()?)?,
                 "--seed" => options.seed = parse_value(&flag, value()?)?,
                 "--show" => options.show = Some(parse_value(&flag, value()?)?),
+                "--simulated-us-per-document" => {
+                    options.simulated_us_per_document = Some(parse_value(&flag, value()?)?);
+                }
                 "--fault-rate" => fault_rate = Some(parse_fault_rate(value()?)?),
                 "--fault-node" => {
                     for name in value()?.split(',').map(str::trim) {

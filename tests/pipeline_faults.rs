@@ -19,9 +19,10 @@ const GUARDED: [&str; 6] = [
     "teoria_cambio",
 ];
 
-/// A debug build analyses a document in about 5 ms: 300 documents take a second or two, many
-/// times the breakers' 20 ms timeout, so a fault run goes through several outages.
+/// 300 documents on the example's simulated clock, 1 ms apart: the breakers' 20 ms timeout is 20
+/// documents, so a fault run goes through several outages whatever the machine's speed.
 const DOCUMENTS: &str = "300";
+const SIMULATED_US_PER_DOCUMENT: &str = "1000";
 
 fn scratch_dir(name: &str) -> PathBuf {
     let dir =
@@ -110,6 +111,8 @@ fn injected_embedding_faults_open_the_breaker_which_falls_back_probes_and_recove
             "0.3",
             "--fault-node",
             "embedding",
+            "--simulated-us-per-document",
+            SIMULATED_US_PER_DOCUMENT,
         ],
     );
     assert!(output.status.success(), "{output:?}");
