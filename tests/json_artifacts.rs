@@ -481,11 +481,18 @@ fn the_sampler_writes_a_valid_line_each_period() {
     let path = temp_dir("resources").join("resource_usage.jsonl");
     let sampler = instrument_runtime::sample_resources_into(&path, Duration::from_millis(10))
         .expect("sampler starts");
-    // Some CPU work for the sampler to see.
-    let deadline = std::time::Instant::now() + Duration::from_millis(100);
+    // Some CPU work for the sampler to see, until it has written three lines: how long that
+    // takes is up to the scheduler, so the deadline is only there to end a broken run.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let mut spins = 0_u64;
-    while std::time::Instant::now() < deadline {
-        spins = std::hint::black_box(spins.wrapping_add(1));
+    while std::fs::read_to_string(&path).map_or(0, |written| written.lines().count()) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fewer than 3 samples in 30 s"
+        );
+        for _ in 0..100_000 {
+            spins = std::hint::black_box(spins.wrapping_add(1));
+        }
     }
     sampler.stop().unwrap();
     let contents = std::fs::read_to_string(&path).unwrap();

@@ -281,9 +281,11 @@ fn clock_ticks_per_second() -> io::Result<u64> {
 /// let path = dir.join("usage.jsonl");
 /// let sampler = instrument_runtime::sample_resources_into(&path, std::time::Duration::from_millis(5)).unwrap();
 /// assert_eq!(sampler.path(), path.as_path());
-/// std::thread::sleep(std::time::Duration::from_millis(30));
+/// while std::fs::read_to_string(&path).map_or(true, |written| written.is_empty()) {
+///     std::thread::sleep(std::time::Duration::from_millis(5));
+/// }
 /// sampler.stop().unwrap();
-/// assert!(std::fs::read_to_string(&path).unwrap().lines().count() >= 1);
+/// assert!(std::fs::read_to_string(&path).unwrap().ends_with('\n'));
 /// # }
 /// # std::fs::remove_dir_all(&dir).ok();
 /// ```
