@@ -60,10 +60,17 @@ pub(crate) fn empty() -> Histogram<u64> {
 ///
 /// About 264 KiB of address space, allocated zeroed: the operating system backs only the pages a
 /// thread actually writes (typically two to six 4 KiB pages for a function whose latency spans a
-/// few octaves).
+/// few octaves). A bit per block of [`BLOCK_LEN`] counters says which blocks were ever written, so
+/// merging reads only those (a few thousand counters) rather than all 33,792.
 pub(crate) struct LatencyCounts {
     counts: Box<[AtomicU64]>,
+    touched_blocks: AtomicU64,
 }
+
+/// Counters per touched-block bit: one HDR bucket's upper half (bucket 0 takes two bits).
+const BLOCK_MAGNITUDE: u32 = SUB_BUCKET_HALF_COUNT_MAGNITUDE;
+const BLOCK_LEN: usize = 1 << BLOCK_MAGNITUDE;
+const _: () = assert!(COUNTS_LEN / BLOCK_LEN <= 64, "one bit per block in a u64");
 
 impl LatencyCounts {
     pub(crate) fn new() -> Self {
@@ -82,26 +89,383 @@ impl LatencyCounts {
             }
             Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, COUNTS_LEN))
         };
-        Self { counts }
+        Self {
+            counts,
+            touched_blocks: AtomicU64::new(0),
+        }
     }
 
     /// Counts one value. Only the thread that owns this array may call it.
     #[inline(always)]
     pub(crate) fn record(&self, value_ns: u64) {
-        let counter = &self.counts[slot_of(value_ns)];
+        let slot = slot_of(value_ns);
+        let block = 1u64 << (slot >> BLOCK_MAGNITUDE);
+        let touched = self.touched_blocks.load(Ordering::Relaxed);
+        // Written once per block in the thread's life: afterwards a predicted, untaken branch.
+        if touched & block == 0 {
+            self.touched_blocks
+                .store(touched | block, Ordering::Relaxed);
+        }
+        let counter = &self.counts[slot];
         counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
-    /// Adds these counts to `into`, losslessly.
-    pub(crate) fn add_to(&self, into: &mut Histogram<u64>) {
-        for (slot, counter) in self.counts.iter().enumerate() {
-            let count = counter.load(Ordering::Relaxed);
-            if count != 0 {
-                into.record_n(value_of(slot), count)
-                    .expect("every slot's value lies within the histogram's bounds");
+    /// Appends `(slot, count)` for every non-zero counter, slots ascending.
+    pub(crate) fn append_to(&self, bins: &mut Vec<(u32, u64)>) {
+        let mut blocks = self.touched_blocks.load(Ordering::Relaxed);
+        while blocks != 0 {
+            let block = blocks.trailing_zeros() as usize;
+            blocks &= blocks - 1;
+            let first = block << BLOCK_MAGNITUDE;
+            for (slot, counter) in (first..).zip(&self.counts[first..first + BLOCK_LEN]) {
+                let count = counter.load(Ordering::Relaxed);
+                if count != 0 {
+                    let slot = u32::try_from(slot).expect("fewer than 2^32 slots");
+                    bins.push((slot, count));
+                }
             }
         }
     }
+}
+
+/// The highest value that lands in `slot`.
+fn highest_of(slot: usize) -> u64 {
+    let equivalent_range = 1u64 << (slot >> SUB_BUCKET_HALF_COUNT_MAGNITUDE).saturating_sub(1);
+    value_of(slot) + equivalent_range - 1
+}
+
+/// A node's merged latency histogram, in nanoseconds.
+///
+/// The bucket layout is that of `hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000,
+/// 3)`: 1 ns to one hour with 3 significant figures, so a value read back is within 0.1% of a
+/// recorded one and every quantile is what `hdrhistogram` would answer. Only buckets that hold
+/// calls are stored, a few kilobytes for a typical node instead of the 270 kB of a full HDR
+/// histogram; [`to_hdr`](Self::to_hdr) gives the `hdrhistogram` form when a tool needs it.
+///
+/// ```
+/// use instrument_runtime::LatencyHistogram;
+///
+/// let mut histogram = LatencyHistogram::new();
+/// histogram.record_n(1_000_000, 99); // 99 calls of 1 ms
+/// histogram.record(40_000_000); // one of 40 ms
+/// assert_eq!(histogram.len(), 100);
+/// assert_eq!(histogram.value_at_quantile(0.5), 1_000_447); // 1 ms, to 3 significant figures
+/// assert_eq!(histogram.value_at_quantile(1.0), histogram.max());
+/// assert_eq!(histogram.count_above(2_000_000), 1);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LatencyHistogram {
+    /// `(slot, count)`: slots ascending and distinct, counts non-zero.
+    bins: Vec<(u32, u64)>,
+    len: u64,
+}
+
+/// The calls of one histogram bucket: every value from `lowest_ns` to `highest_ns` is recorded
+/// as the same value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LatencyBin {
+    /// The lowest value of the bucket.
+    pub lowest_ns: u64,
+    /// The highest value of the bucket.
+    pub highest_ns: u64,
+    /// Calls recorded in it.
+    pub count: u64,
+}
+
+impl LatencyHistogram {
+    /// An empty histogram.
+    ///
+    /// ```
+    /// assert!(instrument_runtime::LatencyHistogram::new().is_empty());
+    /// ```
+    pub const fn new() -> Self {
+        Self {
+            bins: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Merges `(slot, count)` pairs in any order, duplicates summed.
+    pub(crate) fn from_slot_counts(mut bins: Vec<(u32, u64)>) -> Self {
+        if !bins.is_sorted_by_key(|&(slot, _)| slot) {
+            bins.sort_unstable_by_key(|&(slot, _)| slot);
+        }
+        bins.dedup_by(|next, kept| {
+            let same = next.0 == kept.0;
+            if same {
+                kept.1 = kept.1.saturating_add(next.1);
+            }
+            same
+        });
+        let len = bins
+            .iter()
+            .fold(0u64, |len, &(_, count)| len.saturating_add(count));
+        Self { bins, len }
+    }
+
+    /// Records `count` calls of `value_ns` (values above one hour are recorded as one hour).
+    ///
+    /// ```
+    /// let mut histogram = instrument_runtime::LatencyHistogram::new();
+    /// histogram.record_n(5_000, 3);
+    /// assert_eq!((histogram.len(), histogram.min()), (3, 5_000));
+    /// ```
+    pub fn record_n(&mut self, value_ns: u64, count: u64) {
+        if count == 0 {
+            return;
+        }
+        #[allow(clippy::cast_possible_truncation, reason = "slots are below 2^16")]
+        let slot = slot_of(value_ns) as u32;
+        match self.bins.binary_search_by_key(&slot, |&(slot, _)| slot) {
+            Ok(at) => self.bins[at].1 = self.bins[at].1.saturating_add(count),
+            Err(at) => self.bins.insert(at, (slot, count)),
+        }
+        self.len = self.len.saturating_add(count);
+    }
+
+    /// Records one call of `value_ns`.
+    ///
+    /// ```
+    /// let mut histogram = instrument_runtime::LatencyHistogram::new();
+    /// histogram.record(5_000);
+    /// assert_eq!(histogram.len(), 1);
+    /// ```
+    pub fn record(&mut self, value_ns: u64) {
+        self.record_n(value_ns, 1);
+    }
+
+    /// Adds every call of `other`, losslessly: merging the histograms of several runs or
+    /// processes gives the histogram of all their calls.
+    ///
+    /// ```
+    /// use instrument_runtime::LatencyHistogram;
+    ///
+    /// let (mut first, mut second) = (LatencyHistogram::new(), LatencyHistogram::new());
+    /// first.record_n(1_000, 2);
+    /// second.record_n(1_000, 1);
+    /// second.record(9_000);
+    /// first.add(&second);
+    /// assert_eq!((first.len(), first.count_above(1_000)), (4, 1));
+    /// ```
+    pub fn add(&mut self, other: &Self) {
+        let mut bins = std::mem::take(&mut self.bins);
+        bins.extend_from_slice(&other.bins);
+        *self = Self::from_slot_counts(bins);
+    }
+
+    /// Calls recorded.
+    ///
+    /// ```
+    /// assert_eq!(instrument_runtime::LatencyHistogram::new().len(), 0);
+    /// ```
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether no call is recorded.
+    ///
+    /// ```
+    /// assert!(instrument_runtime::LatencyHistogram::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The lowest value equivalent to the fastest call (0 when empty).
+    ///
+    /// ```
+    /// let mut histogram = instrument_runtime::LatencyHistogram::new();
+    /// histogram.record(123_500);
+    /// assert_eq!(histogram.min(), 123_456); // its bucket's lowest value: within 0.1%
+    /// ```
+    pub fn min(&self) -> u64 {
+        self.bins
+            .first()
+            .map_or(0, |&(slot, _)| value_of(slot as usize))
+    }
+
+    /// The highest value equivalent to the slowest call (0 when empty).
+    ///
+    /// ```
+    /// let mut histogram = instrument_runtime::LatencyHistogram::new();
+    /// histogram.record(123_500);
+    /// assert_eq!(histogram.max(), 123_519); // its bucket's highest value: within 0.1%
+    /// ```
+    pub fn max(&self) -> u64 {
+        self.bins
+            .last()
+            .map_or(0, |&(slot, _)| highest_of(slot as usize))
+    }
+
+    /// The value at `quantile` (0 to 1), exactly as `hdrhistogram::Histogram::value_at_quantile`
+    /// answers it: the highest value equivalent to the call at that rank (the lowest for
+    /// quantile 0); 0 when empty.
+    ///
+    /// ```
+    /// let mut histogram = instrument_runtime::LatencyHistogram::new();
+    /// (1..=100).for_each(|ms| histogram.record(ms * 1_000_000));
+    /// assert_eq!(histogram.value_at_quantile(0.95), 95_027_199);
+    /// ```
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "the rank is a rounded product of a count and a fraction at most 1"
+    )]
+    pub fn value_at_quantile(&self, quantile: f64) -> u64 {
+        let quantile = quantile.min(1.0);
+        let rank = ((quantile * self.len as f64).ceil() as u64).max(1);
+        let mut below = 0u64;
+        for &(slot, count) in &self.bins {
+            below += count;
+            if below >= rank {
+                return if quantile == 0.0 {
+                    value_of(slot as usize)
+                } else {
+                    highest_of(slot as usize)
+                };
+            }
+        }
+        0
+    }
+
+    /// Calls whose bucket lies wholly above `threshold_ns`: the calls this histogram can tell
+    /// were slower than it.
+    ///
+    /// ```
+    /// let mut histogram = instrument_runtime::LatencyHistogram::new();
+    /// histogram.record_n(1_000_000, 3);
+    /// histogram.record(5_000_000);
+    /// assert_eq!(histogram.count_above(1_000_000), 1);
+    /// ```
+    pub fn count_above(&self, threshold_ns: u64) -> u64 {
+        self.len - self.count_at_or_below(threshold_ns)
+    }
+
+    /// Calls whose bucket starts at or below `bound_ns`: those that cannot be told from a value
+    /// at or below it (`hdrhistogram`'s `count_between(0, bound_ns)`).
+    ///
+    /// ```
+    /// let mut histogram = instrument_runtime::LatencyHistogram::new();
+    /// histogram.record_n(1_000_000, 3);
+    /// histogram.record(5_000_000);
+    /// assert_eq!(histogram.count_at_or_below(1_000_000), 3);
+    /// ```
+    pub fn count_at_or_below(&self, bound_ns: u64) -> u64 {
+        self.bins
+            .iter()
+            .take_while(|&&(slot, _)| value_of(slot as usize) <= bound_ns)
+            .map(|&(_, count)| count)
+            .sum()
+    }
+
+    /// Every bucket that holds calls, fastest first.
+    ///
+    /// ```
+    /// let mut histogram = instrument_runtime::LatencyHistogram::new();
+    /// histogram.record_n(5_000, 2);
+    /// let bins: Vec<_> = histogram.bins().collect();
+    /// assert_eq!((bins.len(), bins[0].lowest_ns, bins[0].highest_ns, bins[0].count), (1, 5_000, 5_003, 2));
+    /// ```
+    pub fn bins(&self) -> impl ExactSizeIterator<Item = LatencyBin> + '_ {
+        self.bins.iter().map(|&(slot, count)| LatencyBin {
+            lowest_ns: value_of(slot as usize),
+            highest_ns: highest_of(slot as usize),
+            count,
+        })
+    }
+
+    /// The same counts as an `hdrhistogram::Histogram`, for tools built on that crate.
+    ///
+    /// ```
+    /// let mut histogram = instrument_runtime::LatencyHistogram::new();
+    /// histogram.record_n(70_000, 9);
+    /// let hdr = histogram.to_hdr();
+    /// assert_eq!((hdr.len(), hdr.value_at_quantile(0.5)), (9, histogram.value_at_quantile(0.5)));
+    /// ```
+    pub fn to_hdr(&self) -> Histogram<u64> {
+        let mut hdr = empty();
+        for &(slot, count) in &self.bins {
+            // Every slot's value lies within the bounds, so the count is recorded whole.
+            hdr.saturating_record_n(value_of(slot as usize), count);
+        }
+        hdr
+    }
+
+    /// The counts of an `hdrhistogram::Histogram`. Lossless when it has this layout (1 ns to one
+    /// hour, 3 significant figures, as [`to_hdr`](Self::to_hdr) and the `latency_histograms.json`
+    /// encoding give); a histogram of another precision is rebucketed to this one.
+    ///
+    /// ```
+    /// let mut hdr = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+    /// hdr.record_n(2_500, 4).unwrap();
+    /// let histogram = instrument_runtime::LatencyHistogram::from_hdr(&hdr);
+    /// assert_eq!(histogram.to_hdr(), {
+    ///     let mut full = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).unwrap();
+    ///     full.record_n(2_500, 4).unwrap();
+    ///     full
+    /// });
+    /// ```
+    pub fn from_hdr(hdr: &Histogram<u64>) -> Self {
+        let mut histogram = Self::new();
+        for value in hdr.iter_recorded() {
+            histogram.record_n(
+                hdr.lowest_equivalent(value.value_iterated_to()),
+                value.count_at_value(),
+            );
+        }
+        histogram
+    }
+
+    /// Appends the histogram in `HdrHistogram`'s V2 encoding (uncompressed): the header, then the
+    /// counts up to the slowest call, runs of empty buckets as negative zig-zag varints.
+    pub(crate) fn write_v2(&self, out: &mut Vec<u8>) {
+        const V2_COOKIE: u32 = 0x1c84_9303 | 0x10;
+        let start = out.len();
+        out.extend_from_slice(&V2_COOKIE.to_be_bytes());
+        out.extend_from_slice(&[0; 4]); // payload length, filled in below
+        out.extend_from_slice(&0u32.to_be_bytes()); // normalizing index offset
+        out.extend_from_slice(&u32::from(SIGNIFICANT_FIGURES).to_be_bytes());
+        out.extend_from_slice(&LOWEST_NS.to_be_bytes());
+        out.extend_from_slice(&HIGHEST_NS.to_be_bytes());
+        out.extend_from_slice(&1.0f64.to_be_bytes()); // integer-to-double conversion ratio
+        let payload_start = out.len();
+        if self.bins.is_empty() {
+            out.push(0); // the count of slot 0, as `hdrhistogram` writes an empty histogram
+        }
+        let mut next_slot = 0u32;
+        for &(slot, count) in &self.bins {
+            match slot - next_slot {
+                0 => {}
+                1 => out.push(0),
+                empty => write_zig_zag(out, -i64::from(empty)),
+            }
+            write_zig_zag(out, i64::try_from(count).unwrap_or(i64::MAX));
+            next_slot = slot + 1;
+        }
+        let payload = u32::try_from(out.len() - payload_start).expect("payload under 4 GiB");
+        out[start + 4..start + 8].copy_from_slice(&payload.to_be_bytes());
+    }
+}
+
+/// `HdrHistogram`'s variable-length integer: zig-zag, then 7 bits per byte, low bits first, the
+/// ninth byte holding the last 8 bits whole.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "bit manipulation of the encoding: every cast keeps the low bits on purpose"
+)]
+fn write_zig_zag(out: &mut Vec<u8>, value: i64) {
+    let mut rest = ((value << 1) ^ (value >> 63)) as u64;
+    for _ in 0..8 {
+        if rest < 0x80 {
+            out.push(rest as u8);
+            return;
+        }
+        out.push(rest as u8 | 0x80);
+        rest >>= 7;
+    }
+    out.push(rest as u8);
 }
 
 #[cfg(test)]
@@ -123,33 +487,138 @@ mod tests {
         }
     }
 
-    #[test]
-    fn recorded_values_land_where_hdrhistogram_puts_them() {
+    /// Values spread over every octave up to the highest trackable value, with the edges.
+    fn spread_values() -> Vec<u64> {
         let mut values = vec![
             0, 1, 2, 1023, 1024, 2047, 2048, 2049, 4095, 4096, HIGHEST_NS,
         ];
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..20_000 {
-            // xorshift: values spread over every octave up to the highest trackable value
+            // xorshift
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             values.push((x >> (x % 40 + 22)) % HIGHEST_NS);
         }
+        values
+    }
+
+    fn merged(counts: &LatencyCounts) -> LatencyHistogram {
+        let mut bins = Vec::new();
+        counts.append_to(&mut bins);
+        LatencyHistogram::from_slot_counts(bins)
+    }
+
+    #[test]
+    fn recorded_values_land_where_hdrhistogram_puts_them() {
+        let values = spread_values();
         let ours = LatencyCounts::new();
         let mut reference = empty();
         for &value in &values {
             ours.record(value);
             reference.record(value).unwrap();
         }
-        let mut merged = empty();
-        ours.add_to(&mut merged);
-        assert_eq!(merged, reference);
-        for quantile in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
+        let merged = merged(&ours);
+        assert_eq!(merged.to_hdr(), reference);
+        assert_eq!(LatencyHistogram::from_hdr(&reference), merged);
+        assert_eq!(merged.len(), reference.len());
+        assert_eq!(merged.min(), reference.min());
+        assert_eq!(merged.max(), reference.max());
+        for step in 0..=1000 {
+            let quantile = f64::from(step) / 1000.0;
             assert_eq!(
                 merged.value_at_quantile(quantile),
-                reference.value_at_quantile(quantile)
+                reference.value_at_quantile(quantile),
+                "quantile {quantile}"
             );
+        }
+        for bin in merged.bins() {
+            assert_eq!(bin.lowest_ns, reference.lowest_equivalent(bin.lowest_ns));
+            assert_eq!(bin.highest_ns, reference.highest_equivalent(bin.lowest_ns));
+            assert_eq!(bin.count, reference.count_at(bin.lowest_ns));
+        }
+        for bound in [0, 1, 1_500, 2_048, 1_000_000, 123_456_789, HIGHEST_NS] {
+            assert_eq!(
+                merged.count_at_or_below(bound),
+                reference.count_between(0, bound)
+            );
+        }
+    }
+
+    #[test]
+    fn only_touched_blocks_are_read_and_several_shards_merge_exactly() {
+        let (first, second) = (LatencyCounts::new(), LatencyCounts::new());
+        let mut reference = empty();
+        for (index, &value) in spread_values().iter().enumerate() {
+            [&first, &second][index % 2].record(value);
+            reference.record(value).unwrap();
+        }
+        let mut bins = Vec::new();
+        first.append_to(&mut bins);
+        second.append_to(&mut bins);
+        assert_eq!(LatencyHistogram::from_slot_counts(bins).to_hdr(), reference);
+
+        let narrow = LatencyCounts::new();
+        narrow.record(1_000_000);
+        narrow.record(1_000_001);
+        assert_eq!(
+            narrow.touched_blocks.load(Ordering::Relaxed).count_ones(),
+            1
+        );
+        assert_eq!(merged(&narrow).len(), 2);
+    }
+
+    #[test]
+    fn histograms_add_and_record_like_hdrhistogram() {
+        let values = spread_values();
+        let (mut left, mut right, mut reference) =
+            (LatencyHistogram::new(), LatencyHistogram::new(), empty());
+        for (index, &value) in values.iter().enumerate() {
+            if index % 3 == 0 {
+                left.record(value);
+            } else {
+                right.record_n(value, 2);
+            }
+            reference
+                .record_n(value, if index % 3 == 0 { 1 } else { 2 })
+                .unwrap();
+        }
+        left.add(&right);
+        assert_eq!(left.to_hdr(), reference);
+        assert_eq!(
+            left.count_above(4_096),
+            reference.len() - reference.count_between(0, 4_096)
+        );
+    }
+
+    #[test]
+    fn v2_encoding_is_byte_for_byte_hdrhistograms() {
+        use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
+        let mut histogram = LatencyHistogram::new();
+        let mut reference = empty();
+        for (index, value) in (0u64..).zip(spread_values()) {
+            // counts from 1 to 2^60, so every varint length is written
+            let count = if index == 0 {
+                1 << 60
+            } else {
+                1 + (index % 7) * (1 << (index % 8 * 7))
+            };
+            histogram.record_n(value, count);
+            reference.record_n(value, count).unwrap();
+        }
+        for histogram_and_reference in [(LatencyHistogram::new(), empty()), (histogram, reference)]
+        {
+            let (ours, reference) = histogram_and_reference;
+            let mut encoded = Vec::new();
+            ours.write_v2(&mut encoded);
+            let mut expected = Vec::new();
+            V2Serializer::new()
+                .serialize(&reference, &mut expected)
+                .unwrap();
+            assert_eq!(encoded, expected);
+            let decoded: Histogram<u64> =
+                Deserializer::new().deserialize(&mut &encoded[..]).unwrap();
+            assert_eq!(decoded, reference);
         }
     }
 
@@ -157,9 +626,8 @@ mod tests {
     fn values_beyond_an_hour_are_clamped_not_lost() {
         let ours = LatencyCounts::new();
         ours.record(u64::MAX);
-        let mut merged = empty();
-        ours.add_to(&mut merged);
+        let merged = merged(&ours);
         assert_eq!(merged.len(), 1);
-        assert!(merged.equivalent(merged.max(), HIGHEST_NS));
+        assert!(empty().equivalent(merged.max(), HIGHEST_NS));
     }
 }

@@ -49,6 +49,7 @@ pub use export::{
     phase_metrics_json,
 };
 pub use export::{alerting_rules, openmetrics_text, prometheus_text};
+pub use histogram::{LatencyBin, LatencyHistogram};
 /// Records the wall time of every call into the node's latency histogram.
 ///
 /// Works on free functions, methods with any receiver, trait impl methods, generic functions (one

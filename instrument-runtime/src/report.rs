@@ -499,6 +499,7 @@ mod tests {
                 p999_ns: 4_000_000,
             }),
             verdict,
+            sum_ns: 0,
             histogram: None,
         }
     }

@@ -11,9 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::LocalKey;
 
-use hdrhistogram::Histogram;
-
-use crate::histogram::LatencyCounts;
+use crate::histogram::{LatencyCounts, LatencyHistogram};
 use crate::node::Node;
 
 /// How a call ended.
@@ -226,6 +224,7 @@ impl ShardPool {
     pub(crate) fn totals(&self) -> Totals {
         let shards = self.lock().all.clone();
         let mut totals = Totals::default();
+        let mut bins = Vec::new();
         // Ended calls are read before started ones: a call seen ended was seen started, so the
         // in-flight count is never negative.
         for shard in &shards {
@@ -244,8 +243,11 @@ impl ShardPool {
                 .sum_ns
                 .saturating_add(shard.sum_ns.load(Ordering::Acquire));
             if let Some(latency) = &shard.latency {
-                latency.add_to(totals.latency.get_or_insert_with(crate::histogram::empty));
+                latency.append_to(&mut bins);
             }
+        }
+        if !bins.is_empty() {
+            totals.latency = Some(LatencyHistogram::from_slot_counts(bins));
         }
         let started: u64 = shards
             .iter()
@@ -268,5 +270,5 @@ pub(crate) struct Totals {
     pub(crate) items: u64,
     pub(crate) items_total: u64,
     pub(crate) warnings: u64,
-    pub(crate) latency: Option<Histogram<u64>>,
+    pub(crate) latency: Option<LatencyHistogram>,
 }

@@ -1,11 +1,11 @@
 //! A plain, sorted copy of every node's statistics: the only input of the budget check, the
 //! report and the exporters.
 
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::breaker::snapshot::BreakerSnapshot;
 use crate::budget::{BudgetVerdict, judge};
+use crate::histogram::LatencyHistogram;
 use crate::node::{Budget, Instruments, Node};
 use crate::registry::{NameConflict, conflicts_among, registered};
 
@@ -82,11 +82,14 @@ pub struct NodeSnapshot {
     pub warnings: u64,
     /// Latency summary, for timed nodes that have been called.
     pub latency: Option<Latency>,
+    /// The exact sum of the recorded latencies, in nanoseconds (0 for untimed nodes).
+    #[serde(default)]
+    pub sum_ns: u64,
     /// The budget's verdict, for nodes with a budget.
     pub verdict: Option<BudgetVerdict>,
     /// The merged latency histogram, for timed nodes that have been called.
     #[serde(skip)]
-    pub histogram: Option<Histogram<u64>>,
+    pub histogram: Option<LatencyHistogram>,
 }
 
 /// Latency of a node's calls, in nanoseconds, to the histogram's precision (3 significant
@@ -121,11 +124,19 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(histogram: &Histogram<u64>, sum_ns: u64) -> Self {
+    /// The summary of a non-empty histogram whose calls took `sum_ns` in all.
+    ///
+    /// ```
+    /// let mut histogram = instrument_runtime::LatencyHistogram::new();
+    /// histogram.record_n(2_000, 3);
+    /// let latency = instrument_runtime::Latency::of(&histogram, 6_030);
+    /// assert_eq!((latency.mean_ns, latency.p50_ns, latency.max_ns), (2_010, 2_000, 2_000));
+    /// ```
+    pub fn of(histogram: &LatencyHistogram, sum_ns: u64) -> Self {
         Self {
             min_ns: histogram.min(),
             mean_ns: sum_ns / histogram.len().max(1),
-            max_ns: histogram.highest_equivalent(histogram.max()),
+            max_ns: histogram.max(),
             p50_ns: histogram.value_at_quantile(0.50),
             p90_ns: histogram.value_at_quantile(0.90),
             p95_ns: histogram.value_at_quantile(0.95),
@@ -184,7 +195,7 @@ impl NodeSnapshot {
     fn of(node: &'static Node) -> Self {
         let meta = node.meta();
         let totals = node.shards.totals();
-        let histogram = totals.latency.filter(|histogram| !histogram.is_empty());
+        let histogram = totals.latency;
         let latency = histogram
             .as_ref()
             .map(|histogram| Latency::of(histogram, totals.sum_ns));
@@ -207,6 +218,7 @@ impl NodeSnapshot {
                 .budget
                 .map(|budget| judge(&budget, totals.calls, latency.as_ref())),
             latency,
+            sum_ns: totals.sum_ns,
             histogram,
         }
     }

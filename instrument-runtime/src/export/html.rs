@@ -6,11 +6,10 @@
 
 use std::fmt::{self, Display, Write as _};
 
-use hdrhistogram::Histogram;
-
 use crate::breaker::snapshot::{BreakerSnapshot, Health};
 use crate::breaker::{BreakerState, Transition, TransitionCause};
 use crate::budget::{BudgetCheck, BudgetReport, BudgetVerdict, Quantile, VerdictStatus, judge};
+use crate::histogram::LatencyHistogram;
 use crate::report::{TableStyle, format_duration};
 use crate::snapshot::{NodeSnapshot, Snapshot};
 
@@ -882,7 +881,7 @@ const PLOT_TOP: f64 = 30.0;
 const PLOT_BOTTOM: f64 = 140.0;
 
 fn write_charts(out: &mut String, snapshot: &Snapshot) -> fmt::Result {
-    let charted: Vec<(&NodeSnapshot, &Histogram<u64>)> = snapshot
+    let charted: Vec<(&NodeSnapshot, &LatencyHistogram)> = snapshot
         .nodes
         .iter()
         .filter_map(|node| Some((node, node.histogram.as_ref()?)))
@@ -916,7 +915,7 @@ fn write_charts(out: &mut String, snapshot: &Snapshot) -> fmt::Result {
     writeln!(out, "</div>")
 }
 
-fn write_chart(out: &mut String, node: &NodeSnapshot, histogram: &Histogram<u64>) -> fmt::Result {
+fn write_chart(out: &mut String, node: &NodeSnapshot, histogram: &LatencyHistogram) -> fmt::Result {
     let verdict = verdict_of(node);
     let budgets: Vec<(Quantile, u64)> = node.budget.map_or_else(Vec::new, |budget| {
         Quantile::ALL
@@ -1074,7 +1073,7 @@ fn write_axis(out: &mut String, scale: &LogScale) -> fmt::Result {
     clippy::cast_sign_loss,
     reason = "bar heights on screen; bin bounds rounded to whole nanoseconds for labels"
 )]
-fn write_bars(out: &mut String, histogram: &Histogram<u64>, scale: &LogScale) -> fmt::Result {
+fn write_bars(out: &mut String, histogram: &LatencyHistogram, scale: &LogScale) -> fmt::Result {
     let counts = scale.bins(histogram, BINS_PER_DECADE);
     let tallest = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
     for (bin, &count) in counts.iter().enumerate() {
@@ -1100,11 +1099,10 @@ fn write_bars(out: &mut String, histogram: &Histogram<u64>, scale: &LogScale) ->
 
 /// The fastest and slowest calls, as the bins see them: each recorded value stands for the
 /// highest value equivalent to it (as the snapshot's quantiles do).
-fn recorded_range(histogram: &Histogram<u64>) -> (u64, u64) {
-    (
-        histogram.highest_equivalent(histogram.min()),
-        histogram.highest_equivalent(histogram.max()),
-    )
+fn recorded_range(histogram: &LatencyHistogram) -> (u64, u64) {
+    let mut bins = histogram.bins();
+    let fastest = bins.next().map_or(0, |bin| bin.highest_ns);
+    (fastest, histogram.max())
 }
 
 /// A log-scale axis over whole decades of nanoseconds: `10^lo_exp` at `left`, `10^hi_exp` at
@@ -1181,10 +1179,10 @@ impl LogScale {
     }
 
     /// Calls per bin.
-    fn bins(&self, histogram: &Histogram<u64>, per_decade: u32) -> Vec<u64> {
+    fn bins(&self, histogram: &LatencyHistogram, per_decade: u32) -> Vec<u64> {
         let mut counts = vec![0; (self.decades() * per_decade) as usize];
-        for value in histogram.iter_recorded() {
-            counts[self.bin_of(value.value_iterated_to(), per_decade)] += value.count_at_value();
+        for bin in histogram.bins() {
+            counts[self.bin_of(bin.highest_ns, per_decade)] += bin.count;
         }
         counts
     }
@@ -1262,7 +1260,6 @@ impl Display for UtcTime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::histogram;
     use crate::node::{Budget, Instruments};
     use crate::snapshot::Latency;
 
@@ -1357,10 +1354,10 @@ mod tests {
 
     #[test]
     fn bins_count_every_recorded_call() {
-        let mut histogram = histogram::empty();
-        histogram.record_n(1_000_000, 10).unwrap();
-        histogram.record_n(10_000_000, 5).unwrap();
-        histogram.record(100_000_000).unwrap();
+        let mut histogram = LatencyHistogram::new();
+        histogram.record_n(1_000_000, 10);
+        histogram.record_n(10_000_000, 5);
+        histogram.record(100_000_000);
         let (fastest, slowest) = recorded_range(&histogram);
         let scale = LogScale::covering(fastest, slowest, 0.0, 1.0);
         assert_eq!((scale.lo_exp, scale.hi_exp), (6, 9));
@@ -1472,7 +1469,11 @@ mod tests {
 
     /// A node built through serde, so fields added to `NodeSnapshot` with defaults need no
     /// change here.
-    fn node(name: &str, budget: Option<Budget>, histogram: Option<Histogram<u64>>) -> NodeSnapshot {
+    fn node(
+        name: &str,
+        budget: Option<Budget>,
+        histogram: Option<LatencyHistogram>,
+    ) -> NodeSnapshot {
         let mut node: NodeSnapshot = serde_json::from_value(serde_json::json!({
             "name": name,
             "module_path": "app",
@@ -1489,17 +1490,10 @@ mod tests {
             "verdict": null,
         }))
         .unwrap();
-        node.latency = histogram.as_ref().map(|histogram| Latency {
-            min_ns: histogram.min(),
-            mean_ns: 0,
-            max_ns: histogram.max(),
-            p50_ns: histogram.value_at_quantile(0.5),
-            p90_ns: histogram.value_at_quantile(0.9),
-            p95_ns: histogram.value_at_quantile(0.95),
-            p99_ns: histogram.value_at_quantile(0.99),
-            p999_ns: histogram.value_at_quantile(0.999),
-        });
-        node.calls = histogram.as_ref().map_or(0, Histogram::len);
+        node.latency = histogram
+            .as_ref()
+            .map(|histogram| Latency::of(histogram, 0));
+        node.calls = histogram.as_ref().map_or(0, LatencyHistogram::len);
         node.verdict = budget.map(|budget| judge(&budget, node.calls, node.latency.as_ref()));
         node.histogram = histogram;
         node
@@ -1522,9 +1516,9 @@ mod tests {
     }
 
     fn sample_snapshot() -> Snapshot {
-        let mut slow = histogram::empty();
-        slow.record_n(3_000_000, 50).unwrap();
-        slow.record_n(30_000_000, 50).unwrap();
+        let mut slow = LatencyHistogram::new();
+        slow.record_n(3_000_000, 50);
+        slow.record_n(30_000_000, 50);
         let budget = Budget {
             p95_ns: Some(5_000_000),
             min_samples: 10,

@@ -9,12 +9,12 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
-use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+use flate2::{Compress, Compression, FlushCompress, Status};
 use serde::Serialize;
 
+use crate::histogram::LatencyHistogram;
 use crate::resources::rfc3339;
-use crate::snapshot::{Latency, NodeSnapshot, Snapshot};
+use crate::snapshot::{NodeSnapshot, Snapshot};
 
 /// The `schema` field of `phase_metrics.json`, bumped on incompatible changes.
 ///
@@ -180,13 +180,14 @@ pub fn phase_metrics_json(snapshot: &Snapshot) -> String {
 /// assert!(node["hdr_histogram"].as_str().unwrap().starts_with("HISTF"));
 /// ```
 pub fn latency_histograms_json(snapshot: &Snapshot) -> String {
+    let mut encoder = HistogramEncoder::new();
     let histograms = LatencyHistograms {
         encoding: HISTOGRAM_ENCODING,
         nodes: snapshot
             .nodes
             .iter()
             .filter(|node| node.instruments.timed)
-            .map(histogram_node)
+            .map(|node| histogram_node(node, &mut encoder))
             .collect(),
         schema: LATENCY_HISTOGRAMS_SCHEMA,
         taken_at: taken_at(snapshot),
@@ -231,13 +232,16 @@ fn phase_node(node: &NodeSnapshot) -> PhaseNode<'_> {
     }
 }
 
-fn histogram_node(node: &NodeSnapshot) -> HistogramNode<'_> {
+fn histogram_node<'a>(node: &'a NodeSnapshot, encoder: &mut HistogramEncoder) -> HistogramNode<'a> {
     let total_ns = total_duration_ns(node);
     HistogramNode {
-        count: node.histogram.as_ref().map_or(0, Histogram::len),
+        count: node.histogram.as_ref().map_or(0, LatencyHistogram::len),
         duration_ms: total_ns.map(ms),
         file: &node.file,
-        hdr_histogram: node.histogram.as_ref().map(encode_histogram),
+        hdr_histogram: node
+            .histogram
+            .as_ref()
+            .map(|histogram| encoder.encode(histogram)),
         items_processed: node.items_processed,
         latency_histogram: node.latency.map(|latency| FullQuantiles {
             max_ms: ms(latency.max_ns),
@@ -253,12 +257,9 @@ fn histogram_node(node: &NodeSnapshot) -> HistogramNode<'_> {
     }
 }
 
-/// The summed latency of a timed node's calls: the exact mean times the count, so within a
-/// nanosecond per call of the exact sum.
+/// The summed latency of a timed node's calls, exact.
 fn total_duration_ns(node: &NodeSnapshot) -> Option<u64> {
-    let Latency { mean_ns, .. } = node.latency?;
-    let count = node.histogram.as_ref().map_or(node.calls, Histogram::len);
-    Some(mean_ns.saturating_mul(count))
+    node.latency.map(|_| node.sum_ns)
 }
 
 #[allow(
@@ -290,57 +291,85 @@ fn anomalies(node: &NodeSnapshot) -> Option<Anomalies> {
     };
     Some(Anomalies {
         basis,
-        count: count_above(histogram, threshold_ns),
+        count: histogram.count_above(threshold_ns),
         threshold_ms: ms(threshold_ns),
     })
 }
 
-/// Recorded values surely above `threshold_ns`: those whose whole bucket lies above it.
-fn count_above(histogram: &Histogram<u64>, threshold_ns: u64) -> u64 {
-    histogram
-        .iter_recorded()
-        .filter(|bucket| histogram.lowest_equivalent(bucket.value_iterated_to()) > threshold_ns)
-        .map(|bucket| bucket.count_at_value())
-        .sum()
+/// Encodes histograms as `HdrHistogram` V2 + DEFLATE, in base64 ([`HISTOGRAM_ENCODING`]). One
+/// encoder serves every node: the compressor's tables are most of what encoding allocates.
+struct HistogramEncoder {
+    compressor: Compress,
+    uncompressed: Vec<u8>,
+    compressed: Vec<u8>,
 }
 
-/// The histogram as `HdrHistogram` V2 + DEFLATE, in base64 ([`HISTOGRAM_ENCODING`]).
-fn encode_histogram(histogram: &Histogram<u64>) -> String {
-    let mut bytes = Vec::new();
-    V2DeflateSerializer::new()
-        .serialize(histogram, &mut bytes)
-        .expect("serializing into memory cannot fail");
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+impl HistogramEncoder {
+    fn new() -> Self {
+        Self {
+            compressor: Compress::new(Compression::default(), true),
+            uncompressed: Vec::new(),
+            compressed: Vec::new(),
+        }
+    }
+
+    fn encode(&mut self, histogram: &LatencyHistogram) -> String {
+        const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9304 | 0x10;
+        self.uncompressed.clear();
+        histogram.write_v2(&mut self.uncompressed);
+        self.compressed.clear();
+        self.compressed
+            .extend_from_slice(&V2_COMPRESSED_COOKIE.to_be_bytes());
+        self.compressed.extend_from_slice(&[0; 4]); // compressed length, filled in below
+        self.compressor.reset();
+        loop {
+            let consumed = usize::try_from(self.compressor.total_in()).expect("in memory");
+            self.compressed.reserve(self.uncompressed.len() / 2 + 64);
+            let status = self
+                .compressor
+                .compress_vec(
+                    &self.uncompressed[consumed..],
+                    &mut self.compressed,
+                    FlushCompress::Finish,
+                )
+                .expect("compressing into memory cannot fail");
+            if status == Status::StreamEnd {
+                break;
+            }
+        }
+        let length = u32::try_from(self.compressed.len() - 8).expect("a histogram under 4 GiB");
+        self.compressed[4..8].copy_from_slice(&length.to_be_bytes());
+        base64::engine::general_purpose::STANDARD.encode(&self.compressed)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::Histogram;
+    use hdrhistogram::serialization::{Deserializer, Serializer as _};
 
     use super::*;
     use crate::node::{Budget, Instruments};
+    use crate::snapshot::Latency;
 
-    fn histogram(values: &[(u64, u64)]) -> Histogram<u64> {
-        let mut histogram = crate::histogram::empty();
+    fn histogram(values: &[(u64, u64)]) -> LatencyHistogram {
+        let mut histogram = LatencyHistogram::new();
         for &(value, count) in values {
-            histogram.record_n(value, count).unwrap();
+            histogram.record_n(value, count);
         }
         histogram
+    }
+
+    fn encode_histogram(histogram: &LatencyHistogram) -> String {
+        HistogramEncoder::new().encode(histogram)
     }
 
     fn node(name: &str, budget: Option<Budget>, values: &[(u64, u64)]) -> NodeSnapshot {
         let histogram = (!values.is_empty()).then(|| histogram(values));
         let sum: u64 = values.iter().map(|(value, count)| value * count).sum();
-        let latency = histogram.as_ref().map(|histogram| Latency {
-            min_ns: histogram.min(),
-            mean_ns: sum / histogram.len(),
-            max_ns: histogram.highest_equivalent(histogram.max()),
-            p50_ns: histogram.value_at_quantile(0.50),
-            p90_ns: histogram.value_at_quantile(0.90),
-            p95_ns: histogram.value_at_quantile(0.95),
-            p99_ns: histogram.value_at_quantile(0.99),
-            p999_ns: histogram.value_at_quantile(0.999),
-        });
+        let latency = histogram
+            .as_ref()
+            .map(|histogram| Latency::of(histogram, sum));
         NodeSnapshot {
             name: name.into(),
             module_path: "app::pipeline".into(),
@@ -361,6 +390,7 @@ mod tests {
             items_total: 0,
             warnings: 0,
             latency,
+            sum_ns: sum,
             verdict: None,
             histogram,
         }
@@ -538,9 +568,25 @@ mod tests {
                 x % 7 + 1,
             ));
         }
-        let original = histogram(&values);
-        let encoded = encode_histogram(&original);
+        let ours = histogram(&values);
+        let original = ours.to_hdr();
+        let encoded = encode_histogram(&ours);
         assert!(encoded.starts_with("HISTF"), "{encoded}");
+        let mut reference = Vec::new();
+        hdrhistogram::serialization::V2DeflateSerializer::new()
+            .serialize(&original, &mut reference)
+            .unwrap();
+        assert_eq!(
+            encoded,
+            base64::engine::general_purpose::STANDARD.encode(reference)
+        );
+        // A reused encoder gives every histogram the encoding a fresh one would.
+        let mut reused = HistogramEncoder::new();
+        let small = histogram(&[(1_000, 10)]);
+        for _ in 0..2 {
+            assert_eq!(reused.encode(&ours), encoded);
+            assert_eq!(reused.encode(&small), encode_histogram(&small));
+        }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&encoded)
             .unwrap();

@@ -12,11 +12,10 @@
 
 use std::collections::BTreeSet;
 
-use hdrhistogram::Histogram;
-
 use crate::breaker::snapshot::BreakerSnapshot;
 use crate::budget::{BudgetReport, Quantile};
 use crate::export::ExportOptions;
+use crate::histogram::LatencyHistogram;
 use crate::snapshot::{NodeSnapshot, Snapshot};
 
 /// The latency histogram family; its samples are `_bucket`, `_sum` and `_count`.
@@ -313,16 +312,11 @@ fn ms_to_ns(ms: f64) -> u64 {
 /// cannot tell it from a value at or below the bound, that is when the lowest value of its
 /// HDR slot is at or below it (`Histogram::count_between(0, bound)`). So a call of exactly 1 ms
 /// is in the `le="0.001"` bucket; the error is the histogram's, below 0.1%.
-pub(crate) fn buckets(histogram: &Histogram<u64>, bounds_ns: &[u64], sum_ns: u64) -> Buckets {
+pub(crate) fn buckets(histogram: &LatencyHistogram, bounds_ns: &[u64], sum_ns: u64) -> Buckets {
     let mut cumulative = Vec::with_capacity(bounds_ns.len());
     let mut recorded = histogram
-        .iter_recorded()
-        .map(|value| {
-            (
-                histogram.lowest_equivalent(value.value_iterated_to()),
-                value.count_at_value(),
-            )
-        })
+        .bins()
+        .map(|bin| (bin.lowest_ns, bin.count))
         .peekable();
     let mut below = 0u64;
     for &bound in bounds_ns {
@@ -510,12 +504,7 @@ fn node_families(
     for node in nodes.iter().filter(|node| node.instruments.timed) {
         let bounds = bucket_bounds_ns(node, options);
         let value = match &node.histogram {
-            Some(histogram) => {
-                let sum_ns = node
-                    .latency
-                    .map_or(0, |latency| latency.mean_ns.saturating_mul(histogram.len()));
-                buckets(histogram, &bounds, sum_ns)
-            }
+            Some(histogram) => buckets(histogram, &bounds, node.sum_ns),
             None => Buckets {
                 cumulative: bounds.iter().map(|&bound| (bound, 0)).collect(),
                 sum_ns: 0,
@@ -841,11 +830,12 @@ mod tests {
     use super::*;
     use crate::budget::{NotExercised, Violation};
     use crate::node::Budget;
+    use crate::snapshot::Latency;
 
-    fn histogram(values: &[u64]) -> Histogram<u64> {
-        let mut histogram = crate::histogram::empty();
+    fn histogram(values: &[u64]) -> LatencyHistogram {
+        let mut histogram = LatencyHistogram::new();
         for &value in values {
-            histogram.record(value).unwrap();
+            histogram.record(value);
         }
         histogram
     }
@@ -854,20 +844,14 @@ mod tests {
     fn node(name: &str, timed: bool, budget: Option<Budget>, values: &[u64]) -> NodeSnapshot {
         let histogram = (!values.is_empty()).then(|| histogram(values));
         let sum: u64 = values.iter().sum();
-        let latency = histogram.as_ref().map(|histogram| {
-            serde_json::json!({
-                "min_ns": histogram.min(), "mean_ns": sum / histogram.len(),
-                "max_ns": histogram.highest_equivalent(histogram.max()),
-                "p50_ns": histogram.value_at_quantile(0.5), "p90_ns": histogram.value_at_quantile(0.9),
-                "p95_ns": histogram.value_at_quantile(0.95), "p99_ns": histogram.value_at_quantile(0.99),
-                "p999_ns": histogram.value_at_quantile(0.999),
-            })
-        });
+        let latency = histogram
+            .as_ref()
+            .map(|histogram| Latency::of(histogram, sum));
         let mut node: NodeSnapshot = serde_json::from_value(serde_json::json!({
             "name": name, "module_path": "app::steps", "file": "src/steps.rs", "line": 7,
             "instruments": { "timed": timed, "counted": true, "in_flight": false, "budget": budget.is_some() },
             "budget": budget, "calls": values.len(), "errors": 1, "panics": 0, "cancelled": 2,
-            "in_flight": null, "latency": latency, "verdict": null,
+            "in_flight": null, "latency": latency, "verdict": null, "sum_ns": sum,
         }))
         .unwrap();
         node.histogram = histogram;
@@ -989,6 +973,7 @@ mod tests {
         .chain([5_000_000_000, 3_600_000_000_000])
         .collect();
         let histogram = histogram(&values);
+        let reference = histogram.to_hdr();
         let bounds: Vec<u64> = [1, 2, 1_000, 100_000, 1_000_000, 2_000_000, 1_000_000_000]
             .into_iter()
             .chain(
@@ -1002,7 +987,7 @@ mod tests {
             .collect();
         let buckets = buckets(&histogram, &bounds, 42);
         for &(bound, count) in &buckets.cumulative {
-            assert_eq!(count, histogram.count_between(0, bound), "le {bound}");
+            assert_eq!(count, reference.count_between(0, bound), "le {bound}");
         }
         assert_eq!(buckets.count, values.len() as u64);
         assert_eq!(buckets.sum_ns, 42);
@@ -1019,7 +1004,7 @@ mod tests {
         );
     }
 
-    fn histogram_of_one(value: u64) -> Histogram<u64> {
+    fn histogram_of_one(value: u64) -> LatencyHistogram {
         histogram(&[value])
     }
 
@@ -1068,7 +1053,7 @@ p_node_latency_seconds_bucket{node="a\"b",le="0.001"} 2
 p_node_latency_seconds_bucket{node="a\"b",le="0.0022"} 2
 p_node_latency_seconds_bucket{node="a\"b",le="0.005"} 3
 p_node_latency_seconds_bucket{node="a\"b",le="+Inf"} 3
-p_node_latency_seconds_sum{node="a\"b"} 0.004999998
+p_node_latency_seconds_sum{node="a\"b"} 0.005
 p_node_latency_seconds_count{node="a\"b"} 3
 # HELP p_node_panics_total Calls of the node that panicked.
 # TYPE p_node_panics_total counter
