@@ -662,6 +662,68 @@ fn openmetrics_renders_the_same_metrics_with_its_own_spelling() {
     );
 }
 
+/// The strict `OpenMetrics` parser of the Python reference client (`prometheus_client`), which
+/// rejects what promtool lets through: a missing `# EOF`, unordered or missing buckets, a
+/// `_count` that differs from the `+Inf` bucket. Prints the families it read, one per line.
+fn strict_openmetrics_families(text: &str) -> Result<String, String> {
+    const PARSE: &str = "import sys\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+        for family in text_string_to_metric_families(sys.stdin.read()):\n\
+        \x20   print(family.name, family.type, len(family.samples))\n";
+    let mut child = Command::new("python3")
+        .args(["-c", PARSE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed: run scripts/test-all, which installs prometheus-client");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        !stderr.contains("ModuleNotFoundError"),
+        "prometheus_client is needed: run scripts/test-all, which installs it\n{stderr}"
+    );
+    if output.status.success() {
+        Ok(String::from_utf8(output.stdout).unwrap())
+    } else {
+        Err(stderr)
+    }
+}
+
+#[test]
+fn the_strict_openmetrics_parser_accepts_every_family() {
+    let snapshot = recorded();
+    let text = openmetrics_text(
+        snapshot,
+        &check_budgets(snapshot),
+        &ExportOptions::default(),
+    );
+    let families = strict_openmetrics_families(&text).unwrap_or_else(|error| panic!("{error}"));
+    let declared = text
+        .lines()
+        .filter(|line| line.starts_with("# TYPE "))
+        .count();
+    assert_eq!(families.lines().count(), declared, "{families}");
+    assert!(
+        families.contains("instrument_node_latency_seconds histogram "),
+        "{families}"
+    );
+    assert!(
+        families.contains("instrument_node_calls counter "),
+        "{families}"
+    );
+
+    // The parser is strict indeed: the same text without its `# EOF` is refused.
+    let truncated = text.strip_suffix("# EOF\n").unwrap();
+    assert!(strict_openmetrics_families(truncated).is_err());
+}
+
 #[test]
 fn the_report_writes_the_exposition_as_performance_metrics_prom() {
     let snapshot = recorded();

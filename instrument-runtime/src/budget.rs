@@ -63,15 +63,26 @@ impl Quantile {
     }
 }
 
-impl fmt::Display for Quantile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Quantile {
+    /// Its name: `p50`, `p90`, `p95`, `p99` or `max`.
+    ///
+    /// ```
+    /// assert_eq!(instrument_runtime::Quantile::P95.as_str(), "p95");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
             Self::P50 => "p50",
             Self::P90 => "p90",
             Self::P95 => "p95",
             Self::P99 => "p99",
             Self::Max => "max",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Quantile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

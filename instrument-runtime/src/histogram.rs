@@ -60,17 +60,22 @@ pub(crate) fn empty() -> Histogram<u64> {
 ///
 /// About 264 KiB of address space, allocated zeroed: the operating system backs only the pages a
 /// thread actually writes (typically two to six 4 KiB pages for a function whose latency spans a
-/// few octaves). A bit per block of [`BLOCK_LEN`] counters says which blocks were ever written, so
-/// merging reads only those (a few thousand counters) rather than all 33,792.
+/// few octaves). A bit per cache line of counters says which lines were ever written, so merging
+/// reads only those (one per distinct latency bucket at most) rather than all 33,792 counters:
+/// a snapshot's cost follows what was recorded, not the histogram's range.
 pub(crate) struct LatencyCounts {
     counts: Box<[AtomicU64]>,
-    touched_blocks: AtomicU64,
+    touched_lines: [AtomicU64; TOUCHED_WORDS],
 }
 
-/// Counters per touched-block bit: one HDR bucket's upper half (bucket 0 takes two bits).
-const BLOCK_MAGNITUDE: u32 = SUB_BUCKET_HALF_COUNT_MAGNITUDE;
-const BLOCK_LEN: usize = 1 << BLOCK_MAGNITUDE;
-const _: () = assert!(COUNTS_LEN / BLOCK_LEN <= 64, "one bit per block in a u64");
+/// Counters per touched bit: the eight of one 64-byte cache line.
+const LINE_MAGNITUDE: u32 = 3;
+const LINE_LEN: usize = 1 << LINE_MAGNITUDE;
+const TOUCHED_WORDS: usize = COUNTS_LEN / LINE_LEN / 64;
+const _: () = assert!(
+    TOUCHED_WORDS * 64 * LINE_LEN == COUNTS_LEN,
+    "a bit for every line"
+);
 
 impl LatencyCounts {
     pub(crate) fn new() -> Self {
@@ -91,7 +96,7 @@ impl LatencyCounts {
         };
         Self {
             counts,
-            touched_blocks: AtomicU64::new(0),
+            touched_lines: [const { AtomicU64::new(0) }; TOUCHED_WORDS],
         }
     }
 
@@ -99,12 +104,12 @@ impl LatencyCounts {
     #[inline(always)]
     pub(crate) fn record(&self, value_ns: u64) {
         let slot = slot_of(value_ns);
-        let block = 1u64 << (slot >> BLOCK_MAGNITUDE);
-        let touched = self.touched_blocks.load(Ordering::Relaxed);
-        // Written once per block in the thread's life: afterwards a predicted, untaken branch.
-        if touched & block == 0 {
-            self.touched_blocks
-                .store(touched | block, Ordering::Relaxed);
+        let line = slot >> LINE_MAGNITUDE;
+        let (word, bit) = (&self.touched_lines[line / 64], 1u64 << (line % 64));
+        let touched = word.load(Ordering::Relaxed);
+        // Written once per line in the thread's life: afterwards a predicted, untaken branch.
+        if touched & bit == 0 {
+            word.store(touched | bit, Ordering::Relaxed);
         }
         let counter = &self.counts[slot];
         counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -112,16 +117,18 @@ impl LatencyCounts {
 
     /// Appends `(slot, count)` for every non-zero counter, slots ascending.
     pub(crate) fn append_to(&self, bins: &mut Vec<(u32, u64)>) {
-        let mut blocks = self.touched_blocks.load(Ordering::Relaxed);
-        while blocks != 0 {
-            let block = blocks.trailing_zeros() as usize;
-            blocks &= blocks - 1;
-            let first = block << BLOCK_MAGNITUDE;
-            for (slot, counter) in (first..).zip(&self.counts[first..first + BLOCK_LEN]) {
-                let count = counter.load(Ordering::Relaxed);
-                if count != 0 {
-                    let slot = u32::try_from(slot).expect("fewer than 2^32 slots");
-                    bins.push((slot, count));
+        for (word_index, word) in self.touched_lines.iter().enumerate() {
+            let mut lines = word.load(Ordering::Relaxed);
+            while lines != 0 {
+                let line = word_index * 64 + lines.trailing_zeros() as usize;
+                lines &= lines - 1;
+                let first = line << LINE_MAGNITUDE;
+                for (slot, counter) in (first..).zip(&self.counts[first..first + LINE_LEN]) {
+                    let count = counter.load(Ordering::Relaxed);
+                    if count != 0 {
+                        let slot = u32::try_from(slot).expect("fewer than 2^32 slots");
+                        bins.push((slot, count));
+                    }
                 }
             }
         }
@@ -546,7 +553,7 @@ mod tests {
     }
 
     #[test]
-    fn only_touched_blocks_are_read_and_several_shards_merge_exactly() {
+    fn only_touched_lines_are_read_and_several_shards_merge_exactly() {
         let (first, second) = (LatencyCounts::new(), LatencyCounts::new());
         let mut reference = empty();
         for (index, &value) in spread_values().iter().enumerate() {
@@ -561,10 +568,10 @@ mod tests {
         let narrow = LatencyCounts::new();
         narrow.record(1_000_000);
         narrow.record(1_000_001);
-        assert_eq!(
-            narrow.touched_blocks.load(Ordering::Relaxed).count_ones(),
-            1
-        );
+        let touched: u32 = (narrow.touched_lines.iter())
+            .map(|word| word.load(Ordering::Relaxed).count_ones())
+            .sum();
+        assert_eq!(touched, 1);
         assert_eq!(merged(&narrow).len(), 2);
     }
 

@@ -224,7 +224,6 @@ impl ShardPool {
     pub(crate) fn totals(&self) -> Totals {
         let shards = self.lock().all.clone();
         let mut totals = Totals::default();
-        let mut bins = Vec::new();
         // Ended calls are read before started ones: a call seen ended was seen started, so the
         // in-flight count is never negative.
         for shard in &shards {
@@ -242,9 +241,13 @@ impl ShardPool {
             totals.sum_ns = totals
                 .sum_ns
                 .saturating_add(shard.sum_ns.load(Ordering::Acquire));
-            if let Some(latency) = &shard.latency {
-                latency.append_to(&mut bins);
-            }
+        }
+        let timed = shards.iter().filter_map(|shard| shard.latency.as_ref());
+        // A bucket per call at most; rarely more than a few thousand buckets hold calls.
+        let capacity = usize::try_from(totals.calls.min(4_096)).expect("at most 4,096");
+        let mut bins = Vec::with_capacity(capacity);
+        for latency in timed {
+            latency.append_to(&mut bins);
         }
         if !bins.is_empty() {
             totals.latency = Some(LatencyHistogram::from_slot_counts(bins));

@@ -11,6 +11,7 @@
 //! every Prometheus reader.
 
 use std::collections::BTreeSet;
+use std::fmt::{self, Display, Write as _};
 
 use crate::breaker::snapshot::BreakerSnapshot;
 use crate::budget::{BudgetReport, Quantile};
@@ -129,20 +130,40 @@ impl Kind {
 
 /// One metric family: a name, what it means, and its series.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Family {
+pub(crate) struct Family<'a> {
     /// The full name as in the 0.0.4 format (counters end with `_total`).
     name: String,
     kind: Kind,
     help: &'static str,
     /// The unit, for `OpenMetrics`; the name ends with it.
     unit: Option<&'static str>,
-    series: Vec<Series>,
+    series: Vec<Series<'a>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-struct Series {
-    labels: Vec<(&'static str, String)>,
+struct Series<'a> {
+    labels: Labels<'a>,
     value: Value,
+}
+
+/// A series' labels, borrowed from the snapshot: every family has at most two.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Labels<'a>([Option<(&'static str, &'a str)>; 2]);
+
+impl<'a> Labels<'a> {
+    const NONE: Self = Self([None, None]);
+
+    fn one(key: &'static str, value: &'a str) -> Self {
+        Self([Some((key, value)), None])
+    }
+
+    fn two(first: (&'static str, &'a str), second: (&'static str, &'a str)) -> Self {
+        Self([Some(first), Some(second)])
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&'static str, &'a str)> + '_ {
+        self.0.iter().flatten().copied()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -230,18 +251,19 @@ pub(crate) fn sanitize_prefix(prefix: &str) -> String {
     sanitized
 }
 
-/// Escapes a label value: backslash, double quote and line feed.
-pub(crate) fn escape_label_value(value: &str) -> String {
-    let mut escaped = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => escaped.push_str("\\\\"),
-            '"' => escaped.push_str("\\\""),
-            '\n' => escaped.push_str("\\n"),
-            c => escaped.push(c),
-        }
+/// Appends a label value, escaped: backslash, double quote and line feed.
+fn write_escaped_label_value(out: &mut String, value: &str) {
+    let mut rest = value;
+    while let Some(at) = rest.find(['\\', '"', '\n']) {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'\\' => "\\\\",
+            b'"' => "\\\"",
+            _ => "\\n",
+        });
+        rest = &rest[at + 1..];
     }
-    escaped
+    out.push_str(rest);
 }
 
 /// Escapes HELP text: backslash and line feed (and, for `OpenMetrics`, double quote).
@@ -260,22 +282,37 @@ fn escape_help(help: &str, format: Format) -> String {
 
 /// Nanoseconds as an exact decimal number of seconds: `1500000` is `0.0015`.
 pub(crate) fn seconds(ns: u64) -> String {
-    let (whole, fraction) = (ns / 1_000_000_000, ns % 1_000_000_000);
-    if fraction == 0 {
-        return whole.to_string();
+    Seconds(ns).to_string()
+}
+
+/// Nanoseconds, displayed as an exact decimal number of seconds.
+struct Seconds(u64);
+
+impl Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (whole, mut fraction) = (self.0 / 1_000_000_000, self.0 % 1_000_000_000);
+        if fraction == 0 {
+            return write!(f, "{whole}");
+        }
+        let mut digits = 9;
+        while fraction.is_multiple_of(10) {
+            fraction /= 10;
+            digits -= 1;
+        }
+        write!(f, "{whole}.{fraction:0digits$}")
     }
-    let fraction = format!("{fraction:09}");
-    format!("{whole}.{}", fraction.trim_end_matches('0'))
 }
 
 /// A float as Prometheus spells it.
-fn float(value: f64) -> String {
-    if value.is_nan() {
-        "NaN".to_owned()
-    } else if value.is_infinite() {
-        if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
-    } else {
-        value.to_string()
+struct PromFloat(f64);
+
+impl Display for PromFloat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            value if value.is_nan() => f.write_str("NaN"),
+            value if value.is_infinite() => f.write_str(if value > 0.0 { "+Inf" } else { "-Inf" }),
+            value => write!(f, "{value}"),
+        }
     }
 }
 
@@ -345,60 +382,61 @@ fn unique_by_name<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<&T> {
         .collect()
 }
 
-struct Builder {
+struct Builder<'a> {
     prefix: String,
-    families: Vec<Family>,
+    families: Vec<Family<'a>>,
+    /// Nodes or breakers the next families describe: the usual number of series in each.
+    subjects: usize,
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
     fn family(
         &mut self,
         name: &str,
         kind: Kind,
         unit: Option<&'static str>,
         help: &'static str,
-    ) -> &mut Vec<Series> {
+    ) -> &mut Vec<Series<'a>> {
         self.families.push(Family {
             name: format!("{}{name}", self.prefix),
             kind,
             help,
             unit,
-            series: Vec::new(),
+            series: Vec::with_capacity(self.subjects),
         });
         &mut self.families.last_mut().expect("just pushed").series
     }
 }
 
-fn node_label(node: &NodeSnapshot) -> Vec<(&'static str, String)> {
-    vec![("node", node.name.clone())]
+fn node_label(node: &NodeSnapshot) -> Labels<'_> {
+    Labels::one("node", &node.name)
 }
 
-fn statistic_labels(node: &NodeSnapshot, quantile: Quantile) -> Vec<(&'static str, String)> {
-    vec![
-        ("node", node.name.clone()),
-        ("statistic", quantile.to_string()),
-    ]
+fn statistic_labels(node: &NodeSnapshot, quantile: Quantile) -> Labels<'_> {
+    Labels::two(("node", &node.name), ("statistic", quantile.as_str()))
 }
 
-fn breaker_label(breaker: &BreakerSnapshot) -> Vec<(&'static str, String)> {
-    vec![("breaker", breaker.name.clone())]
+fn breaker_label(breaker: &BreakerSnapshot) -> Labels<'_> {
+    Labels::one("breaker", &breaker.name)
 }
 
 /// What is exported: every family, sorted by name, each with its series sorted by label values.
 /// Families without series are left out.
-pub(crate) fn families(
-    snapshot: &Snapshot,
+pub(crate) fn families<'a>(
+    snapshot: &'a Snapshot,
     budgets: &BudgetReport,
     options: &ExportOptions,
     process: Option<&ProcessMetrics>,
-) -> Vec<Family> {
+) -> Vec<Family<'a>> {
+    let nodes = unique_by_name(&snapshot.nodes, |node| &node.name);
+    let breakers = unique_by_name(&snapshot.breakers, |breaker| &breaker.name);
     let mut builder = Builder {
         prefix: sanitize_prefix(&options.prefix),
         families: Vec::new(),
+        subjects: nodes.len(),
     };
-    let nodes = unique_by_name(&snapshot.nodes, |node| &node.name);
     node_families(&mut builder, &nodes, budgets, options);
-    let breakers = unique_by_name(&snapshot.breakers, |breaker| &breaker.name);
+    builder.subjects = breakers.len();
     breaker_families(&mut builder, &breakers);
     if let Some(process) = process {
         builder
@@ -409,7 +447,7 @@ pub(crate) fn families(
                 "Resident memory size of the process, in bytes.",
             )
             .push(Series {
-                labels: Vec::new(),
+                labels: Labels::NONE,
                 value: Value::Int(process.resident_memory_bytes),
             });
         builder
@@ -420,7 +458,7 @@ pub(crate) fn families(
                 "User and system CPU time spent by the process, in seconds.",
             )
             .push(Series {
-                labels: Vec::new(),
+                labels: Labels::NONE,
                 value: Value::Float(process.cpu_seconds),
             });
     }
@@ -430,8 +468,8 @@ pub(crate) fn families(
         family.series.sort_by(|a, b| {
             a.labels
                 .iter()
-                .map(|l| &l.1)
-                .cmp(b.labels.iter().map(|l| &l.1))
+                .map(|(_, value)| value)
+                .cmp(b.labels.iter().map(|(_, value)| value))
         });
     }
     families.sort_by(|a, b| a.name.cmp(&b.name));
@@ -445,9 +483,9 @@ type NodeCount = fn(&NodeSnapshot) -> Option<u64>;
     clippy::too_many_lines,
     reason = "one flat list of families, each a few lines"
 )]
-fn node_families(
-    builder: &mut Builder,
-    nodes: &[&NodeSnapshot],
+fn node_families<'a>(
+    builder: &mut Builder<'a>,
+    nodes: &[&'a NodeSnapshot],
     budgets: &BudgetReport,
     options: &ExportOptions,
 ) {
@@ -611,7 +649,7 @@ type BreakerCounter = (&'static str, &'static str, fn(&BreakerSnapshot) -> u64);
     clippy::too_many_lines,
     reason = "one flat list of families, each a few lines"
 )]
-fn breaker_families(builder: &mut Builder, breakers: &[&BreakerSnapshot]) {
+fn breaker_families<'a>(builder: &mut Builder<'a>, breakers: &[&'a BreakerSnapshot]) {
     let series = builder.family(
         BREAKER_STATE,
         Kind::Gauge,
@@ -638,10 +676,7 @@ fn breaker_families(builder: &mut Builder, breakers: &[&BreakerSnapshot]) {
             ("opened", counts.opened),
         ] {
             series.push(Series {
-                labels: vec![
-                    ("breaker", breaker.name.clone()),
-                    ("transition", transition.to_owned()),
-                ],
+                labels: Labels::two(("breaker", &breaker.name), ("transition", transition)),
                 value: Value::Int(count),
             });
         }
@@ -719,8 +754,10 @@ fn breaker_families(builder: &mut Builder, breakers: &[&BreakerSnapshot]) {
 }
 
 /// Prints families in one of the two formats.
-pub(crate) fn render(families: &[Family], format: Format) -> String {
-    let mut out = String::with_capacity(families.len() * 256);
+pub(crate) fn render(families: &[Family<'_>], format: Format) -> String {
+    // About 90 bytes per sample: one allocation for the whole text in the common case.
+    let samples: usize = families.iter().map(Family::samples).sum();
+    let mut out = String::with_capacity(families.len() * 256 + samples * 96);
     for family in families {
         let family_name = match (format, family.kind) {
             (Format::OpenMetrics, Kind::Counter) => {
@@ -758,39 +795,52 @@ fn write_metadata(out: &mut String, keyword: &str, name: &str, text: &str) {
     out.push('\n');
 }
 
-fn write_series(out: &mut String, name: &str, series: &Series, format: Format) {
+fn write_series(out: &mut String, name: &str, series: &Series<'_>, format: Format) {
+    let labels = series.labels;
     match &series.value {
-        Value::Int(value) => write_sample(out, name, "", &series.labels, None, &value.to_string()),
-        Value::Seconds(ns) => write_sample(out, name, "", &series.labels, None, &seconds(*ns)),
-        Value::Float(value) => write_sample(out, name, "", &series.labels, None, &float(*value)),
+        Value::Int(value) => write_sample(out, name, "", labels, None, value),
+        Value::Seconds(ns) => write_sample(out, name, "", labels, None, Seconds(*ns)),
+        Value::Float(value) => write_sample(out, name, "", labels, None, PromFloat(*value)),
         Value::Histogram(buckets) => {
             for &(bound, count) in &buckets.cumulative {
-                let mut le = seconds(bound);
-                // OpenMetrics writes bounds as floats, as its reference clients do: `1.0`.
-                if format == Format::OpenMetrics && !le.contains('.') {
-                    le.push_str(".0");
-                }
-                write_sample(
-                    out,
-                    name,
-                    "_bucket",
-                    &series.labels,
-                    Some(&le),
-                    &count.to_string(),
-                );
+                let le = Bound { ns: bound, format };
+                write_sample(out, name, "_bucket", labels, Some(&le), count);
             }
-            let count = buckets.count.to_string();
-            write_sample(out, name, "_bucket", &series.labels, Some("+Inf"), &count);
-            write_sample(
-                out,
-                name,
-                "_sum",
-                &series.labels,
-                None,
-                &seconds(buckets.sum_ns),
-            );
-            write_sample(out, name, "_count", &series.labels, None, &count);
+            let count = buckets.count;
+            write_sample(out, name, "_bucket", labels, Some(&"+Inf"), count);
+            write_sample(out, name, "_sum", labels, None, Seconds(buckets.sum_ns));
+            write_sample(out, name, "_count", labels, None, count);
         }
+    }
+}
+
+impl Family<'_> {
+    /// Lines its series print.
+    fn samples(&self) -> usize {
+        self.series
+            .iter()
+            .map(|series| match &series.value {
+                Value::Histogram(buckets) => buckets.cumulative.len() + 3,
+                _ => 1,
+            })
+            .sum()
+    }
+}
+
+/// A bucket bound in seconds; `OpenMetrics` writes bounds as floats, as its reference clients do
+/// (`1.0`).
+struct Bound {
+    ns: u64,
+    format: Format,
+}
+
+impl Display for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Seconds(self.ns).fmt(f)?;
+        if self.format == Format::OpenMetrics && self.ns.is_multiple_of(1_000_000_000) {
+            f.write_str(".0")?;
+        }
+        Ok(())
     }
 }
 
@@ -798,31 +848,31 @@ fn write_sample(
     out: &mut String,
     name: &str,
     suffix: &str,
-    labels: &[(&'static str, String)],
-    le: Option<&str>,
-    value: &str,
+    labels: Labels<'_>,
+    le: Option<&dyn Display>,
+    value: impl Display,
 ) {
     out.push_str(name);
     out.push_str(suffix);
-    let all = labels
-        .iter()
-        .map(|(key, value)| (*key, value.as_str()))
-        .chain(le.map(|le| ("le", le)));
     let mut first = true;
-    for (key, value) in all {
+    for (key, value) in labels.iter() {
         out.push(if first { '{' } else { ',' });
         first = false;
         out.push_str(key);
         out.push_str("=\"");
-        out.push_str(&escape_label_value(value));
+        write_escaped_label_value(out, value);
         out.push('"');
+    }
+    if let Some(le) = le {
+        out.push(if first { '{' } else { ',' });
+        first = false;
+        // Writing into a `String` cannot fail.
+        let _ = write!(out, "le=\"{le}\"");
     }
     if !first {
         out.push('}');
     }
-    out.push(' ');
-    out.push_str(value);
-    out.push('\n');
+    let _ = writeln!(out, " {value}");
 }
 
 #[cfg(test)]
@@ -902,7 +952,9 @@ mod tests {
             ("tab\there ünï ✓", "tab\there ünï ✓"),
             ("\\\"\n", r#"\\\"\n"#),
         ] {
-            assert_eq!(escape_label_value(value), escaped, "{value:?}");
+            let mut written = String::from("before ");
+            write_escaped_label_value(&mut written, value);
+            assert_eq!(written, format!("before {escaped}"), "{value:?}");
         }
         assert_eq!(
             escape_help("a \\ \"b\"\nc", Format::Prometheus),
@@ -924,10 +976,10 @@ mod tests {
         ] {
             assert_eq!(seconds(ns), text);
         }
-        assert_eq!(float(0.5), "0.5");
-        assert_eq!(float(f64::INFINITY), "+Inf");
-        assert_eq!(float(f64::NEG_INFINITY), "-Inf");
-        assert_eq!(float(f64::NAN), "NaN");
+        assert_eq!(PromFloat(0.5).to_string(), "0.5");
+        assert_eq!(PromFloat(f64::INFINITY).to_string(), "+Inf");
+        assert_eq!(PromFloat(f64::NEG_INFINITY).to_string(), "-Inf");
+        assert_eq!(PromFloat(f64::NAN).to_string(), "NaN");
     }
 
     #[test]
