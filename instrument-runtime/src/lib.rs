@@ -10,6 +10,7 @@
 mod atomic_file;
 mod breaker;
 mod budget;
+mod budgets_file;
 mod call;
 mod clock;
 mod export;
@@ -35,6 +36,11 @@ pub use breaker::{BreakerState, LastFailure, Recovery, Transition, TransitionCau
 pub use budget::{
     BudgetCheck, BudgetReport, BudgetVerdict, NotExercised, Quantile, VerdictStatus, Violation,
     check_budgets,
+};
+pub use budgets_file::{
+    BudgetKey, BudgetSource, BudgetsFile, BudgetsFileDiagnostic, BudgetsFileErrors, CodeSite,
+    DiagnosticKind, FileEntry, FileSite, NodeBudgetInput, Position, Resolution, ResolvedBudget,
+    Section,
 };
 pub use clock::{ManualClock, ManualClockGuard};
 pub use export::dashboard_html;

@@ -1,0 +1,328 @@
+//! Scalars of the budgets file: durations, tolerances, counts; and "did you mean" suggestions.
+//!
+//! Durations and tolerances read as in `#[budget]`, so a budget moves between the code and the
+//! file unchanged; messages are worded as the attribute's.
+
+/// Accepted units, with their length in nanoseconds.
+const UNITS: [(&str, u128); 7] = [
+    ("ns", 1),
+    ("us", 1_000),
+    ("µs", 1_000),
+    ("μs", 1_000), // Greek mu, which keyboards produce as often as the micro sign
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+];
+
+const EXPECTED_UNITS: &str = "`ns`, `us`, `µs`, `ms`, `s`, `m`";
+
+/// A positive duration in whole nanoseconds: `500us`, `2ms`, `1.5s`.
+pub(super) fn duration_ns(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!(
+            "a duration must be greater than zero, found `{text}`"
+        ));
+    }
+    let number_len = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(number_len);
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() || (number.contains('.') && fraction.is_empty()) || fraction.contains('.') {
+        return Err(format!("expected a duration like `50ms`, found `{text}`"));
+    }
+    if unit.is_empty() {
+        return Err(format!(
+            "missing unit in `{text}`; expected a duration like `{number}ms`, with one of {EXPECTED_UNITS}"
+        ));
+    }
+    let Some(&(_, unit_ns)) = UNITS.iter().find(|(name, _)| *name == unit) else {
+        let lower = unit.trim().to_lowercase();
+        return Err(match UNITS.iter().find(|(name, _)| *name == lower) {
+            Some((name, _)) => format!("unknown unit `{unit}` in `{text}`; write `{number}{name}`"),
+            None => format!("unknown unit `{unit}` in `{text}`; expected one of {EXPECTED_UNITS}"),
+        });
+    };
+    let too_long = || {
+        format!(
+            "duration `{text}` is too long; the longest is about 584 years (`u64::MAX` nanoseconds)"
+        )
+    };
+    let whole: u128 = whole.parse().map_err(|_| too_long())?;
+    let scale = u32::try_from(fraction.len())
+        .ok()
+        .and_then(|digits| 10_u128.checked_pow(digits))
+        .ok_or_else(too_long)?;
+    let fraction: u128 = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse().map_err(|_| too_long())?
+    };
+    let fraction_ns = fraction * unit_ns;
+    if !fraction_ns.is_multiple_of(scale) {
+        return Err(format!("`{text}` is not a whole number of nanoseconds"));
+    }
+    let nanos = whole
+        .checked_mul(unit_ns)
+        .and_then(|nanos| nanos.checked_add(fraction_ns / scale))
+        .and_then(|nanos| u64::try_from(nanos).ok())
+        .ok_or_else(too_long)?;
+    if nanos == 0 {
+        return Err(format!(
+            "a duration must be greater than zero, found `{text}`"
+        ));
+    }
+    Ok(nanos)
+}
+
+/// A tolerance as a fraction: `5%` or `0.05`, from 0% to 100%.
+pub(super) fn tolerance(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let (number, percent) = match text.strip_suffix('%') {
+        Some(number) => (number.trim(), true),
+        None => (text, false),
+    };
+    let Some(value) = number
+        .parse::<f64>()
+        .ok()
+        .filter(|value| value.is_finite() && number.starts_with(|c: char| c.is_ascii_digit()))
+    else {
+        return Err(format!(
+            "expected a tolerance like `10%` or `0.1`, found `{text}`"
+        ));
+    };
+    let fraction = if percent { value / 100.0 } else { value };
+    if fraction > 1.0 {
+        // `tolerance: 5` most likely means five percent, not 500%.
+        return Err(if !percent && value <= 100.0 {
+            format!(
+                "tolerance must be between 0% and 100%, found `{text}`; a number without `%` is a \
+                 fraction: write `{text}%` or `{}`",
+                value / 100.0
+            )
+        } else {
+            format!("tolerance must be between 0% and 100%, found `{text}`")
+        });
+    }
+    Ok(fraction)
+}
+
+/// A count of calls: `100`.
+pub(super) fn count(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    if text.bytes().all(|byte| byte.is_ascii_digit())
+        && let Ok(count) = text.parse()
+    {
+        return Ok(count);
+    }
+    Err(format!(
+        "expected a whole number of calls like `100`, found `{text}`"
+    ))
+}
+
+/// A duration in the largest unit that writes it exactly: `80ms`, `1500us`.
+pub(super) fn show_ns(nanos: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+        (1, "ns"),
+    ];
+    let (scale, unit) = UNITS
+        .into_iter()
+        .find(|(scale, _)| nanos.is_multiple_of(*scale))
+        .unwrap_or((1, "ns"));
+    format!("{}{unit}", nanos / scale)
+}
+
+/// The candidate closest to `word`, when close enough to be a typo of it: at most one edit per
+/// three characters (at least one), ignoring case; ties go to the earlier candidate.
+pub(super) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let word = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(&word, &candidate.to_lowercase()), candidate))
+        .filter(|&(distance, candidate)| {
+            distance <= (word.chars().count().max(candidate.chars().count()) / 3).max(1)
+        })
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Insertions, deletions, substitutions and swaps of neighbours turning `a` into `b`
+/// (optimal string alignment distance).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // Three rows of the dynamic-programming table: two back, one back, current.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..=b.len() {
+            let substitution = usize::from(a[i - 1] != b[j - 1]);
+            current[j] = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + substitution);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                current[j] = current[j].min(before[j - 2] + 1);
+            }
+        }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_every_unit() {
+        let cases = [
+            ("750ns", 750),
+            ("500us", 500_000),
+            ("500µs", 500_000),
+            ("500μs", 500_000),
+            ("2ms", 2_000_000),
+            ("50ms", 50_000_000),
+            ("1.5s", 1_500_000_000),
+            ("0.5ms", 500_000),
+            ("1m", 60_000_000_000),
+        ];
+        for (text, nanos) in cases {
+            assert_eq!(duration_ns(text), Ok(nanos), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_durations_say_what_to_write() {
+        let cases = [
+            ("fifty", "expected a duration like `50ms`, found `fifty`"),
+            (
+                "50",
+                "missing unit in `50`; expected a duration like `50ms`, with one of `ns`, `us`, `µs`, `ms`, `s`, `m`",
+            ),
+            ("-5ms", "a duration must be greater than zero, found `-5ms`"),
+            ("0ms", "a duration must be greater than zero, found `0ms`"),
+            ("0.0s", "a duration must be greater than zero, found `0.0s`"),
+            ("5.ms", "expected a duration like `50ms`, found `5.ms`"),
+            (".5ms", "expected a duration like `50ms`, found `.5ms`"),
+            (
+                "1.2.3ms",
+                "expected a duration like `50ms`, found `1.2.3ms`",
+            ),
+            ("50MS", "unknown unit `MS` in `50MS`; write `50ms`"),
+            (
+                "2h",
+                "unknown unit `h` in `2h`; expected one of `ns`, `us`, `µs`, `ms`, `s`, `m`",
+            ),
+            ("1.5ns", "`1.5ns` is not a whole number of nanoseconds"),
+            (
+                "600y",
+                "unknown unit `y` in `600y`; expected one of `ns`, `us`, `µs`, `ms`, `s`, `m`",
+            ),
+            (
+                "99999999999s",
+                "duration `99999999999s` is too long; the longest is about 584 years (`u64::MAX` nanoseconds)",
+            ),
+        ];
+        for (text, message) in cases {
+            assert_eq!(duration_ns(text), Err(message.to_owned()), "{text}");
+        }
+    }
+
+    #[test]
+    fn tolerance_as_percent_or_fraction() {
+        assert_eq!(tolerance("5%"), Ok(0.05));
+        assert_eq!(tolerance("0.05"), Ok(0.05));
+        assert_eq!(tolerance("2.5 %"), Ok(0.025));
+        assert_eq!(tolerance("0%"), Ok(0.0));
+        assert_eq!(tolerance("100%"), Ok(1.0));
+        assert_eq!(tolerance("1"), Ok(1.0));
+    }
+
+    #[test]
+    fn bad_tolerances() {
+        assert_eq!(
+            tolerance("five"),
+            Err("expected a tolerance like `10%` or `0.1`, found `five`".to_owned())
+        );
+        assert_eq!(
+            tolerance("-5%"),
+            Err("expected a tolerance like `10%` or `0.1`, found `-5%`".to_owned())
+        );
+        assert_eq!(
+            tolerance("150%"),
+            Err("tolerance must be between 0% and 100%, found `150%`".to_owned())
+        );
+        assert_eq!(
+            tolerance("5"),
+            Err(
+                "tolerance must be between 0% and 100%, found `5`; a number without `%` is a \
+                 fraction: write `5%` or `0.05`"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            tolerance("NaN%"),
+            Err("expected a tolerance like `10%` or `0.1`, found `NaN%`".to_owned())
+        );
+    }
+
+    #[test]
+    fn counts_are_whole_numbers() {
+        assert_eq!(count("100"), Ok(100));
+        assert_eq!(count("0"), Ok(0));
+        for text in ["1.5", "-1", "+3", "ten", ""] {
+            assert_eq!(
+                count(text),
+                Err(format!(
+                    "expected a whole number of calls like `100`, found `{text}`"
+                ))
+            );
+        }
+    }
+
+    #[test]
+    fn show_ns_uses_the_largest_exact_unit() {
+        assert_eq!(show_ns(80_000_000), "80ms");
+        assert_eq!(show_ns(1_500_000), "1500us");
+        assert_eq!(show_ns(2_000_000_000), "2s");
+        assert_eq!(show_ns(7), "7ns");
+    }
+
+    #[test]
+    fn edit_distance_counts_swaps_as_one() {
+        assert_eq!(edit_distance("p59", "p95"), 1);
+        assert_eq!(edit_distance("tolerence", "tolerance"), 1);
+        assert_eq!(edit_distance("", "max"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn did_you_mean_only_for_close_words() {
+        let keys = [
+            "p50",
+            "p90",
+            "p95",
+            "p99",
+            "max",
+            "tolerance",
+            "min_samples",
+        ];
+        assert_eq!(did_you_mean("tolerence", keys), Some("tolerance"));
+        assert_eq!(did_you_mean("P95", keys), Some("p95"));
+        assert_eq!(did_you_mean("tolernace", keys), Some("tolerance"));
+        assert_eq!(did_you_mean("p995", keys), Some("p95"));
+        assert_eq!(did_you_mean("minsamples", keys), Some("min_samples"));
+        assert_eq!(did_you_mean("colour", keys), None);
+        assert_eq!(did_you_mean("latency", keys), None);
+    }
+}
