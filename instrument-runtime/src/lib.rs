@@ -12,6 +12,7 @@ mod breaker;
 mod budget;
 mod call;
 mod clock;
+mod compare;
 mod export;
 mod histogram;
 mod items;
@@ -37,6 +38,7 @@ pub use budget::{
     check_budgets,
 };
 pub use clock::{ManualClock, ManualClockGuard};
+pub use compare::{Change, CompareOptions, Comparison, DEFAULT_QUANTILES, Ratio, compare};
 pub use export::dashboard_html;
 pub use export::grafana_dashboard;
 #[cfg(feature = "http")]
