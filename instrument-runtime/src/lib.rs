@@ -13,6 +13,7 @@ mod budget;
 mod budgets_file;
 mod call;
 mod clock;
+mod compare;
 mod export;
 mod histogram;
 mod items;
@@ -43,6 +44,7 @@ pub use budgets_file::{
     Section,
 };
 pub use clock::{ManualClock, ManualClockGuard};
+pub use compare::{Change, CompareOptions, Comparison, DEFAULT_QUANTILES, Ratio, compare};
 pub use export::dashboard_html;
 pub use export::grafana_dashboard;
 #[cfg(feature = "http")]
