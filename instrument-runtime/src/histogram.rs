@@ -455,6 +455,27 @@ impl LatencyHistogram {
     }
 }
 
+/// In JSON, the buckets that hold calls as `[lowest value in ns, count]` pairs, fastest first:
+/// lossless, and readable without an `HdrHistogram` decoder.
+impl serde::Serialize for LatencyHistogram {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.bins().map(|bin| (bin.lowest_ns, bin.count)))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LatencyHistogram {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let pairs = Vec::<(u64, u64)>::deserialize(deserializer)?;
+        #[allow(clippy::cast_possible_truncation, reason = "slots are below 2^16")]
+        let bins = pairs
+            .into_iter()
+            .filter(|&(_, count)| count > 0)
+            .map(|(value_ns, count)| (slot_of(value_ns) as u32, count))
+            .collect();
+        Ok(Self::from_slot_counts(bins))
+    }
+}
+
 /// `HdrHistogram`'s variable-length integer: zig-zag, then 7 bits per byte, low bits first, the
 /// ninth byte holding the last 8 bits whole.
 #[allow(
@@ -627,6 +648,22 @@ mod tests {
                 Deserializer::new().deserialize(&mut &encoded[..]).unwrap();
             assert_eq!(decoded, reference);
         }
+    }
+
+    #[test]
+    fn json_keeps_every_bucket() {
+        let mut histogram = LatencyHistogram::new();
+        for value in spread_values() {
+            histogram.record(value);
+        }
+        let json = serde_json::to_string(&histogram).unwrap();
+        assert_eq!(
+            serde_json::from_str::<LatencyHistogram>(&json).unwrap(),
+            histogram
+        );
+        let mut small = LatencyHistogram::new();
+        small.record_n(5_001, 2);
+        assert_eq!(serde_json::to_string(&small).unwrap(), "[[5000,2]]");
     }
 
     #[test]

@@ -87,8 +87,9 @@ pub struct NodeSnapshot {
     pub sum_ns: u64,
     /// The budget's verdict, for nodes with a budget.
     pub verdict: Option<BudgetVerdict>,
-    /// The merged latency histogram, for timed nodes that have been called.
-    #[serde(skip)]
+    /// The merged latency histogram, for timed nodes that have been called. In JSON, the
+    /// buckets that hold calls as `[lowest value in ns, count]` pairs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histogram: Option<LatencyHistogram>,
 }
 

@@ -28,8 +28,8 @@ const BINS_PER_DECADE: u32 = 20;
 ///
 /// A pure function of its arguments: the same snapshot gives the same bytes. The page is one
 /// self-contained HTML5 file (inline CSS, JS and SVG; a content security policy forbids loading
-/// anything). Latency charts need the snapshot's histograms, which a live [`snapshot`] carries and
-/// a snapshot read back from JSON does not. Clicking a column header sorts the table; `#click=p95`
+/// anything). Latency charts need the snapshot's histograms, which a live [`snapshot`] and `report.json` carry;
+/// a snapshot without them gets a note instead. Clicking a column header sorts the table; `#click=p95`
 /// in the address clicks that header on load.
 ///
 /// [`snapshot`]: crate::snapshot()
@@ -902,7 +902,7 @@ fn write_charts(out: &mut String, snapshot: &Snapshot) -> fmt::Result {
         writeln!(
             out,
             "<p class=\"note\">{missing} timed nodes have no histogram in this snapshot \
-             (a snapshot read back from JSON carries none).</p>"
+             (a snapshot read from a file written without histograms carries none).</p>"
         )?;
     }
     if charted.is_empty() {
