@@ -28,9 +28,9 @@ const BINS_PER_DECADE: u32 = 20;
 ///
 /// A pure function of its arguments: the same snapshot gives the same bytes. The page is one
 /// self-contained HTML5 file (inline CSS, JS and SVG; a content security policy forbids loading
-/// anything). Latency charts need the snapshot's histograms, which a live [`snapshot`] and `report.json` carry;
-/// a snapshot without them gets a note instead. Clicking a column header sorts the table; `#click=p95`
-/// in the address clicks that header on load.
+/// anything). Latency charts need the snapshot's histograms, which a live [`snapshot`] and
+/// `report.json` carry; a snapshot without them gets a note instead. Clicking a column header
+/// sorts the table; `#click=p95` in the address clicks that header on load.
 ///
 /// [`snapshot`]: crate::snapshot()
 ///
