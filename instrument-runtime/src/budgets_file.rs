@@ -8,6 +8,7 @@
 //! The format and the precedence of file over code are documented on [`BudgetsFile`]: this module
 //! is private, and that is where users read them.
 
+mod active;
 mod diagnostic;
 mod resolve;
 mod schema;
@@ -18,6 +19,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use active::{Applied, applied};
+pub use active::{
+    BUDGETS_FILE_ENV, BudgetsFileUse, DEFAULT_BUDGETS_FILE, budgets_file_path, set_budgets_file,
+};
 pub use diagnostic::{BudgetsFileDiagnostic, BudgetsFileErrors, DiagnosticKind, Position};
 pub use resolve::{
     BudgetKey, BudgetSource, CodeSite, FileSite, NodeBudgetInput, Resolution, ResolvedBudget,

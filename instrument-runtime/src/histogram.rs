@@ -260,6 +260,41 @@ impl LatencyHistogram {
         *self = Self::from_slot_counts(bins);
     }
 
+    /// The calls recorded since `earlier`, a histogram of the same counts taken before: each
+    /// bucket's count minus its count then.
+    ///
+    /// ```
+    /// let mut histogram = instrument_runtime::LatencyHistogram::new();
+    /// histogram.record_n(1_000, 5);
+    /// let earlier = histogram.clone();
+    /// histogram.record_n(9_000, 2);
+    /// let since = histogram.since(&earlier);
+    /// assert_eq!((since.len(), since.min()), (2, 9_000));
+    /// ```
+    #[must_use]
+    pub fn since(&self, earlier: &Self) -> Self {
+        let mut earlier = earlier.bins.iter().peekable();
+        let bins = self
+            .bins
+            .iter()
+            .filter_map(|&(slot, count)| {
+                let mut before = 0;
+                while let Some(&&(earlier_slot, earlier_count)) = earlier.peek() {
+                    if earlier_slot > slot {
+                        break;
+                    }
+                    if earlier_slot == slot {
+                        before = earlier_count;
+                    }
+                    earlier.next();
+                }
+                let count = count.saturating_sub(before);
+                (count > 0).then_some((slot, count))
+            })
+            .collect();
+        Self::from_slot_counts(bins)
+    }
+
     /// Calls recorded.
     ///
     /// ```

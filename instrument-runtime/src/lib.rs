@@ -15,6 +15,7 @@ mod call;
 mod clock;
 mod compare;
 mod export;
+pub mod gate;
 mod histogram;
 mod items;
 mod node;
@@ -39,9 +40,10 @@ pub use budget::{
     check_budgets,
 };
 pub use budgets_file::{
-    BudgetKey, BudgetSource, BudgetsFile, BudgetsFileDiagnostic, BudgetsFileErrors, CodeSite,
-    DiagnosticKind, FileEntry, FileSite, NodeBudgetInput, Position, Resolution, ResolvedBudget,
-    Section,
+    BUDGETS_FILE_ENV, BudgetKey, BudgetSource, BudgetsFile, BudgetsFileDiagnostic,
+    BudgetsFileErrors, BudgetsFileUse, CodeSite, DEFAULT_BUDGETS_FILE, DiagnosticKind, FileEntry,
+    FileSite, NodeBudgetInput, Position, Resolution, ResolvedBudget, Section, budgets_file_path,
+    set_budgets_file,
 };
 pub use clock::{ManualClock, ManualClockGuard};
 pub use compare::{Change, CompareOptions, Comparison, DEFAULT_QUANTILES, Ratio, compare};

@@ -302,6 +302,21 @@ pub fn render_summary(snapshot: &Snapshot, budgets: &BudgetReport, style: TableS
             conflict.sites.join(", ")
         );
     }
+    if let Some(file) = &snapshot.budgets_file {
+        let _ = writeln!(
+            out,
+            "budgets file {}: {} errors, {} warnings",
+            file.path,
+            file.errors.len(),
+            file.warnings.len()
+        );
+        for error in &file.errors {
+            let _ = writeln!(out, "error: {error}");
+        }
+        for warning in &file.warnings {
+            let _ = writeln!(out, "warning: {warning}");
+        }
+    }
     if !snapshot.breakers.is_empty() {
         let rows: Vec<[String; 10]> = snapshot
             .breakers
@@ -480,6 +495,7 @@ mod tests {
                 p95_ns: Some(2_000_000),
                 ..Budget::DEFAULT
             }),
+            budget_source: None,
             calls: 120,
             errors: 1,
             panics: 0,
@@ -528,6 +544,7 @@ mod tests {
             ],
             conflicts: Vec::new(),
             breakers: Vec::new(),
+            budgets_file: None,
         };
         let budgets = check_budgets(&snapshot);
         let table = render_summary(&snapshot, &budgets, TableStyle::Ascii);
@@ -561,6 +578,7 @@ sanitization    120       1       0  1.00ms  20.0us  3.00ms  4.00ms  -          
             nodes: Vec::new(),
             conflicts: Vec::new(),
             breakers: vec![breaker.snapshot(61_000_000_000)],
+            budgets_file: None,
         };
         let table = render_summary(&snapshot, &check_budgets(&snapshot), TableStyle::Ascii);
         let breaker_lines: Vec<&str> = table.lines().skip(2).collect();

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::breaker::snapshot::BreakerSnapshot;
 use crate::budget::{BudgetVerdict, judge};
+use crate::budgets_file::{Applied, BudgetSource, BudgetsFileUse, CodeSite, applied};
 use crate::histogram::LatencyHistogram;
 use crate::node::{Budget, Instruments, Node};
 use crate::registry::{NameConflict, conflicts_among, registered};
@@ -33,6 +34,9 @@ pub struct Snapshot {
     /// One entry per circuit breaker, sorted by name.
     #[serde(default)]
     pub breakers: Vec<BreakerSnapshot>,
+    /// The budgets file applied over the code's budgets, if any, with its problems.
+    #[serde(default)]
+    pub budgets_file: Option<BudgetsFileUse>,
 }
 
 /// One node's descriptor and statistics.
@@ -59,8 +63,11 @@ pub struct NodeSnapshot {
     pub line: u32,
     /// Which attributes the function carries.
     pub instruments: Instruments,
-    /// Declared latency budget.
+    /// The latency budget in force: the `#[budget]` attribute, merged with the budgets file.
     pub budget: Option<Budget>,
+    /// Where `budget` came from: the code, the budgets file, or both.
+    #[serde(default)]
+    pub budget_source: Option<BudgetSource>,
     /// Calls that ended: returned (with or without an error) or panicked.
     pub calls: u64,
     /// Calls whose return value was a failure (counted with `#[counted]`).
@@ -163,11 +170,15 @@ impl Latency {
 pub fn snapshot() -> Snapshot {
     let nodes = registered();
     let metas: Vec<_> = nodes.iter().map(|node| node.meta()).collect();
+    let applied = applied();
     Snapshot {
         host: host_name(),
         taken_at_unix_ms: crate::clock::unix_ms_now(),
         conflicts: conflicts_among(&metas),
-        nodes: nodes.into_iter().map(NodeSnapshot::of).collect(),
+        nodes: nodes
+            .into_iter()
+            .map(|node| NodeSnapshot::of(node, &applied))
+            .collect(),
         breakers: {
             let now_ns = crate::clock::breaker_now_ns();
             crate::breaker::table::all()
@@ -175,6 +186,7 @@ pub fn snapshot() -> Snapshot {
                 .map(|breaker| breaker.snapshot(now_ns))
                 .collect()
         },
+        budgets_file: applied.use_.clone(),
     }
 }
 
@@ -193,8 +205,18 @@ fn host_name() -> String {
 }
 
 impl NodeSnapshot {
-    fn of(node: &'static Node) -> Self {
+    fn of(node: &'static Node, applied: &Applied) -> Self {
         let meta = node.meta();
+        let (budget, budget_source) = if let Some((budget, source)) = applied.budgets.get(meta.name)
+        {
+            (Some(*budget), Some(source.clone()))
+        } else {
+            let site = || CodeSite {
+                file: meta.file.to_owned(),
+                line: meta.line,
+            };
+            (meta.budget, meta.budget.map(|_| BudgetSource::Code(site())))
+        };
         let totals = node.shards.totals();
         let histogram = totals.latency;
         let latency = histogram
@@ -206,7 +228,8 @@ impl NodeSnapshot {
             file: meta.file.to_owned(),
             line: meta.line,
             instruments: meta.instruments,
-            budget: meta.budget,
+            budget,
+            budget_source,
             calls: totals.calls,
             errors: totals.errors,
             panics: totals.panics,
@@ -215,9 +238,7 @@ impl NodeSnapshot {
             items_processed: totals.items,
             items_total: totals.items_total,
             warnings: totals.warnings,
-            verdict: meta
-                .budget
-                .map(|budget| judge(&budget, totals.calls, latency.as_ref())),
+            verdict: budget.map(|budget| judge(&budget, totals.calls, latency.as_ref())),
             latency,
             sum_ns: totals.sum_ns,
             histogram,

@@ -1533,6 +1533,7 @@ mod tests {
             ],
             conflicts: vec![],
             breakers: vec![],
+            budgets_file: None,
         }
     }
 

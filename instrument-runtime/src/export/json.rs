@@ -381,6 +381,7 @@ mod tests {
                 ..Instruments::default()
             },
             budget,
+            budget_source: None,
             calls: values.iter().map(|(_, count)| count).sum(),
             errors: 0,
             panics: 0,
@@ -403,6 +404,7 @@ mod tests {
             nodes,
             conflicts: vec![],
             breakers: vec![],
+            budgets_file: None,
         }
     }
 

@@ -925,6 +925,7 @@ mod tests {
             nodes,
             conflicts: Vec::new(),
             breakers: Vec::new(),
+            budgets_file: None,
         }
     }
 
