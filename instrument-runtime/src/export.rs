@@ -11,7 +11,7 @@ mod grafana;
 mod html;
 #[cfg(feature = "http")]
 pub(crate) mod http;
-mod json;
+pub(crate) mod json;
 mod prometheus;
 
 pub use alerts::alerting_rules;
@@ -144,6 +144,10 @@ pub fn artifacts(
         Artifact {
             file_name: grafana::FILE_NAME,
             contents: grafana_dashboard(snapshot, options),
+        },
+        Artifact {
+            file_name: "performance_passport.json",
+            contents: crate::passport::passport_json(snapshot, budgets),
         },
     ]
 }

@@ -20,6 +20,7 @@ mod histogram;
 mod items;
 mod node;
 mod outcome;
+mod passport;
 mod registry;
 mod report;
 mod resources;
@@ -277,6 +278,10 @@ pub use instrument_macros::circuit_breaker;
 pub use items::ItemCount;
 pub use node::{Budget, Instruments, NodeMeta};
 pub use outcome::Outcome;
+pub use passport::{
+    PASSPORT_SCHEMA, Passport, PassportLatency, PassportNode, PassportSummary, RunEnvironment,
+    Threshold, passport, passport_json,
+};
 pub use registry::{NameConflict, conflicts, nodes};
 pub use report::{
     DEFAULT_REPORT_DIR, REPORT_DIR_ENV, REPORT_ENV, REPORT_SCHEMA, Report, TableStyle,

@@ -196,7 +196,7 @@ pub fn latency_histograms_json(snapshot: &Snapshot) -> String {
     to_json(&histograms)
 }
 
-fn to_json(value: &impl Serialize) -> String {
+pub(crate) fn to_json(value: &impl Serialize) -> String {
     // Plain structs of strings, integers and finite floats: serialization cannot fail.
     let mut json = serde_json::to_string_pretty(value).expect("the export structs serialize");
     json.push('\n');
