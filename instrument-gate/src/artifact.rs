@@ -2,9 +2,7 @@
 //! atomically, so a reader sees the previous file or the new one, never half of one.
 
 use std::fs;
-use std::io::{self, Write as _};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use instrument_runtime::{REPORT_SCHEMA, Report};
 use serde::Serialize;
@@ -87,36 +85,8 @@ fn sorted(value: Value) -> Value {
 /// Writes `value` as sorted JSON to `path`, atomically.
 pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), String> {
     let json = to_sorted_json(value).map_err(|error| error.to_string())?;
-    write_atomically(path, &json)
+    instrument_runtime::write_atomically(path, &json)
         .map_err(|error| format!("cannot write `{}`: {error}", path.display()))
-}
-
-/// A temporary file in the same directory, then a rename: atomic on one file system.
-fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    static UNIQUE: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
-    if let Some(dir) = dir {
-        fs::create_dir_all(dir)?;
-    }
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"))?;
-    let temp = path.with_file_name(format!(
-        ".{}.{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        UNIQUE.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    written
 }
 
 /// Milliseconds since the Unix epoch (0 before it).

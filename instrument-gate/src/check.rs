@@ -88,7 +88,7 @@ fn judge_report(
         .zip(sources)
         .filter_map(|(node, source)| {
             let verdict =
-                crate::judge::judge(node.budget.as_ref()?, node.calls, node.latency.as_ref());
+                instrument_runtime::judge(node.budget.as_ref()?, node.calls, node.latency.as_ref());
             Some((node, verdict, source?))
         })
         .collect();

@@ -66,7 +66,6 @@ mod artifact;
 mod check;
 mod compare;
 mod iterations;
-mod judge;
 mod merge;
 mod table;
 #[cfg(test)]

@@ -53,6 +53,8 @@ pub(crate) fn merge_reports(reports: &[Report]) -> Result<Report, String> {
         nodes,
         conflicts,
         breakers: Vec::new(),
+        // The runs' budgets files are applied again by `check` with `--budgets`.
+        budgets_file: None,
     };
     Ok(Report {
         schema: REPORT_SCHEMA.to_owned(),
@@ -92,7 +94,7 @@ fn summarize(mut node: NodeSnapshot) -> NodeSnapshot {
         .map(|histogram| Latency::of(histogram, node.sum_ns));
     node.verdict = node
         .budget
-        .map(|budget| crate::judge::judge(&budget, node.calls, node.latency.as_ref()));
+        .map(|budget| instrument_runtime::judge(&budget, node.calls, node.latency.as_ref()));
     node
 }
 

@@ -35,6 +35,7 @@ pub(crate) fn node(name: &str, pairs: &[(u64, u64)], budget: Option<Budget>) -> 
             ..Instruments::default()
         },
         budget,
+        budget_source: None,
         calls,
         errors: 0,
         panics: 0,
@@ -43,7 +44,7 @@ pub(crate) fn node(name: &str, pairs: &[(u64, u64)], budget: Option<Budget>) -> 
         items_processed: 0,
         items_total: 0,
         warnings: 0,
-        verdict: budget.map(|budget| crate::judge::judge(&budget, calls, latency.as_ref())),
+        verdict: budget.map(|budget| instrument_runtime::judge(&budget, calls, latency.as_ref())),
         latency,
         sum_ns,
         histogram: (calls > 0).then_some(histogram),
@@ -58,6 +59,7 @@ pub(crate) fn snapshot(mut nodes: Vec<NodeSnapshot>) -> Snapshot {
         nodes,
         conflicts: Vec::new(),
         breakers: Vec::new(),
+        budgets_file: None,
     }
 }
 

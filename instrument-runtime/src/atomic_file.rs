@@ -7,7 +7,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Writes `contents` to `path` through a temporary file in the same directory and a rename, which
 /// is atomic on the same file system: a crash leaves either the previous file or the new one.
-pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+///
+/// # Errors
+///
+/// Creating the directory, writing or renaming failed; the previous file is then untouched.
+///
+/// ```
+/// let path = std::env::temp_dir().join("instrument-write-atomically-doc").join("out.txt");
+/// instrument_runtime::write_atomically(&path, b"whole or nothing").unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"whole or nothing");
+/// ```
+pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     static UNIQUE: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
     if let Some(dir) = dir {

@@ -166,8 +166,20 @@ pub struct BudgetVerdict {
     pub checks: Vec<BudgetCheck>,
 }
 
-/// Judges one node's latency against its budget.
-pub(crate) fn judge(budget: &Budget, calls: u64, latency: Option<&Latency>) -> BudgetVerdict {
+/// Judges one node's latency against its budget: not exercised under `min_samples` calls, else
+/// each budgeted statistic against budget × (1 + tolerance).
+///
+/// ```
+/// use instrument_runtime::{Budget, LatencyHistogram, Latency, VerdictStatus, judge};
+///
+/// let mut histogram = LatencyHistogram::new();
+/// histogram.record_n(1_000_000, 100);
+/// let latency = Latency::of(&histogram, 100_000_000);
+/// let budget = Budget { p95_ns: Some(2_000_000), ..Budget::DEFAULT };
+/// assert_eq!(judge(&budget, 100, Some(&latency)).status, VerdictStatus::Pass);
+/// assert_eq!(judge(&budget, 99, Some(&latency)).status, VerdictStatus::NotExercised);
+/// ```
+pub fn judge(budget: &Budget, calls: u64, latency: Option<&Latency>) -> BudgetVerdict {
     let checks: Vec<BudgetCheck> = match latency {
         Some(latency) if calls >= budget.min_samples => Quantile::ALL
             .into_iter()

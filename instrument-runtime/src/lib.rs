@@ -28,6 +28,7 @@ mod shard;
 mod snapshot;
 mod sync;
 
+pub use atomic_file::write_atomically;
 pub use breaker::config::{BreakerConfig, FailureRate, Window};
 pub use breaker::site::{CircuitOpen, Fallible, FromCircuitOpen};
 pub use breaker::snapshot::{
@@ -38,7 +39,7 @@ pub use breaker::table::{CircuitBreaker, breaker, breaker_health};
 pub use breaker::{BreakerState, LastFailure, Recovery, Transition, TransitionCause};
 pub use budget::{
     BudgetCheck, BudgetReport, BudgetVerdict, NotExercised, Quantile, VerdictStatus, Violation,
-    check_budgets,
+    check_budgets, judge,
 };
 pub use budgets_file::{
     BUDGETS_FILE_ENV, BudgetKey, BudgetSource, BudgetsFile, BudgetsFileDiagnostic,
