@@ -501,6 +501,7 @@ mod tests {
             verdict,
             sum_ns: 0,
             histogram: None,
+            memory: None,
         }
     }
 
@@ -528,6 +529,7 @@ mod tests {
             ],
             conflicts: Vec::new(),
             breakers: Vec::new(),
+            process: None,
         };
         let budgets = check_budgets(&snapshot);
         let table = render_summary(&snapshot, &budgets, TableStyle::Ascii);
@@ -561,6 +563,7 @@ sanitization    120       1       0  1.00ms  20.0us  3.00ms  4.00ms  -          
             nodes: Vec::new(),
             conflicts: Vec::new(),
             breakers: vec![breaker.snapshot(61_000_000_000)],
+            process: None,
         };
         let table = render_summary(&snapshot, &check_budgets(&snapshot), TableStyle::Ascii);
         let breaker_lines: Vec<&str> = table.lines().skip(2).collect();

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::alloc::{NodeMemory, ProcessMemory};
 use crate::breaker::snapshot::BreakerSnapshot;
 use crate::budget::{BudgetVerdict, judge};
 use crate::histogram::LatencyHistogram;
@@ -33,6 +34,9 @@ pub struct Snapshot {
     /// One entry per circuit breaker, sorted by name.
     #[serde(default)]
     pub breakers: Vec<BreakerSnapshot>,
+    /// The process's resident memory when the snapshot was taken (Linux only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessMemory>,
 }
 
 /// One node's descriptor and statistics.
@@ -91,6 +95,10 @@ pub struct NodeSnapshot {
     /// buckets that hold calls as `[lowest value in ns, count]` pairs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histogram: Option<LatencyHistogram>,
+    /// What the node allocated, when a [`CountingAllocator`](crate::CountingAllocator) is the
+    /// global allocator and measured a call of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<NodeMemory>,
 }
 
 /// Latency of a node's calls, in nanoseconds, to the histogram's precision (3 significant
@@ -175,6 +183,7 @@ pub fn snapshot() -> Snapshot {
                 .map(|breaker| breaker.snapshot(now_ns))
                 .collect()
         },
+        process: ProcessMemory::read(),
     }
 }
 
@@ -221,6 +230,7 @@ impl NodeSnapshot {
             latency,
             sum_ns: totals.sum_ns,
             histogram,
+            memory: NodeMemory::from_totals(&totals.memory),
         }
     }
 }

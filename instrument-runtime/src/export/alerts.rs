@@ -447,6 +447,7 @@ mod tests {
             nodes,
             conflicts: Vec::new(),
             breakers,
+            process: None,
         }
     }
 

@@ -393,6 +393,7 @@ mod tests {
             sum_ns: sum,
             verdict: None,
             histogram,
+            memory: None,
         }
     }
 
@@ -403,6 +404,7 @@ mod tests {
             nodes,
             conflicts: vec![],
             breakers: vec![],
+            process: None,
         }
     }
 
