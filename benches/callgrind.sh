@@ -2,9 +2,11 @@
 # Instructions per call of each contender, counted exactly by callgrind.
 #
 #   benches/callgrind.sh [CONTENDER...]    (default: every contender)
+#   INSTRUMENT_BENCH_HARNESS=alloc benches/callgrind.sh alloc_free timed
+#                                          (the same, with the counting allocator installed)
 #
-# Runs the cpu harness once per contender under callgrind (1 thread, 1 round, no background
-# installs but the contender's own) and counts only the instructions executed inside the measured
+# Runs the cpu harness (or the one INSTRUMENT_BENCH_HARNESS names) once per contender under
+# callgrind (1 thread, 1 round, no background installs but the contender's own) and counts only the instructions executed inside the measured
 # loop, so warm-up, set-up and other threads (collectors, upkeep) are left out: the numbers are
 # the calling thread's cost. INSTRUMENT_BENCH_CALLS sets the calls per contender (default 100000).
 set -euo pipefail
@@ -13,11 +15,14 @@ cd "$(dirname "$0")/.."
 calls=${INSTRUMENT_BENCH_CALLS:-100000}
 if [ $# -gt 0 ]; then
     contenders=("$@")
+elif [ "${INSTRUMENT_BENCH_HARNESS:-cpu}" = alloc ]; then
+    contenders=(bare system_alloc_free alloc_free timed timed_alloc_free counted)
 else
-    contenders=(bare tsc_x2 floor timed counted budget timed_counted timed_breaker metrics metered fastrace tracing autometrics hotpath recloser timed_recloser)
+    contenders=(bare tsc_x2 floor timed counted budget timed_counted timed_breaker alloc_free timed_alloc_free metrics metered fastrace tracing autometrics hotpath recloser timed_recloser)
 fi
 
-bin=$(cargo bench -p instrument-bench --bench cpu --no-run --message-format=json 2>/dev/null |
+harness=${INSTRUMENT_BENCH_HARNESS:-cpu}
+bin=$(cargo bench -p instrument-bench --bench "$harness" --no-run --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

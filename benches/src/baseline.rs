@@ -28,6 +28,19 @@ pub(crate) fn bare(x: u64) -> u64 {
     work(x)
 }
 
+/// One heap allocation of 64 bytes and its free, through the global allocator: the system
+/// allocator in the `cpu` harness, the counting allocator in the `alloc` harness.
+#[inline(never)]
+pub(crate) fn alloc_free(x: u64) -> u64 {
+    alloc_free_body(x)
+}
+
+#[inline(always)]
+pub(crate) fn alloc_free_body(x: u64) -> u64 {
+    let block = Box::new([x; 8]);
+    work(std::hint::black_box(&block)[7])
+}
+
 #[inline(never)]
 pub(crate) fn tsc_x2(x: u64) -> u64 {
     let clock = &*CLOCK;

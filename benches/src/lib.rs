@@ -140,6 +140,22 @@ pub static CONTENDERS: &[Contender] = &[
         flush: nothing,
     },
     Contender {
+        name: "alloc_free",
+        what: "one 64-byte `Box` allocated and freed through the global allocator",
+        role: Role::Reference,
+        call: baseline::alloc_free,
+        install: nothing,
+        flush: nothing,
+    },
+    Contender {
+        name: "timed_alloc_free",
+        what: "`#[timed]` on a body that allocates and frees one 64-byte `Box`",
+        role: Role::Reference,
+        call: ours::timed_alloc_free,
+        install: nothing,
+        flush: nothing,
+    },
+    Contender {
         name: "metrics",
         what: "`metrics` histogram handle (cached), Prometheus exporter recorder, TSC timing",
         role: Role::Peer,

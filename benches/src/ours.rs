@@ -10,6 +10,14 @@ pub(crate) fn timed(x: u64) -> u64 {
     work(x)
 }
 
+/// A timed call whose body allocates and frees 64 bytes: with the counting allocator installed,
+/// the allocation is charged to the node.
+#[instrument_runtime::timed]
+#[inline(never)]
+pub(crate) fn timed_alloc_free(x: u64) -> u64 {
+    crate::baseline::alloc_free_body(x)
+}
+
 #[instrument_runtime::counted]
 #[inline(never)]
 pub(crate) fn counted(x: u64) -> u64 {

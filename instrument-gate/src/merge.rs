@@ -55,6 +55,8 @@ pub(crate) fn merge_reports(reports: &[Report]) -> Result<Report, String> {
         breakers: Vec::new(),
         // The runs' budgets files are applied again by `check` with `--budgets`.
         budgets_file: None,
+        // Each run's resident memory is its own; a sum or a maximum would be neither.
+        process: None,
     };
     Ok(Report {
         schema: REPORT_SCHEMA.to_owned(),

@@ -36,6 +36,7 @@ pub(crate) fn node(name: &str, pairs: &[(u64, u64)], budget: Option<Budget>) -> 
         },
         budget,
         budget_source: None,
+        memory: None,
         calls,
         errors: 0,
         panics: 0,
@@ -60,6 +61,7 @@ pub(crate) fn snapshot(mut nodes: Vec<NodeSnapshot>) -> Snapshot {
         conflicts: Vec::new(),
         breakers: Vec::new(),
         budgets_file: None,
+        process: None,
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::thread::LocalKey;
 
+use crate::alloc;
 use crate::clock;
 use crate::node::Node;
 use crate::shard::{CallEnd, LocalShard, with_shard};
@@ -29,6 +30,8 @@ pub mod flags {
 pub struct Call<const FLAGS: u8> {
     node: &'static Node,
     local: &'static LocalKey<LocalShard>,
+    /// The clock reading at the start (0 when untimed), with [`alloc::ENTERED`] when the counting
+    /// allocator measures the call.
     start: u64,
     completed: bool,
     failed: bool,
@@ -43,8 +46,18 @@ impl<const FLAGS: u8> Call<FLAGS> {
         if FLAGS & flags::IN_FLIGHT != 0 {
             with_shard(node, local, crate::shard::Shard::start);
         }
+        // The counting allocator's hook: timed calls reach it only off the clock's fast path,
+        // which its first allocation closes; async calls are not measured (see `alloc`).
         let start = if FLAGS & flags::TIMED != 0 {
-            clock::now()
+            clock::now_or(move || {
+                if FLAGS & flags::ASYNC == 0 {
+                    alloc::enter(node, local)
+                } else {
+                    0
+                }
+            })
+        } else if FLAGS & flags::ASYNC == 0 && alloc::is_active() {
+            alloc::enter(node, local)
         } else {
             0
         };
@@ -71,6 +84,16 @@ impl<const FLAGS: u8> Call<FLAGS> {
     pub fn failed_if(&mut self, failed: bool) {
         self.failed = failed;
     }
+
+    /// Ends the call's memory measurement, if it has one; a detour of the end reading.
+    #[inline(always)]
+    fn leave(&mut self) -> u64 {
+        if self.start & alloc::ENTERED != 0 {
+            self.start &= !alloc::ENTERED;
+            alloc::exit();
+        }
+        0
+    }
 }
 
 /// Runs a function body given as a closure, as `FnOnce`: a closure called in place would be
@@ -84,8 +107,17 @@ pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
 impl<const FLAGS: u8> Drop for Call<FLAGS> {
     #[inline(always)]
     fn drop(&mut self) {
-        let elapsed_ns =
-            (FLAGS & flags::TIMED != 0).then(|| clock::elapsed_ns(self.start, clock::now()));
+        let elapsed_ns = if FLAGS & flags::TIMED != 0 {
+            // A measured call started off the fast path, and the end is off it too: its start
+            // has no tag by the time it is read.
+            let end = clock::now_or(|| self.leave());
+            Some(clock::elapsed_ns(self.start, end))
+        } else {
+            if self.start != 0 {
+                self.leave();
+            }
+            None
+        };
         let end = if std::thread::panicking() && !self.began_during_panic {
             CallEnd::Panicked
         } else if FLAGS & flags::ASYNC != 0 && !self.completed {

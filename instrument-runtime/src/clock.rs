@@ -22,8 +22,11 @@ struct ClockState {
     source: AtomicU8,
     /// With `TSC`: nanoseconds per tick, times 2^32.
     nanos_per_tick_q32: AtomicU64,
-    /// How many [`ManualClockGuard`]s are alive in the process: while none is, the hot path
-    /// never looks at the thread-local override.
+    /// Reasons to leave the hot path: the [`ManualClockGuard`]s alive in the process, plus one
+    /// once the counting allocator is in use. While there are none, the hot path never looks at
+    /// the thread-local override, and calls never reach the allocator's hook.
+    detours: AtomicUsize,
+    /// The [`ManualClockGuard`]s alive in the process, read off the hot path only.
     manual_clocks: AtomicUsize,
 }
 
@@ -34,6 +37,7 @@ const QUANTA_SOURCE: u8 = 2;
 static STATE: ClockState = ClockState {
     source: AtomicU8::new(UNCALIBRATED),
     nanos_per_tick_q32: AtomicU64::new(0),
+    detours: AtomicUsize::new(0),
     manual_clocks: AtomicUsize::new(0),
 };
 
@@ -49,14 +53,45 @@ thread_local! {
 #[inline(always)]
 pub(crate) fn now() -> u64 {
     #[cfg(target_arch = "x86_64")]
-    if STATE.source.load(Ordering::Relaxed) == TSC
-        && STATE.manual_clocks.load(Ordering::Relaxed) == 0
-    {
+    if STATE.source.load(Ordering::Relaxed) == TSC && STATE.detours.load(Ordering::Relaxed) == 0 {
         // SAFETY: `rdtsc` exists on every x86-64 CPU; `calibrate` chose it only after checking
         // that quanta reads the same counter.
         return unsafe { core::arch::x86_64::_rdtsc() };
     }
     now_slow()
+}
+
+/// A bit of a reading that the clock leaves to its caller: [`now_or`]'s detour may set it (the
+/// counting allocator marks the calls it measures). No reading of [`now_or`]'s slow path carries
+/// it; a TSC or monotonic reading reaches 2^62 only after decades of uptime.
+pub(crate) const TAG_BIT: u64 = 1 << 62;
+
+/// [`now`], running `detour` when the fast path is left and adding the bits it returns (only
+/// [`TAG_BIT`]) to the reading. The counting allocator's per-call hook is such a detour: it
+/// costs the hot path nothing while no counting allocator is installed.
+#[inline(always)]
+pub(crate) fn now_or(detour: impl FnOnce() -> u64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if STATE.source.load(Ordering::Relaxed) == TSC && STATE.detours.load(Ordering::Relaxed) == 0 {
+        // SAFETY: as in `now`.
+        return unsafe { core::arch::x86_64::_rdtsc() };
+    }
+    now_or_slow(detour)
+}
+
+/// Out of line, so the fast path of its callers keeps the registers it had without a detour.
+#[cold]
+#[inline(never)]
+fn now_or_slow(detour: impl FnOnce() -> u64) -> u64 {
+    // Read first: calibrating on a first call may allocate, which no call should be charged for.
+    let reading = now_slow() & !TAG_BIT;
+    reading | detour()
+}
+
+/// Makes every call take the slow path from now on, for good: the counting allocator calls it
+/// when it first counts.
+pub(crate) fn add_detour() {
+    STATE.detours.fetch_add(1, Ordering::Release);
 }
 
 #[cold]
@@ -286,6 +321,7 @@ impl ManualClock {
     pub fn install(&self) -> ManualClockGuard {
         let previous = MANUAL_CLOCK.with(|slot| slot.replace(Some(self.clone())));
         STATE.manual_clocks.fetch_add(1, Ordering::SeqCst);
+        STATE.detours.fetch_add(1, Ordering::SeqCst);
         ManualClockGuard {
             previous,
             _not_send: std::marker::PhantomData,
@@ -306,6 +342,7 @@ impl Drop for ManualClockGuard {
         let previous = self.previous.take();
         // The slot is gone only while the thread's locals are being destroyed: nothing to restore.
         let _ = MANUAL_CLOCK.try_with(|slot| slot.replace(previous));
+        STATE.detours.fetch_sub(1, Ordering::SeqCst);
         STATE.manual_clocks.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -7,6 +7,7 @@
 //! [`snapshot`] merges the shards into a sorted [`Snapshot`]; [`check_budgets`], the report at exit
 //! and the exporters are pure functions of it.
 
+mod alloc;
 mod atomic_file;
 mod breaker;
 mod budget;
@@ -28,6 +29,7 @@ mod shard;
 mod snapshot;
 mod sync;
 
+pub use alloc::{CountingAllocator, NodeMemory, ProcessMemory};
 pub use atomic_file::write_atomically;
 pub use breaker::config::{BreakerConfig, FailureRate, Window};
 pub use breaker::site::{CircuitOpen, Fallible, FromCircuitOpen};

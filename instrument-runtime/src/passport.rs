@@ -9,6 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::alloc::NodeMemory;
 use crate::budget::{BudgetReport, Quantile, VerdictStatus};
 use crate::budgets_file::BudgetSource;
 use crate::export::json::to_json;
@@ -132,6 +133,10 @@ pub struct PassportNode {
     /// Latency quantiles in milliseconds, for timed nodes that were called (measured: not in the
     /// hash).
     pub latency_ms: Option<PassportLatency>,
+    /// Allocations per call, bytes per call and peak live bytes, when the counting allocator
+    /// is installed (measured: not in the hash).
+    #[serde(default)]
+    pub memory: Option<NodeMemory>,
     /// The budget in force.
     pub budget: Option<Budget>,
     /// Where the budget came from.
@@ -218,6 +223,7 @@ pub fn passport(
                 p99: ms(latency.p99_ns),
                 max: ms(latency.max_ns),
             }),
+            memory: node.memory,
             budget: node.budget,
             budget_source: node.budget_source.clone(),
             verdict: node.verdict.as_ref().map(|verdict| verdict.status),

@@ -517,6 +517,7 @@ mod tests {
             verdict,
             sum_ns: 0,
             histogram: None,
+            memory: None,
         }
     }
 
@@ -545,6 +546,7 @@ mod tests {
             conflicts: Vec::new(),
             breakers: Vec::new(),
             budgets_file: None,
+            process: None,
         };
         let budgets = check_budgets(&snapshot);
         let table = render_summary(&snapshot, &budgets, TableStyle::Ascii);
@@ -579,6 +581,7 @@ sanitization    120       1       0  1.00ms  20.0us  3.00ms  4.00ms  -          
             conflicts: Vec::new(),
             breakers: vec![breaker.snapshot(61_000_000_000)],
             budgets_file: None,
+            process: None,
         };
         let table = render_summary(&snapshot, &check_budgets(&snapshot), TableStyle::Ascii);
         let breaker_lines: Vec<&str> = table.lines().skip(2).collect();

@@ -235,7 +235,7 @@ fn parse_stat(stat: &str) -> Option<(u64, u64)> {
 }
 
 /// The value of a `Name:   1234 kB` line, in KiB.
-fn kib_field(text: &str, name: &str) -> Option<u64> {
+pub(crate) fn kib_field(text: &str, name: &str) -> Option<u64> {
     let line = text.lines().find(|line| line.starts_with(name))?;
     let mut words = line[name.len()..].split_whitespace();
     let value = words.next()?.parse().ok()?;

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::LocalKey;
 
+use crate::alloc::{MemoryCounters, MemoryTotals};
 use crate::histogram::{LatencyCounts, LatencyHistogram};
 use crate::node::Node;
 
@@ -38,11 +39,13 @@ pub(crate) struct Shard {
     warnings: AtomicU64,
     latency: Option<LatencyCounts>,
     node: &'static Node,
+    // Written only by the counting allocator, on this shard's thread.
+    memory: MemoryCounters,
 }
 
 /// Increments a counter that only the current thread writes: a plain load and store, no lock.
 #[inline(always)]
-fn bump(counter: &AtomicU64, by: u64) {
+pub(crate) fn bump(counter: &AtomicU64, by: u64) {
     counter.store(
         counter.load(Ordering::Relaxed).wrapping_add(by),
         Ordering::Release,
@@ -63,7 +66,13 @@ impl Shard {
             warnings: AtomicU64::new(0),
             latency: node.meta.instruments.timed.then(LatencyCounts::new),
             node,
+            memory: MemoryCounters::new(),
         }
+    }
+
+    /// What the counting allocator charges this thread's calls of the node to.
+    pub(crate) fn memory(&'static self) -> &'static MemoryCounters {
+        &self.memory
     }
 
     #[inline(always)]
@@ -136,12 +145,28 @@ pub(crate) fn with_shard(
     }
 }
 
+/// The current thread's shard of `node`, taken on first use; `None` while the thread's locals are
+/// being torn down.
+pub(crate) fn local_shard(
+    node: &'static Node,
+    local: &'static LocalKey<LocalShard>,
+) -> Option<&'static Shard> {
+    match local.try_with(|slot| slot.0.get()) {
+        Ok(Some(shard)) => Some(shard),
+        Ok(None) => Some(first_use(node, local)),
+        Err(_) => None,
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn first_use(node: &'static Node, local: &'static LocalKey<LocalShard>) -> &'static Shard {
-    let shard = node.shards.acquire(node);
-    local.with(|slot| slot.0.set(Some(shard)));
-    shard
+    // Instrument's own memory: not charged to the call running.
+    crate::alloc::unattributed(|| {
+        let shard = node.shards.acquire(node);
+        local.with(|slot| slot.0.set(Some(shard)));
+        shard
+    })
 }
 
 /// Every shard of a node: the ones threads hold, the ones waiting for a thread, and one for calls
@@ -238,6 +263,7 @@ impl ShardPool {
                 .items_total
                 .saturating_add(shard.items_total.load(Ordering::Acquire));
             totals.warnings += shard.warnings.load(Ordering::Acquire);
+            shard.memory.add_to(&mut totals.memory);
             totals.sum_ns = totals
                 .sum_ns
                 .saturating_add(shard.sum_ns.load(Ordering::Acquire));
@@ -274,4 +300,5 @@ pub(crate) struct Totals {
     pub(crate) items_total: u64,
     pub(crate) warnings: u64,
     pub(crate) latency: Option<LatencyHistogram>,
+    pub(crate) memory: MemoryTotals,
 }

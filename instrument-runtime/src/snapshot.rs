@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::alloc::{NodeMemory, ProcessMemory};
 use crate::breaker::snapshot::BreakerSnapshot;
 use crate::budget::{BudgetVerdict, judge};
 use crate::budgets_file::{Applied, BudgetSource, BudgetsFileUse, CodeSite, applied};
@@ -37,6 +38,9 @@ pub struct Snapshot {
     /// The budgets file applied over the code's budgets, if any, with its problems.
     #[serde(default)]
     pub budgets_file: Option<BudgetsFileUse>,
+    /// The process's resident memory when the snapshot was taken (Linux only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessMemory>,
 }
 
 /// One node's descriptor and statistics.
@@ -98,6 +102,10 @@ pub struct NodeSnapshot {
     /// buckets that hold calls as `[lowest value in ns, count]` pairs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histogram: Option<LatencyHistogram>,
+    /// What the node allocated, when a [`CountingAllocator`](crate::CountingAllocator) is the
+    /// global allocator and measured a call of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<NodeMemory>,
 }
 
 /// Latency of a node's calls, in nanoseconds, to the histogram's precision (3 significant
@@ -187,6 +195,7 @@ pub fn snapshot() -> Snapshot {
                 .collect()
         },
         budgets_file: applied.use_.clone(),
+        process: ProcessMemory::read(),
     }
 }
 
@@ -242,6 +251,7 @@ impl NodeSnapshot {
             latency,
             sum_ns: totals.sum_ns,
             histogram,
+            memory: NodeMemory::from_totals(&totals.memory),
         }
     }
 }

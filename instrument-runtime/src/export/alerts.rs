@@ -448,6 +448,7 @@ mod tests {
             conflicts: Vec::new(),
             breakers,
             budgets_file: None,
+            process: None,
         }
     }
 

@@ -6,6 +6,7 @@
 
 use std::fmt::{self, Display, Write as _};
 
+use crate::alloc::NodeMemory;
 use crate::breaker::snapshot::{BreakerSnapshot, Health};
 use crate::breaker::{BreakerState, Transition, TransitionCause};
 use crate::budget::{BudgetCheck, BudgetReport, BudgetVerdict, Quantile, VerdictStatus, judge};
@@ -82,6 +83,7 @@ fn write_dashboard(out: &mut String, snapshot: &Snapshot, budgets: &BudgetReport
     writeln!(out, "<main>")?;
     write_header(out, snapshot, budgets)?;
     write_nodes(out, snapshot)?;
+    write_memory(out, snapshot)?;
     write_breakers(out, &snapshot.breakers)?;
     write_charts(out, snapshot)?;
     writeln!(out, "</main>")?;
@@ -514,6 +516,152 @@ impl Display for Percent {
         }
         let text = format!("{:.1}", self.0);
         f.write_str(text.strip_suffix(".0").unwrap_or(&text))
+    }
+}
+
+const MEMORY_COLUMNS: [Column; 7] = [
+    column("memory-node", "node", false, "node name"),
+    column(
+        "memory-calls",
+        "calls",
+        true,
+        "calls measured by the counting allocator",
+    ),
+    column(
+        "memory-allocations-per-call",
+        "allocations / call",
+        true,
+        "heap allocations of the node's own code per call",
+    ),
+    column(
+        "memory-bytes-per-call",
+        "bytes / call",
+        true,
+        "bytes those allocations asked for, per call",
+    ),
+    column(
+        "memory-peak",
+        "peak live",
+        true,
+        "the most the thread's heap grew during one call, nested calls included",
+    ),
+    column(
+        "memory-allocations",
+        "allocations",
+        true,
+        "heap allocations in all",
+    ),
+    column("memory-bytes", "bytes", true, "bytes allocated in all"),
+];
+
+/// The memory table, when a counting allocator measured some node; with the process's resident
+/// memory when the snapshot has it.
+fn write_memory(out: &mut String, snapshot: &Snapshot) -> fmt::Result {
+    let measured: Vec<(&NodeSnapshot, &NodeMemory)> = snapshot
+        .nodes
+        .iter()
+        .filter_map(|node| Some((node, node.memory.as_ref()?)))
+        .collect();
+    if measured.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "<h2>Memory</h2>")?;
+    write_table_head(out, "memory", "Memory", &MEMORY_COLUMNS)?;
+    for (index, (node, memory)) in measured.into_iter().enumerate() {
+        writeln!(out, "<tr data-index=\"{index}\">")?;
+        write_cell(out, "text name", &node.name, &node.name)?;
+        let calls = memory.calls.to_string();
+        write_cell(out, "", &calls, &calls)?;
+        let per_call = memory.allocations_per_call.to_string();
+        write_cell(
+            out,
+            "",
+            &per_call,
+            &Mean(memory.allocations_per_call).to_string(),
+        )?;
+        write_cell(
+            out,
+            "",
+            &memory.bytes_per_call.to_string(),
+            &Bytes(memory.bytes_per_call).to_string(),
+        )?;
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "three significant figures are printed"
+        )]
+        let (peak, bytes) = (memory.peak_live_bytes as f64, memory.bytes as f64);
+        write_cell(
+            out,
+            "",
+            &memory.peak_live_bytes.to_string(),
+            &Bytes(peak).to_string(),
+        )?;
+        let allocations = memory.allocations.to_string();
+        write_cell(out, "", &allocations, &allocations)?;
+        write_cell(
+            out,
+            "",
+            &memory.bytes.to_string(),
+            &Bytes(bytes).to_string(),
+        )?;
+        writeln!(out, "</tr>")?;
+    }
+    writeln!(out, "</tbody>\n</table>\n</div>")?;
+    let process = snapshot.process.map_or_else(String::new, |process| {
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "three significant figures are printed"
+        )]
+        let (rss, peak) = (process.rss_bytes as f64, process.peak_rss_bytes as f64);
+        format!(
+            " The process's resident memory: {} now, {} at its peak.",
+            Bytes(rss),
+            Bytes(peak)
+        )
+    });
+    writeln!(
+        out,
+        "<p class=\"note\">Measured by the counting allocator: allocations are charged to the \
+         innermost instrumented call running on the allocating thread.{}</p>",
+        Escaped(&process)
+    )
+}
+
+/// A mean count: whole numbers as they are, others to two decimals.
+struct Mean(f64);
+
+impl Display for Mean {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.fract() == 0.0 {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{:.2}", self.0)
+        }
+    }
+}
+
+/// Bytes for people: `1000 B`, `4.00 KiB`, `12.0 MiB`, to three significant figures.
+struct Bytes(f64);
+
+impl Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+        let (mut value, mut unit) = (self.0, 0);
+        while value >= 1024.0 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        if unit == 0 {
+            return write!(f, "{} B", Mean(value));
+        }
+        let decimals = if value >= 100.0 {
+            0
+        } else if value >= 10.0 {
+            1
+        } else {
+            2
+        };
+        write!(f, "{value:.decimals$}\u{a0}{}", UNITS[unit])
     }
 }
 
@@ -1534,6 +1682,45 @@ mod tests {
             conflicts: vec![],
             breakers: vec![],
             budgets_file: None,
+            process: None,
+        }
+    }
+
+    #[test]
+    fn memory_gets_a_table_only_when_a_node_was_measured() {
+        let mut snapshot = sample_snapshot();
+        let budgets = crate::check_budgets(&snapshot);
+        snapshot.process = Some(crate::ProcessMemory {
+            rss_bytes: 3 << 20,
+            peak_rss_bytes: 5 << 20,
+        });
+        assert!(!dashboard_html(&snapshot, &budgets).contains("<h2>Memory</h2>"));
+        snapshot.nodes[1].memory = Some(NodeMemory::of(4, 6, 4_000, 12_288));
+        let html = dashboard_html(&snapshot, &budgets);
+        assert_eq!(html.matches("<h2>Memory</h2>").count(), 1);
+        assert_eq!(html.matches("data-key=\"memory-peak\"").count(), 1);
+        for cell in [
+            "<td class=\"text name\" data-value=\"slow\">slow</td>\n<td data-value=\"4\">4</td>\n\
+             <td data-value=\"1.5\">1.50</td>\n<td data-value=\"1000\">1000 B</td>\n\
+             <td data-value=\"12288\">12.0\u{a0}KiB</td>\n<td data-value=\"6\">6</td>\n\
+             <td data-value=\"4000\">3.91\u{a0}KiB</td>",
+            "resident memory: 3.00\u{a0}MiB now, 5.00\u{a0}MiB at its peak.",
+        ] {
+            assert!(html.contains(cell), "{cell:?} missing");
+        }
+    }
+
+    #[test]
+    fn bytes_read_to_three_significant_figures() {
+        for (bytes, text) in [
+            (0.0, "0 B"),
+            (1000.0, "1000 B"),
+            (1023.5, "1023.50 B"),
+            (1024.0, "1.00\u{a0}KiB"),
+            (12_288.0, "12.0\u{a0}KiB"),
+            (150.0 * 1024.0 * 1024.0, "150\u{a0}MiB"),
+        ] {
+            assert_eq!(Bytes(bytes).to_string(), text);
         }
     }
 

@@ -394,6 +394,7 @@ mod tests {
             sum_ns: sum,
             verdict: None,
             histogram,
+            memory: None,
         }
     }
 
@@ -405,6 +406,7 @@ mod tests {
             conflicts: vec![],
             breakers: vec![],
             budgets_file: None,
+            process: None,
         }
     }
 

@@ -13,6 +13,7 @@
 use std::collections::BTreeSet;
 use std::fmt::{self, Display, Write as _};
 
+use crate::alloc::NodeMemory;
 use crate::breaker::snapshot::BreakerSnapshot;
 use crate::budget::{BudgetReport, Quantile};
 use crate::export::ExportOptions;
@@ -42,7 +43,9 @@ pub(crate) const BREAKER_SLA_VIOLATIONS: &str = "breaker_recovery_sla_violations
 /// judged and a 0/1 violation gauge per budgeted statistic. Per circuit breaker: the state
 /// gauge (0 closed, 1 half-open, 2 open), transitions by `transition`, calls, failures, slow
 /// calls, rejections, fallbacks, recoveries and recovery-SLA violations as counters, the SLA and
-/// the health gauge. On Linux, the process's resident memory and CPU seconds.
+/// the health gauge. Per node measured by the [`CountingAllocator`](crate::CountingAllocator):
+/// allocations and allocated bytes as counters, the peak live bytes of a call as a gauge. On
+/// Linux, the process's resident memory, its peak and CPU seconds.
 ///
 /// Every name starts with [`ExportOptions::prefix`], with characters a metric name cannot hold
 /// replaced by `_`. A pure function of its arguments, except for the two process metrics, read
@@ -436,6 +439,7 @@ pub(crate) fn families<'a>(
         subjects: nodes.len(),
     };
     node_families(&mut builder, &nodes, budgets, options);
+    memory_families(&mut builder, &nodes, snapshot);
     builder.subjects = breakers.len();
     breaker_families(&mut builder, &breakers);
     if let Some(process) = process {
@@ -639,6 +643,65 @@ fn node_families<'a>(
                 });
             }
         }
+    }
+}
+
+/// What the counting allocator measured, per node (nodes without a measured call are left out),
+/// and the process's peak resident memory.
+fn memory_families<'a>(builder: &mut Builder<'a>, nodes: &[&'a NodeSnapshot], snapshot: &Snapshot) {
+    type MemoryFamily = (
+        &'static str,
+        Kind,
+        Option<&'static str>,
+        &'static str,
+        fn(&NodeMemory) -> u64,
+    );
+    let families: [MemoryFamily; 3] = [
+        (
+            "node_allocations_total",
+            Kind::Counter,
+            None,
+            "Heap allocations made by the node's own code (a realloc counts as one), with the counting allocator.",
+            |memory| memory.allocations,
+        ),
+        (
+            "node_allocated_bytes_total",
+            Kind::Counter,
+            Some("bytes"),
+            "Bytes the node's own heap allocations asked for, with the counting allocator.",
+            |memory| memory.bytes,
+        ),
+        (
+            "node_peak_live_bytes",
+            Kind::Gauge,
+            Some("bytes"),
+            "The most the thread's heap grew during one call of the node, nested calls included, in bytes.",
+            |memory| memory.peak_live_bytes,
+        ),
+    ];
+    for (name, kind, unit, help, value) in families {
+        let series = builder.family(name, kind, unit, help);
+        for node in nodes {
+            if let Some(memory) = &node.memory {
+                series.push(Series {
+                    labels: node_label(node),
+                    value: Value::Int(value(memory)),
+                });
+            }
+        }
+    }
+    if let Some(process) = &snapshot.process {
+        builder
+            .family(
+                "process_peak_resident_memory_bytes",
+                Kind::Gauge,
+                Some("bytes"),
+                "The largest resident memory size of the process so far, in bytes.",
+            )
+            .push(Series {
+                labels: Labels::NONE,
+                value: Value::Int(process.peak_rss_bytes),
+            });
     }
 }
 
@@ -926,6 +989,7 @@ mod tests {
             conflicts: Vec::new(),
             breakers: Vec::new(),
             budgets_file: None,
+            process: None,
         }
     }
 
@@ -1243,6 +1307,35 @@ p_node_panics_total{node="a\"b"} 0
         );
         assert!(text.contains("instrument_node_latency_seconds_count{node=\"idle\"} 0\n"));
         assert!(!text.contains("quantile_seconds{node=\"idle\""));
+    }
+
+    #[test]
+    fn memory_figures_are_exported_for_measured_nodes_only() {
+        let mut measured = node("measured", true, None, &[1_000]);
+        measured.memory = Some(NodeMemory::of(4, 4, 4_000, 3_000));
+        let mut snapshot = snapshot(vec![measured, node("unmeasured", true, None, &[1_000])]);
+        snapshot.process = Some(crate::ProcessMemory {
+            rss_bytes: 1 << 20,
+            peak_rss_bytes: 3 << 20,
+        });
+        let families = families(&snapshot, &empty_report(), &ExportOptions::default(), None);
+        let text = render(&families, Format::Prometheus);
+        for line in [
+            "# TYPE instrument_node_allocations_total counter\n",
+            "instrument_node_allocations_total{node=\"measured\"} 4\n",
+            "instrument_node_allocated_bytes_total{node=\"measured\"} 4000\n",
+            "# TYPE instrument_node_peak_live_bytes gauge\n",
+            "instrument_node_peak_live_bytes{node=\"measured\"} 3000\n",
+            "instrument_process_peak_resident_memory_bytes 3145728\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from\n{text}");
+        }
+        assert!(!text.contains("{node=\"unmeasured\"} 4"));
+        assert!(!text.contains("allocations_total{node=\"unmeasured\""));
+        let text = render(&families, Format::OpenMetrics);
+        assert!(text.contains(
+            "# TYPE instrument_node_allocated_bytes counter\n# UNIT instrument_node_allocated_bytes bytes\n"
+        ));
     }
 
     #[test]
