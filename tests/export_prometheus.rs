@@ -2,9 +2,10 @@
 //! warnings), on a snapshot with many nodes, odd names and every metric kind, breakers in all
 //! three states; plus what promtool does not check: duplicate series, determinism, the values.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::task::{Context, Waker};
 use std::time::Duration;
@@ -217,41 +218,6 @@ fn text(options: &ExportOptions) -> String {
     prometheus_text(snapshot, &check_budgets(snapshot), options)
 }
 
-/// Runs `promtool <args>` with `input` on stdin; fails the test when promtool is missing.
-fn promtool(args: &[&str], input: &str) -> std::process::Output {
-    let mut child = Command::new("promtool")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| {
-            panic!(
-                "promtool is needed and could not be run ({error}): run scripts/test-all, \
-                 which installs it (Debian package `prometheus`)"
-            )
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn assert_promtool_accepts(text: &str) {
-    let output = promtool(&["check", "metrics"], text);
-    // 0: clean; 1: parse error; 3: lint warnings only, which count as failures here.
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "promtool check metrics failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
-}
-
 /// The samples of an exposition: series (name and labels, as written) to value.
 fn samples(text: &str) -> Vec<(&str, &str)> {
     text.lines()
@@ -310,7 +276,7 @@ fn promtool_accepts_every_metric_kind_without_lint_warnings() {
         );
     }
     assert!(samples(&text).len() > 5_000, "many nodes");
-    assert_promtool_accepts(&text);
+    common::assert_promtool_accepts(&text);
 }
 
 #[test]
@@ -328,7 +294,7 @@ fn promtool_accepts_a_sanitized_prefix_and_custom_buckets() {
     assert!(text.contains(
         "_9my_app_v2_node_latency_seconds_bucket{node=\"prom_mixed\",le=\"0.003\"} 20\n"
     ));
-    assert_promtool_accepts(&text);
+    common::assert_promtool_accepts(&text);
 }
 
 #[test]
@@ -670,20 +636,11 @@ fn strict_openmetrics_families(text: &str) -> Result<String, String> {
         from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
         for family in text_string_to_metric_families(sys.stdin.read()):\n\
         \x20   print(family.name, family.type, len(family.samples))\n";
-    let mut child = Command::new("python3")
-        .args(["-c", PARSE])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed: run scripts/test-all, which installs prometheus-client");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = common::run_with_input(
+        Command::new("python3").args(["-c", PARSE]),
+        text,
+        "python3 is needed: run scripts/test-all, which installs prometheus-client",
+    );
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         !stderr.contains("ModuleNotFoundError"),
@@ -733,7 +690,7 @@ fn the_report_writes_the_exposition_as_performance_metrics_prom() {
         .iter()
         .find(|artifact| artifact.file_name == "performance_metrics.prom")
         .expect("performance_metrics.prom is an artifact");
-    assert_promtool_accepts(&prom.contents);
+    common::assert_promtool_accepts(&prom.contents);
     assert!(
         artifacts
             .iter()

@@ -3,6 +3,8 @@
 //! `instrument-gate` in-process with the repository's `performance_budgets.yaml`. A node made
 //! slower on that clock breaks its budget; no test sleeps or depends on the machine's speed.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -11,15 +13,6 @@ use instrument_runtime::Report;
 
 /// Documents per run: about 290 calls per node, well over the 100 a budget needs.
 const DOCUMENTS: &str = "300";
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "instrument-gate-pipeline-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 fn repository() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -32,33 +25,22 @@ fn budgets_file() -> String {
         .to_string()
 }
 
-/// The simulated example through cargo, in the profile of these tests (as
-/// `tests/pipeline_faults.rs` explains).
+/// The example on its simulated clock (see [`common::pipeline_command`]), with `extra` flags.
 fn pipeline_command(extra: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO"));
-    command
-        .current_dir(repository())
-        .args(["run", "--quiet", "--example", "pipeline"]);
-    if !cfg!(debug_assertions) {
-        command.arg("--release");
-    }
-    command
-        .args([
-            "--",
-            "--simulated-latency",
-            "--documents",
-            DOCUMENTS,
-            "--seed",
-            "7",
-        ])
-        .args(extra)
-        .env_remove("INSTRUMENT_REPORT");
-    command
+    let args = [
+        "--simulated-latency",
+        "--documents",
+        DOCUMENTS,
+        "--seed",
+        "7",
+    ];
+    let args: Vec<&str> = args.iter().chain(extra).copied().collect();
+    common::pipeline_command(&args)
 }
 
 /// Runs the simulated pipeline once per process for each set of flags; returns its report.
 fn simulated_report(name: &str, extra: &[&str]) -> PathBuf {
-    let dir = scratch_dir(name);
+    let dir = common::scratch_dir(name);
     let output = pipeline_command(extra)
         .env("INSTRUMENT_REPORT_DIR", &dir)
         .output()
@@ -162,7 +144,7 @@ fn a_node_slowed_on_the_simulated_clock_breaks_its_budget_and_the_gate() {
 
 #[test]
 fn a_missing_report_fails_the_gate_with_status_2() {
-    let dir = scratch_dir("missing");
+    let dir = common::scratch_dir("missing");
     let report = dir.join("report.json");
     let (status, out, err) = gate(&[
         "check",
@@ -181,7 +163,7 @@ fn a_missing_report_fails_the_gate_with_status_2() {
 
 #[test]
 fn a_budgets_file_with_an_error_fails_the_gate_naming_the_place() {
-    let dir = scratch_dir("bad-budgets");
+    let dir = common::scratch_dir("bad-budgets");
     std::fs::create_dir_all(&dir).unwrap();
     let budgets = dir.join("performance_budgets.yaml");
     std::fs::write(
@@ -211,7 +193,7 @@ fn a_budgets_file_with_an_error_fails_the_gate_naming_the_place() {
 
 #[test]
 fn the_slowed_node_is_a_regression_against_the_baseline_and_nothing_else_is() {
-    let dir = scratch_dir("baseline");
+    let dir = common::scratch_dir("baseline");
     let baseline = dir.join("performance_baseline.json");
     let (status, out, err) = gate(&[
         "baseline",
@@ -263,7 +245,7 @@ fn the_slowed_node_is_a_regression_against_the_baseline_and_nothing_else_is() {
 
 #[test]
 fn iterations_run_the_pipeline_and_judge_the_merged_report() {
-    let dir = scratch_dir("iterations");
+    let dir = common::scratch_dir("iterations");
     let merged = dir.join("report.json");
     let command = pipeline_command(&[]);
     let mut args = vec![

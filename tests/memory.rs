@@ -2,9 +2,9 @@
 //! figure is exact. Each test calls nodes of its own, on threads it spawns, so tests running in
 //! parallel do not see each other's calls.
 
+mod common;
+
 use std::hint::black_box;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 
 use instrument_runtime::{
     CountingAllocator, ExportOptions, NodeMemory, Report, check_budgets, counted, dashboard_html,
@@ -265,7 +265,7 @@ fn report_json_prometheus_and_the_dashboard_carry_the_figures() {
     if cfg!(target_os = "linux") {
         assert!(text.contains("\ninstrument_process_peak_resident_memory_bytes "));
     }
-    assert_promtool_accepts(&text);
+    common::assert_promtool_accepts(&text);
 
     let html = dashboard_html(&snapshot, &budgets);
     assert!(html.contains("<h2>Memory</h2>"));
@@ -275,34 +275,4 @@ fn report_json_prometheus_and_the_dashboard_carry_the_figures() {
          <td data-value=\"2048\">2.00\u{a0}KiB</td>\n<td data-value=\"2048\">2.00\u{a0}KiB</td>\n\
          <td data-value=\"4\">4</td>\n<td data-value=\"8192\">8.00\u{a0}KiB</td>"
     ));
-}
-
-/// `promtool check metrics` finds no error and no lint warning.
-fn assert_promtool_accepts(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| {
-            panic!(
-                "promtool is needed and could not be run ({error}): run scripts/test-all, \
-                 which installs it (Debian package `prometheus`)"
-            )
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "promtool check metrics failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
 }

@@ -2,8 +2,10 @@
 //! shows a breaker opening, serving the fallback, probing and recovering, and, without faults,
 //! every breaker closed and untouched.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Output;
 
 use instrument_runtime::{
     BreakerSnapshot, BreakerState, Report, TransitionCause, TransitionCounts,
@@ -24,34 +26,10 @@ const GUARDED: [&str; 6] = [
 const DOCUMENTS: &str = "300";
 const SIMULATED_US_PER_DOCUMENT: &str = "1000";
 
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("instrument-pipeline-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// Runs the example through cargo (`CARGO_BIN_EXE_*` exists only for `[[bin]]` targets), in the
-/// profile these tests were built in, so it reuses their build instead of starting a second
-/// profile. The child runs in this workspace and inherits `CARGO_TARGET_DIR` when it is set, so
-/// it builds into the same target directory. `cargo test` releases the build lock before it runs
-/// the tests, so the child does not wait on its parent.
+/// Runs the example (see [`common::pipeline_command`]), its report written into `report_dir`.
 fn run_pipeline(report_dir: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-        "run",
-        "--quiet",
-        "--example",
-        "pipeline",
-    ]);
-    if !cfg!(debug_assertions) {
-        command.arg("--release");
-    }
-    command
-        .arg("--")
-        .args(args)
+    common::pipeline_command(args)
         .env("INSTRUMENT_REPORT_DIR", report_dir)
-        .env_remove("INSTRUMENT_REPORT")
         .output()
         .expect("cargo runs the example")
 }
@@ -99,7 +77,7 @@ fn assert_timeline_chained(breaker: &BreakerSnapshot) {
 
 #[test]
 fn injected_embedding_faults_open_the_breaker_which_falls_back_probes_and_recovers() {
-    let dir = scratch_dir("faults");
+    let dir = common::scratch_dir("pipeline-faults");
     let output = run_pipeline(
         &dir,
         &[
@@ -182,7 +160,7 @@ fn injected_embedding_faults_open_the_breaker_which_falls_back_probes_and_recove
 
 #[test]
 fn without_faults_every_breaker_stays_closed() {
-    let dir = scratch_dir("no-faults");
+    let dir = common::scratch_dir("pipeline-no-faults");
     let output = run_pipeline(&dir, &["--documents", DOCUMENTS, "--seed", "7"]);
     assert!(output.status.success(), "{output:?}");
     let report = read_report(&dir);
@@ -222,7 +200,7 @@ fn without_faults_every_breaker_stays_closed() {
 
 #[test]
 fn a_fault_node_without_a_breaker_is_a_usage_error_before_the_report_is_armed() {
-    let dir = scratch_dir("usage");
+    let dir = common::scratch_dir("pipeline-usage");
     let output = run_pipeline(
         &dir,
         &["--fault-rate", "0.3", "--fault-node", "sanitization"],
