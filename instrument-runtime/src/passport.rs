@@ -14,7 +14,7 @@ use crate::budget::{BudgetReport, Quantile, VerdictStatus};
 use crate::budgets_file::BudgetSource;
 use crate::export::json::to_json;
 use crate::node::Budget;
-use crate::resources::rfc3339;
+use crate::resources::{kib_field, rfc3339};
 use crate::snapshot::Snapshot;
 
 /// The `schema` field of `performance_passport.json`, bumped on incompatible changes.
@@ -64,9 +64,8 @@ impl RunEnvironment {
                 cores: std::thread::available_parallelism().map_or(1, usize::from),
                 memory_bytes: std::fs::read_to_string("/proc/meminfo")
                     .ok()
-                    .and_then(|info| field(&info, "MemTotal"))
-                    .and_then(|total| total.trim_end_matches(" kB").parse::<u64>().ok())
-                    .map(|kib| kib * 1024),
+                    .and_then(|info| kib_field(&info, "MemTotal:"))
+                    .and_then(|kib| kib.checked_mul(1024)),
                 rustc_version: env!("INSTRUMENT_RUSTC_VERSION").to_owned(),
                 git_commit: git_commit(),
             })
@@ -419,7 +418,6 @@ mod tests {
             field(info, "model name").as_deref(),
             Some("Some CPU @ 2.0GHz")
         );
-        assert_eq!(field(info, "MemTotal").as_deref(), Some("2048 kB"));
         assert_eq!(field(info, "nothing"), None);
     }
 }

@@ -18,6 +18,7 @@ use crate::breaker::snapshot::BreakerSnapshot;
 use crate::budget::{BudgetReport, Quantile};
 use crate::export::ExportOptions;
 use crate::histogram::LatencyHistogram;
+use crate::resources::kib_field;
 use crate::snapshot::{NodeSnapshot, Snapshot};
 
 /// The latency histogram family; its samples are `_bucket`, `_sum` and `_count`.
@@ -206,23 +207,10 @@ impl ProcessMetrics {
         let status = std::fs::read_to_string("/proc/self/status").ok()?;
         let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
         Some(Self {
-            resident_memory_bytes: rss_bytes(&status)?,
+            resident_memory_bytes: kib_field(&status, "VmRSS:")?.checked_mul(1024)?,
             cpu_seconds: cpu_seconds(&stat)?,
         })
     }
-}
-
-/// `VmRSS:    1234 kB` in `/proc/self/status`.
-fn rss_bytes(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    let kib: u64 = line
-        .trim_start_matches("VmRSS:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    kib.checked_mul(1024)
 }
 
 /// User plus system time from `/proc/self/stat` (fields 14 and 15, in clock ticks). The kernel
@@ -1340,9 +1328,6 @@ p_node_panics_total{node="a\"b"} 0
 
     #[test]
     fn proc_files_are_parsed() {
-        let status = "Name:\tcat\nVmPeak:\t  9000 kB\nVmRSS:\t    1234 kB\nThreads:\t1\n";
-        assert_eq!(rss_bytes(status), Some(1234 * 1024));
-        assert_eq!(rss_bytes("Name: x\n"), None);
         let stat = "42 (a (weird) name) S 1 42 42 0 -1 4194560 100 0 0 0 250 125 0 0 20 0 1 0";
         assert_eq!(cpu_seconds(stat), Some(3.75));
         if cfg!(target_os = "linux") {
