@@ -226,17 +226,18 @@ impl Verdict {
     }
 }
 
-/// The calls `after` holds that `before`, an earlier snapshot of the same process, did not.
+/// The calls `after` holds that `before`, an earlier snapshot of the same process, did not. The
+/// registry is fixed at link time and snapshots sort it the same way, so the nodes pair up in
+/// order.
 fn since(after: &Snapshot, before: &Snapshot) -> Snapshot {
+    debug_assert_eq!(after.nodes.len(), before.nodes.len());
     let nodes = after
         .nodes
         .iter()
-        .map(|node| {
-            let earlier = before.nodes.iter().find(|earlier| {
-                (&earlier.name, &earlier.module_path, earlier.line)
-                    == (&node.name, &node.module_path, node.line)
-            });
-            earlier.map_or_else(|| node.clone(), |earlier| node_since(node, earlier))
+        .zip(&before.nodes)
+        .map(|(node, earlier)| {
+            debug_assert_eq!((&node.name, node.line), (&earlier.name, earlier.line));
+            node_since(node, earlier)
         })
         .collect();
     Snapshot {
