@@ -19,16 +19,16 @@
 //! cargo run --release --example pipeline -- --simulated-latency --slow-node embedding --slow-factor 3
 //! ```
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::process::ExitCode;
 use std::str::FromStr;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use instrument_runtime::{
-    BreakerState, ManualClock, Snapshot, TableStyle, TransitionCounts, format_duration,
+    BreakerState, ManualClock, ManualClockGuard, Snapshot, TableStyle, TransitionCounts,
+    format_duration,
 };
 
 fn main() -> ExitCode {
@@ -47,42 +47,91 @@ fn main() -> ExitCode {
     };
     instrument_runtime::report_at_exit();
 
-    let clock = (options.simulated_us_per_document.is_some() || options.simulated_latency)
-        .then(ManualClock::new);
-    let _installed = clock.as_ref().map(ManualClock::install);
-    let per_document = Duration::from_micros(options.simulated_us_per_document.unwrap_or(0));
-    if let (Some(clock), true) = (&clock, options.simulated_latency) {
-        let simulation = SimulatedLatency::new(clock.clone(), options.seed, options.slow);
-        SIMULATED_LATENCY
-            .set(simulation)
-            .unwrap_or_else(|_| unreachable!("set once, before the first document"));
-    }
+    let mut run = Run::start(options.clone());
     let started = Instant::now();
     let mut totals = Totals::default();
-    for index in 0..options.documents {
-        if let Some(clock) = &clock {
-            clock.advance(per_document);
-        }
-        if let Some(simulation) = SIMULATED_LATENCY.get() {
-            simulation.start_document(index);
-        }
-        let raw = generate_plan(options.seed, index);
-        let text = sanitization(&raw);
-        let faults = options.faults.for_document(options.seed, index);
-        let findings = analyse(&text, monte_carlo_seed(options.seed, index), faults);
-        if options.show == Some(index) {
-            match &findings {
-                Ok(findings) => print!("document {index}: {findings}"),
-                Err(error) => println!("document {index}: {error}"),
+    for _ in 0..options.documents {
+        run.next_document(|index, findings| {
+            if options.show == Some(index) {
+                match findings {
+                    Ok(findings) => print!("document {index}: {findings}"),
+                    Err(error) => println!("document {index}: {error}"),
+                }
             }
-        }
-        totals.add(&findings);
+            totals.add(findings);
+        });
     }
     println!("{}", totals.summary(&options, started.elapsed()));
     for line in breaker_summary(&instrument_runtime::snapshot()) {
         println!("{line}");
     }
     ExitCode::SUCCESS
+}
+
+/// A run of the pipeline as its options describe it, one document at a time: what `main` loops
+/// over, and what a test hands to the in-test performance gate.
+///
+/// With `--simulated-us-per-document` or `--simulated-latency` it installs a `ManualClock` on the
+/// thread that started it, and with `--simulated-latency` makes this thread's node calls move
+/// that clock, until it is dropped.
+pub(crate) struct Run {
+    options: Options,
+    clock: Option<ManualClock>,
+    _installed: Option<ManualClockGuard>,
+    next_index: u64,
+}
+
+impl Run {
+    pub(crate) fn start(options: Options) -> Self {
+        let clock = (options.simulated_us_per_document.is_some() || options.simulated_latency)
+            .then(ManualClock::new);
+        let installed = clock.as_ref().map(ManualClock::install);
+        if let (Some(clock), true) = (&clock, options.simulated_latency) {
+            let simulation = SimulatedLatency::new(clock.clone(), options.seed, options.slow);
+            SIMULATED_LATENCY.set(Some(simulation));
+        }
+        Self {
+            options,
+            clock,
+            _installed: installed,
+            next_index: 0,
+        }
+    }
+
+    /// Generates the next document, runs it through all eleven nodes and hands its index and
+    /// what the nodes found to `inspect`.
+    pub(crate) fn next_document<T>(
+        &mut self,
+        inspect: impl FnOnce(u64, &Result<Findings<'_>, DocumentError>) -> T,
+    ) -> T {
+        let (seed, index) = (self.options.seed, self.next_index);
+        self.next_index += 1;
+        if let Some(clock) = &self.clock {
+            clock.advance(Duration::from_micros(
+                self.options.simulated_us_per_document.unwrap_or(0),
+            ));
+        }
+        SIMULATED_LATENCY.with_borrow(|simulation| {
+            if let Some(simulation) = simulation {
+                simulation.document.set(index);
+            }
+        });
+        let raw = generate_plan(seed, index);
+        let text = sanitization(&raw);
+        let faults = self.options.faults.for_document(seed, index);
+        inspect(
+            index,
+            &analyse(&text, monte_carlo_seed(seed, index), faults),
+        )
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if self.options.simulated_latency {
+            SIMULATED_LATENCY.set(None);
+        }
+    }
 }
 
 /// One sanitized document through the other ten nodes, in order. A plan whose header cannot be
@@ -129,7 +178,7 @@ fn analyse(
 
 /// Why a document did not go through the pipeline.
 #[derive(Debug)]
-enum DocumentError {
+pub(crate) enum DocumentError {
     /// `plan_processing` could not read it.
     Rejected(PlanError),
     /// A guarded node failed on it.
@@ -233,14 +282,14 @@ usage: pipeline [--documents N] [--seed S] [--show I] [--fault-rate R --fault-no
 
 /// What the command line asks for.
 #[derive(Debug)]
-enum Command {
+pub(crate) enum Command {
     Run(Options),
     Help,
 }
 
 /// How to run the pipeline.
 #[derive(Clone, Debug)]
-struct Options {
+pub(crate) struct Options {
     documents: u64,
     seed: u64,
     show: Option<u64>,
@@ -271,7 +320,7 @@ impl Default for Options {
 
 /// Why the command line was not understood.
 #[derive(Debug)]
-enum UsageError {
+pub(crate) enum UsageError {
     UnknownFlag(String),
     MissingValue(String),
     InvalidValue { flag: String, value: String },
@@ -330,7 +379,7 @@ impl fmt::Display for UsageError {
 
 impl Command {
     /// Parses the arguments after the program name: `--flag value` or `--flag=value`.
-    fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, UsageError> {
+    pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, UsageError> {
         let mut options = Options::default();
         let mut fault_rate = None;
         let (mut slow_node, mut slow_factor) = (None, None);
@@ -451,8 +500,10 @@ struct SlowNode {
     factor: f64,
 }
 
-/// Set once in `main` with `--simulated-latency`; the nodes read it.
-static SIMULATED_LATENCY: OnceLock<SimulatedLatency> = OnceLock::new();
+thread_local! {
+    /// Set by a [`Run`] with `--simulated-latency`, for the thread it runs on; the nodes read it.
+    static SIMULATED_LATENCY: RefCell<Option<SimulatedLatency>> = const { RefCell::new(None) };
+}
 
 /// The clock the nodes move, and what decides how far.
 struct SimulatedLatency {
@@ -460,7 +511,7 @@ struct SimulatedLatency {
     seed: u64,
     slow: Option<SlowNode>,
     /// The document being analysed: a call's cost depends on it, not on the calls before.
-    document: AtomicU64,
+    document: Cell<u64>,
 }
 
 impl SimulatedLatency {
@@ -469,12 +520,8 @@ impl SimulatedLatency {
             clock,
             seed,
             slow,
-            document: AtomicU64::new(0),
+            document: Cell::new(0),
         }
-    }
-
-    fn start_document(&self, index: u64) {
-        self.document.store(index, Ordering::Relaxed);
     }
 
     /// What node `node` costs on the current document: one draw from a stream of its own.
@@ -485,7 +532,7 @@ impl SimulatedLatency {
         reason = "a few milliseconds scaled by a small positive factor"
     )]
     fn cost(&self, node: usize) -> Duration {
-        let document = self.document.load(Ordering::Relaxed);
+        let document = self.document.get();
         let stream = (node as u64 + 1).wrapping_mul(0x8cb9_2ba7_2f3d_8dd7);
         let mut rng = Rng::new(self.seed ^ stream ^ document.wrapping_mul(0xa076_1d64_78bd_642f));
         rng.next_u64();
@@ -506,13 +553,15 @@ impl SimulatedLatency {
 
 /// What every node does first: with `--simulated-latency`, move the clock by its cost.
 fn simulate_work(node: &str) {
-    if let Some(simulation) = SIMULATED_LATENCY.get() {
-        let index = SIMULATED_COSTS
-            .iter()
-            .position(|&(name, _)| name == node)
-            .expect("every node has a simulated cost");
-        simulation.clock.advance(simulation.cost(index));
-    }
+    SIMULATED_LATENCY.with_borrow(|simulation| {
+        if let Some(simulation) = simulation {
+            let index = SIMULATED_COSTS
+                .iter()
+                .position(|&(name, _)| name == node)
+                .expect("every node has a simulated cost");
+            simulation.clock.advance(simulation.cost(index));
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -651,7 +700,7 @@ impl Faults {
 /// A guarded node failed (an injected fault). Its `Display` is what the breaker's
 /// `last_failure` shows.
 #[derive(Debug)]
-struct NodeFailure {
+pub(crate) struct NodeFailure {
     node: Guarded,
     document: u64,
 }
@@ -672,7 +721,7 @@ impl fmt::Display for NodeFailure {
 // ---------------------------------------------------------------------------------------------
 
 /// Everything the nodes found in one document.
-struct Findings<'a> {
+pub(crate) struct Findings<'a> {
     metadata: PlanMetadata,
     segments: Vec<Segment<'a>>,
     responsibilities: Vec<Responsibility>,
@@ -934,7 +983,7 @@ struct PlanMetadata {
 
 /// Why a plan was rejected.
 #[derive(Debug)]
-enum PlanError {
+pub(crate) enum PlanError {
     NotAPlan,
     MissingField(&'static str),
     InvalidPeriod(String),

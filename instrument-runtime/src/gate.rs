@@ -3,10 +3,14 @@
 //!
 //! Only the measured runs count: the gate takes a snapshot after the warm-up and another at the
 //! end, and judges the difference, so calls made before (other tests, the warm-up) are left out.
+//! Breakers are taken apart the same way: the table counts the measured runs' calls, failures,
+//! fallbacks and transitions.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use crate::alloc::NodeMemory;
+use crate::breaker::snapshot::{BreakerSnapshot, ProbeCounts, Recoveries, TransitionCounts};
 use crate::budget::{BudgetReport, check_budgets, judge};
 use crate::report::{TableStyle, format_duration, render_summary};
 use crate::snapshot::{Latency, NodeSnapshot, Snapshot, snapshot};
@@ -240,8 +244,18 @@ fn since(after: &Snapshot, before: &Snapshot) -> Snapshot {
             node_since(node, earlier)
         })
         .collect();
+    let breakers = after
+        .breakers
+        .iter()
+        .zip(&before.breakers)
+        .map(|(breaker, earlier)| {
+            debug_assert_eq!(breaker.name, earlier.name);
+            breaker_since(breaker, earlier)
+        })
+        .collect();
     Snapshot {
         nodes,
+        breakers,
         ..after.clone()
     }
 }
@@ -271,6 +285,78 @@ fn node_since(node: &NodeSnapshot, earlier: &NodeSnapshot) -> NodeSnapshot {
             .map(|budget| judge(&budget, calls, latency.as_ref())),
         latency,
         histogram,
+        // The peak is the largest of any call so far; it cannot be taken apart by time.
+        memory: match (node.memory, earlier.memory) {
+            (Some(now), Some(then)) => Some(NodeMemory::of(
+                now.calls - then.calls,
+                now.allocations - then.allocations,
+                now.bytes - then.bytes,
+                now.peak_live_bytes,
+            )),
+            (now, _) => now,
+        },
         ..node.clone()
+    }
+}
+
+/// A breaker's counts of the calls and events after `earlier`, with its state, window, health
+/// and last failure as they are now. Its timeline and recent recoveries keep the entries
+/// `earlier` did not list, and the longest recovery is the longest of those.
+fn breaker_since(breaker: &BreakerSnapshot, earlier: &BreakerSnapshot) -> BreakerSnapshot {
+    let (transitions, then) = (&breaker.transitions, &earlier.transitions);
+    let (probes, probes_then) = (&breaker.probes, &earlier.probes);
+    let recent = entries_after(&breaker.recoveries.recent, &earlier.recoveries.recent);
+    BreakerSnapshot {
+        calls: breaker.calls - earlier.calls,
+        failures: breaker.failures - earlier.failures,
+        slow_calls: breaker.slow_calls - earlier.slow_calls,
+        rejected: breaker.rejected - earlier.rejected,
+        fallbacks: breaker.fallbacks - earlier.fallbacks,
+        transitions: TransitionCounts {
+            opened: transitions.opened - then.opened,
+            half_opened: transitions.half_opened - then.half_opened,
+            closed: transitions.closed - then.closed,
+        },
+        probes: ProbeCounts {
+            admitted: probes.admitted - probes_then.admitted,
+            succeeded: probes.succeeded - probes_then.succeeded,
+            failed: probes.failed - probes_then.failed,
+        },
+        recoveries: Recoveries {
+            count: breaker.recoveries.count - earlier.recoveries.count,
+            sla_violations: breaker.recoveries.sla_violations - earlier.recoveries.sla_violations,
+            longest_ns: recent
+                .iter()
+                .map(|recovery| recovery.duration_ns)
+                .max()
+                .unwrap_or(0),
+            recent: recent.to_vec(),
+            ..breaker.recoveries.clone()
+        },
+        timeline: entries_after(&breaker.timeline, &earlier.timeline).to_vec(),
+        ..breaker.clone()
+    }
+}
+
+/// The entries of a bounded most-recent-last list that came after the last one `earlier` had:
+/// all of them when that one has rolled out.
+fn entries_after<'a, T: PartialEq>(now: &'a [T], earlier: &[T]) -> &'a [T] {
+    earlier
+        .last()
+        .and_then(|last| now.iter().rposition(|entry| entry == last))
+        .map_or(now, |at| &now[at + 1..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::entries_after;
+
+    #[test]
+    fn entries_after_keeps_what_the_earlier_list_had_not_seen() {
+        assert_eq!(entries_after(&[1, 2, 3, 4], &[1, 2]), [3, 4]);
+        assert_eq!(entries_after(&[1, 2], &[1, 2]), [] as [i32; 0]);
+        assert_eq!(entries_after(&[1, 2], &[]), [1, 2], "nothing seen before");
+        // The ring dropped 2 and 3 since: everything left is newer.
+        assert_eq!(entries_after(&[4, 5, 6], &[2, 3]), [4, 5, 6]);
     }
 }
