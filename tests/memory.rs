@@ -26,10 +26,15 @@ fn on_a_thread(f: impl FnOnce() + Send + 'static) {
     std::thread::spawn(f).join().unwrap();
 }
 
-#[timed(name = "memory_vec_1000")]
-fn vec_1000() -> usize {
+/// One allocation of 1000 bytes, freed before returning.
+fn allocate_1000() -> usize {
     let buffer: Vec<u8> = Vec::with_capacity(1000);
     black_box(&buffer).capacity()
+}
+
+#[timed(name = "memory_vec_1000")]
+fn vec_1000() -> usize {
+    allocate_1000()
 }
 
 #[test]
@@ -51,6 +56,29 @@ fn one_vec_per_call_is_one_allocation_of_1000_bytes_per_call() {
             peak_live_bytes: 1000,
         }
     );
+}
+
+#[timed(name = "memory_gate_vec_1000")]
+fn gated_vec_1000() -> usize {
+    allocate_1000()
+}
+
+#[test]
+fn the_in_test_gate_counts_the_memory_of_the_measured_runs_only() {
+    // On a thread of its own: the gate's snapshots, taken on the harness thread, would count.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    on_a_thread(move || {
+        let verdict = instrument_runtime::gate::Gate::new(30)
+            .warm_up(20)
+            .check(|| {
+                gated_vec_1000();
+            });
+        sender.send(verdict).unwrap();
+    });
+    let verdict = receiver.recv().unwrap();
+    let measured = verdict.snapshot.node("memory_gate_vec_1000").unwrap();
+    assert_eq!(measured.memory, Some(NodeMemory::of(30, 30, 30_000, 1000)));
+    assert_eq!(memory("memory_gate_vec_1000").unwrap().calls, 50);
 }
 
 #[timed(name = "memory_nothing")]
