@@ -2,7 +2,6 @@
 //! provides everything the generated code uses; the documentation lives there.
 
 mod args;
-mod duration;
 mod errors;
 mod expand;
 mod item;

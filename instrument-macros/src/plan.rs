@@ -7,9 +7,9 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, ExprLit, ExprPath, Ident, Lit, ReturnType, Signature, Type};
 
 use crate::args::{Args, AttrArgs, Kind, Setting};
-use crate::duration::parse_nanos;
 use crate::errors::Errors;
 use crate::item::MaybeFn;
+use instrument_duration::parse_nanos;
 
 /// What to generate for one function.
 pub(crate) struct Plan {

@@ -1,7 +1,9 @@
 //! Validate: the YAML tree -> a typed [`BudgetsFile`], every mistake collected with its position.
 
 use super::diagnostic::{DiagnosticKind, Position, Sink};
-use super::values::{count, did_you_mean, duration_ns, show_ns, tolerance};
+use instrument_duration::parse_nanos;
+
+use super::values::{count, did_you_mean, show_ns, tolerance};
 use super::yaml::{Value, Yaml};
 use super::{BudgetsFile, FileEntry, Section};
 use crate::budget::Quantile;
@@ -162,7 +164,7 @@ fn entry(
                 continue;
             }
         };
-        if let Some(nanos) = scalar(value, &key_path, sink, duration_ns, DURATION) {
+        if let Some(nanos) = scalar(value, &key_path, sink, parse_nanos, DURATION) {
             *entry.quantile_mut(quantile) = Some(nanos);
             quantiles.push((quantile, nanos, value.at));
         }
@@ -359,6 +361,23 @@ mod tests {
                 "performance_budgets.yaml:3:10: nodes.a.p50: missing unit in `5`; expected a duration like `5ms`, with one of `ns`, `us`, `µs`, `ms`, `s`, `m`",
                 "performance_budgets.yaml:4:10: nodes.a.p90: a duration must be greater than zero, found `-1ms`",
                 "performance_budgets.yaml:5:10: nodes.a.p95: a duration must be greater than zero, found `0s`",
+            ]
+        );
+    }
+
+    #[test]
+    fn durations_read_as_the_budget_attribute_reads_them() {
+        let file = BudgetsFile::parse(FILE, "nodes:\n  a: { p95: 1_500us, p99: 2.5ms }\n").unwrap();
+        let entry = &file.entries[0];
+        assert_eq!(
+            (entry.p95_ns, entry.p99_ns),
+            (Some(1_500_000), Some(2_500_000))
+        );
+        assert_eq!(
+            errors("nodes:\n  a: { p95: 2sec, max: 1h }\n"),
+            [
+                "performance_budgets.yaml:2:13: nodes.a.p95: unknown unit `sec` in `2sec`; write `2s`",
+                "performance_budgets.yaml:2:24: nodes.a.max: unknown unit `h` in `1h`; write `60m`",
             ]
         );
     }

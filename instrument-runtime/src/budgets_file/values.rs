@@ -1,80 +1,8 @@
-//! Scalars of the budgets file: durations, tolerances, counts; and "did you mean" suggestions.
+//! Scalars of the budgets file: tolerances and counts, and "did you mean" suggestions.
+//! (Durations are read by `instrument_duration`, the parser `#[budget]` uses.)
 //!
-//! Durations and tolerances read as in `#[budget]`, so a budget moves between the code and the
-//! file unchanged; messages are worded as the attribute's.
-
-/// Accepted units, with their length in nanoseconds.
-const UNITS: [(&str, u128); 7] = [
-    ("ns", 1),
-    ("us", 1_000),
-    ("µs", 1_000),
-    ("μs", 1_000), // Greek mu, which keyboards produce as often as the micro sign
-    ("ms", 1_000_000),
-    ("s", 1_000_000_000),
-    ("m", 60_000_000_000),
-];
-
-const EXPECTED_UNITS: &str = "`ns`, `us`, `µs`, `ms`, `s`, `m`";
-
-/// A positive duration in whole nanoseconds: `500us`, `2ms`, `1.5s`.
-pub(super) fn duration_ns(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    if text.starts_with('-') {
-        return Err(format!(
-            "a duration must be greater than zero, found `{text}`"
-        ));
-    }
-    let number_len = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(number_len);
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() || (number.contains('.') && fraction.is_empty()) || fraction.contains('.') {
-        return Err(format!("expected a duration like `50ms`, found `{text}`"));
-    }
-    if unit.is_empty() {
-        return Err(format!(
-            "missing unit in `{text}`; expected a duration like `{number}ms`, with one of {EXPECTED_UNITS}"
-        ));
-    }
-    let Some(&(_, unit_ns)) = UNITS.iter().find(|(name, _)| *name == unit) else {
-        let lower = unit.trim().to_lowercase();
-        return Err(match UNITS.iter().find(|(name, _)| *name == lower) {
-            Some((name, _)) => format!("unknown unit `{unit}` in `{text}`; write `{number}{name}`"),
-            None => format!("unknown unit `{unit}` in `{text}`; expected one of {EXPECTED_UNITS}"),
-        });
-    };
-    let too_long = || {
-        format!(
-            "duration `{text}` is too long; the longest is about 584 years (`u64::MAX` nanoseconds)"
-        )
-    };
-    let whole: u128 = whole.parse().map_err(|_| too_long())?;
-    let scale = u32::try_from(fraction.len())
-        .ok()
-        .and_then(|digits| 10_u128.checked_pow(digits))
-        .ok_or_else(too_long)?;
-    let fraction: u128 = if fraction.is_empty() {
-        0
-    } else {
-        fraction.parse().map_err(|_| too_long())?
-    };
-    let fraction_ns = fraction * unit_ns;
-    if !fraction_ns.is_multiple_of(scale) {
-        return Err(format!("`{text}` is not a whole number of nanoseconds"));
-    }
-    let nanos = whole
-        .checked_mul(unit_ns)
-        .and_then(|nanos| nanos.checked_add(fraction_ns / scale))
-        .and_then(|nanos| u64::try_from(nanos).ok())
-        .ok_or_else(too_long)?;
-    if nanos == 0 {
-        return Err(format!(
-            "a duration must be greater than zero, found `{text}`"
-        ));
-    }
-    Ok(nanos)
-}
+//! Tolerances read as in `#[budget]`, so a budget moves between the code and the file unchanged;
+//! messages are worded as the attribute's.
 
 /// A tolerance as a fraction: `5%` or `0.05`, from 0% to 100%.
 pub(super) fn tolerance(text: &str) -> Result<f64, String> {
@@ -182,61 +110,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_in_every_unit() {
-        let cases = [
-            ("750ns", 750),
-            ("500us", 500_000),
-            ("500µs", 500_000),
-            ("500μs", 500_000),
-            ("2ms", 2_000_000),
-            ("50ms", 50_000_000),
-            ("1.5s", 1_500_000_000),
-            ("0.5ms", 500_000),
-            ("1m", 60_000_000_000),
-        ];
-        for (text, nanos) in cases {
-            assert_eq!(duration_ns(text), Ok(nanos), "{text}");
-        }
-    }
-
-    #[test]
-    fn bad_durations_say_what_to_write() {
-        let cases = [
-            ("fifty", "expected a duration like `50ms`, found `fifty`"),
-            (
-                "50",
-                "missing unit in `50`; expected a duration like `50ms`, with one of `ns`, `us`, `µs`, `ms`, `s`, `m`",
-            ),
-            ("-5ms", "a duration must be greater than zero, found `-5ms`"),
-            ("0ms", "a duration must be greater than zero, found `0ms`"),
-            ("0.0s", "a duration must be greater than zero, found `0.0s`"),
-            ("5.ms", "expected a duration like `50ms`, found `5.ms`"),
-            (".5ms", "expected a duration like `50ms`, found `.5ms`"),
-            (
-                "1.2.3ms",
-                "expected a duration like `50ms`, found `1.2.3ms`",
-            ),
-            ("50MS", "unknown unit `MS` in `50MS`; write `50ms`"),
-            (
-                "2h",
-                "unknown unit `h` in `2h`; expected one of `ns`, `us`, `µs`, `ms`, `s`, `m`",
-            ),
-            ("1.5ns", "`1.5ns` is not a whole number of nanoseconds"),
-            (
-                "600y",
-                "unknown unit `y` in `600y`; expected one of `ns`, `us`, `µs`, `ms`, `s`, `m`",
-            ),
-            (
-                "99999999999s",
-                "duration `99999999999s` is too long; the longest is about 584 years (`u64::MAX` nanoseconds)",
-            ),
-        ];
-        for (text, message) in cases {
-            assert_eq!(duration_ns(text), Err(message.to_owned()), "{text}");
-        }
-    }
 
     #[test]
     fn tolerance_as_percent_or_fraction() {

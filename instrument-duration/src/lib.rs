@@ -1,4 +1,8 @@
-//! Durations as users write them in attributes: `"50ms"`, `"1.5ms"`, `"250us"`, `"2s"`, `"1m"`.
+//! Durations as users write budgets: `50ms`, `1.5ms`, `250us`, `2s`, `1m`.
+//!
+//! `#[budget(p95 = "50ms")]` and `performance_budgets.yaml` read durations with this one parser,
+//! so a budget moves between the code and the file unchanged, and a mistake gets the same message
+//! in both: what was wrong, and where it can, the duration written right.
 
 const UNITS: [(&str, u128); 7] = [
     ("ns", 1),
@@ -46,8 +50,29 @@ const ALIASES: [(&str, &str, u128); 28] = [
 ];
 
 /// Parses a positive duration to whole nanoseconds; the error message quotes what was written.
-pub(crate) fn parse_nanos(text: &str) -> Result<u64, String> {
+///
+/// Accepts a whole or decimal number (`_` may group digits) and one of the units `ns`, `us`
+/// (or `µs`), `ms`, `s` and `m`, with no space between.
+///
+/// ```
+/// use instrument_duration::parse_nanos;
+///
+/// assert_eq!(parse_nanos("1.5ms"), Ok(1_500_000));
+/// assert_eq!(parse_nanos("2sec"), Err("unknown unit `sec` in `2sec`; write `2s`".to_owned()));
+/// ```
+///
+/// # Errors
+///
+/// A message naming the mistake: no number, no unit, an unknown unit (with the duration written
+/// right when the unit is a known spelling such as `sec` or `MS`), zero or negative, a fraction
+/// of a nanosecond, or more than `u64::MAX` nanoseconds.
+pub fn parse_nanos(text: &str) -> Result<u64, String> {
     let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!(
+            "a duration must be greater than zero, found `{text}`"
+        ));
+    }
     let number_len = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
         .unwrap_or(text.len());
@@ -134,6 +159,8 @@ mod tests {
             ("2s", 2_000_000_000),
             ("1m", 60_000_000_000),
             ("1_000ms", 1_000_000_000),
+            ("750ns", 750),
+            ("0.5ms", 500_000),
         ];
         for (text, nanos) in cases {
             assert_eq!(parse_nanos(text), Ok(nanos), "{text}");
@@ -165,6 +192,14 @@ mod tests {
                 "unknown unit `h` in `1.5h`; expected one of `ns`, `us`, `µs`, `ms`, `s`, `m`",
             ),
             ("0ms", "a duration must be greater than zero, found `0ms`"),
+            ("0.0s", "a duration must be greater than zero, found `0.0s`"),
+            ("-5ms", "a duration must be greater than zero, found `-5ms`"),
+            ("5.ms", "expected a duration like `50ms`, found `5.ms`"),
+            (".5ms", "expected a duration like `50ms`, found `.5ms`"),
+            (
+                "600y",
+                "unknown unit `y` in `600y`; expected one of `ns`, `us`, `µs`, `ms`, `s`, `m`",
+            ),
             ("1.5ns", "`1.5ns` is not a whole number of nanoseconds"),
             ("1..5ms", "expected a duration like `50ms`, found `1..5ms`"),
             (
