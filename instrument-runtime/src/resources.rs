@@ -80,17 +80,15 @@ impl ProcSample {
     pub fn read() -> io::Result<Self> {
         static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
         let origin = *ORIGIN.get_or_init(Instant::now);
-        let stat = fs::read_to_string("/proc/self/stat")?;
+        let (cpu, threads) = cpu_time_and_threads()?;
         let status = fs::read_to_string("/proc/self/status")?;
         let meminfo = fs::read_to_string("/proc/meminfo")?;
-        let (cpu_ticks, threads) = parse_stat(&stat).ok_or_else(|| bad("/proc/self/stat"))?;
         let rss_kib = kib_field(&status, "VmRSS:").ok_or_else(|| bad("/proc/self/status"))?;
         let total_kib = kib_field(&meminfo, "MemTotal:").ok_or_else(|| bad("/proc/meminfo"))?;
-        let ticks_per_second = clock_ticks_per_second()?;
         Ok(Self {
             wall: SystemTime::now(),
             monotonic: origin.elapsed(),
-            cpu: ticks_to_duration(cpu_ticks, ticks_per_second),
+            cpu,
             rss_bytes: rss_kib.saturating_mul(1024),
             memory_total_bytes: total_kib.saturating_mul(1024),
             threads,
@@ -221,6 +219,17 @@ pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     };
     let year = year_of_era + era * 400 + u64::from(month <= 2);
     (year, month, day)
+}
+
+/// The CPU time the process has used so far (user and system, all threads) and its number of
+/// threads, from `/proc/self/stat`.
+pub(crate) fn cpu_time_and_threads() -> io::Result<(Duration, u64)> {
+    let stat = fs::read_to_string("/proc/self/stat")?;
+    let (cpu_ticks, threads) = parse_stat(&stat).ok_or_else(|| bad("/proc/self/stat"))?;
+    Ok((
+        ticks_to_duration(cpu_ticks, clock_ticks_per_second()?),
+        threads,
+    ))
 }
 
 /// `utime + stime` (fields 14 and 15, in clock ticks) and `num_threads` (field 20) of
