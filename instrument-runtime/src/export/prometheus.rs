@@ -1316,10 +1316,6 @@ p_node_panics_total{node="a\"b"} 0
         assert_eq!(process.is_some(), cfg!(target_os = "linux"));
         if let Some(process) = process {
             assert!(process.resident_memory_bytes > 0);
-            assert!(
-                process.cpu_seconds > 0.0,
-                "this test itself has used some CPU"
-            );
         }
     }
 }
