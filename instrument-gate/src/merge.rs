@@ -2,12 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use instrument_runtime::{Latency, NodeSnapshot, REPORT_SCHEMA, Report, Snapshot, check_budgets};
+use instrument_runtime::{
+    Latency, NodeMemory, NodeSnapshot, REPORT_SCHEMA, Report, Snapshot, check_budgets,
+};
 
 /// Merges runs of one program. Nodes are matched by name and definition site; per node the
 /// counts and the exact latency sums add up, the histograms are added bucket by bucket, and the
-/// latency summary and verdict are computed again from the sums. Circuit breakers are left out:
-/// their states and timelines belong to one process and do not add up.
+/// latency summary and verdict are computed again from the sums; allocation figures add up too.
+/// Circuit breakers are left out: their states and timelines belong to one process and do not
+/// add up.
 pub(crate) fn merge_reports(reports: &[Report]) -> Result<Report, String> {
     let mut nodes: BTreeMap<(String, String, u32, String), NodeSnapshot> = BTreeMap::new();
     let mut conflicts = Vec::new();
@@ -85,6 +88,16 @@ fn add(merged: &mut NodeSnapshot, node: &NodeSnapshot) {
         (slot @ None, Some(more)) => *slot = Some(more.clone()),
         (_, None) => {}
     }
+    // Allocations and bytes add up; the peak of one call is the largest of any run's.
+    merged.memory = match (merged.memory, node.memory) {
+        (Some(a), Some(b)) => Some(NodeMemory::of(
+            a.calls + b.calls,
+            a.allocations + b.allocations,
+            a.bytes + b.bytes,
+            a.peak_live_bytes.max(b.peak_live_bytes),
+        )),
+        (a, b) => a.or(b),
+    };
 }
 
 /// Latency and verdict computed again from the merged histogram and sum.
@@ -155,6 +168,18 @@ mod tests {
             VerdictStatus::Fail
         );
         assert_eq!(merged.budgets.failed, 1);
+    }
+
+    #[test]
+    fn allocation_figures_add_up_and_the_peak_is_the_largest() {
+        let run = |calls, allocations, bytes, peak| {
+            let mut embedding = node("embedding", &[(MS, calls)], None);
+            embedding.memory = Some(NodeMemory::of(calls, allocations, bytes, peak));
+            report(vec![embedding])
+        };
+        let merged = merge_reports(&[run(10, 20, 4_000, 900), run(30, 40, 6_000, 700)]).unwrap();
+        let memory = merged.snapshot.node("embedding").unwrap().memory;
+        assert_eq!(memory, Some(NodeMemory::of(40, 60, 10_000, 900)));
     }
 
     #[test]
