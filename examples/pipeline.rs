@@ -82,6 +82,7 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// Sets up the clock and the simulation the options ask for; the first document is 0.
     pub(crate) fn start(options: Options) -> Self {
         let clock = (options.simulated_us_per_document.is_some() || options.simulated_latency)
             .then(ManualClock::new);
