@@ -128,6 +128,29 @@ pub fn parse_nanos(text: &str) -> Result<u64, String> {
     Ok(nanos)
 }
 
+/// A duration in the largest unit that writes it exactly, as [`parse_nanos`] reads it back:
+/// `80ms`, `1500us`, `2s`.
+///
+/// ```
+/// use instrument_duration::{format_nanos, parse_nanos};
+///
+/// assert_eq!(format_nanos(1_500_000), "1500us");
+/// assert_eq!(parse_nanos(&format_nanos(80_000_000)), Ok(80_000_000));
+/// ```
+pub fn format_nanos(nanos: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+        (1, "ns"),
+    ];
+    let (scale, unit) = UNITS
+        .into_iter()
+        .find(|(scale, _)| nanos.is_multiple_of(*scale))
+        .unwrap_or((1, "ns"));
+    format!("{}{unit}", nanos / scale)
+}
+
 /// `number` in an accepted unit, when `unit` is a known way of writing one (`sec`, `MS`, ` ms`).
 fn rewritten(number: &str, unit: &str) -> Option<String> {
     let lower = unit.trim().to_lowercase();
@@ -144,7 +167,15 @@ fn rewritten(number: &str, unit: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_nanos;
+    use super::{format_nanos, parse_nanos};
+
+    #[test]
+    fn format_nanos_uses_the_largest_exact_unit() {
+        assert_eq!(format_nanos(80_000_000), "80ms");
+        assert_eq!(format_nanos(1_500_000), "1500us");
+        assert_eq!(format_nanos(2_000_000_000), "2s");
+        assert_eq!(format_nanos(7), "7ns");
+    }
 
     #[test]
     fn every_unit_and_decimals() {

@@ -9,7 +9,7 @@ use syn::{Expr, ExprLit, ExprPath, Ident, Lit, ReturnType, Signature, Type};
 use crate::args::{Args, AttrArgs, Kind, Setting};
 use crate::errors::Errors;
 use crate::item::MaybeFn;
-use instrument_duration::parse_nanos;
+use instrument_duration::{format_nanos, parse_nanos};
 
 /// What to generate for one function.
 pub(crate) struct Plan {
@@ -507,26 +507,12 @@ fn check_non_decreasing(quantiles: &[(&str, Option<(u64, Span)>); 5], errors: &m
                 span,
                 format!(
                     "`{key}` budget ({}) is larger than `{later_key}` ({}): quantile budgets must not decrease",
-                    show_nanos(nanos),
-                    show_nanos(later_nanos)
+                    format_nanos(nanos),
+                    format_nanos(later_nanos)
                 ),
             );
         }
     }
-}
-
-fn show_nanos(nanos: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [
-        (1_000_000_000, "s"),
-        (1_000_000, "ms"),
-        (1_000, "us"),
-        (1, "ns"),
-    ];
-    let (scale, unit) = UNITS
-        .into_iter()
-        .find(|(scale, _)| nanos.is_multiple_of(*scale))
-        .unwrap_or((1, "ns"));
-    format!("{}{unit}", nanos / scale)
 }
 
 /// A duration: `"50ms"`, or unquoted `50ms` (a suffixed literal).

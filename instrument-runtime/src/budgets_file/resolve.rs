@@ -3,10 +3,11 @@
 
 use std::fmt;
 
+use instrument_duration::format_nanos;
 use serde::{Deserialize, Serialize};
 
 use super::diagnostic::{BudgetsFileDiagnostic, DiagnosticKind, Sink};
-use super::values::{did_you_mean, show_ns};
+use super::values::did_you_mean;
 use super::{BudgetsFile, FileEntry, Section};
 use crate::budget::Quantile;
 use crate::node::{Budget, NodeMeta};
@@ -340,9 +341,9 @@ fn merge(
                 format!(
                     "`{lower}` budget ({}, from {}) is larger than `{higher}` ({}, from {}): \
                      quantile budgets must not decrease",
-                    show_ns(lower_ns),
+                    format_nanos(lower_ns),
                     origin(lower),
-                    show_ns(higher_ns),
+                    format_nanos(higher_ns),
                     origin(higher)
                 ),
             ));

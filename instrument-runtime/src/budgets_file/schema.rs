@@ -1,9 +1,9 @@
 //! Validate: the YAML tree -> a typed [`BudgetsFile`], every mistake collected with its position.
 
-use super::diagnostic::{DiagnosticKind, Position, Sink};
-use instrument_duration::parse_nanos;
+use instrument_duration::{format_nanos, parse_nanos};
 
-use super::values::{count, did_you_mean, show_ns, tolerance};
+use super::diagnostic::{DiagnosticKind, Position, Sink};
+use super::values::{count, did_you_mean, tolerance};
 use super::yaml::{Value, Yaml};
 use super::{BudgetsFile, FileEntry, Section};
 use crate::budget::Quantile;
@@ -198,8 +198,8 @@ fn check_non_decreasing(quantiles: &[(Quantile, u64, Position)], path: &str, sin
                 DiagnosticKind::DecreasingQuantiles,
                 format!(
                     "`{quantile}` budget ({}) is larger than `{higher}` ({}): quantile budgets must not decrease",
-                    show_ns(nanos),
-                    show_ns(higher_nanos)
+                    format_nanos(nanos),
+                    format_nanos(higher_nanos)
                 ),
             );
         }

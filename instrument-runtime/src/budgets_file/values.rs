@@ -49,21 +49,6 @@ pub(super) fn count(text: &str) -> Result<u64, String> {
     ))
 }
 
-/// A duration in the largest unit that writes it exactly: `80ms`, `1500us`.
-pub(super) fn show_ns(nanos: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [
-        (1_000_000_000, "s"),
-        (1_000_000, "ms"),
-        (1_000, "us"),
-        (1, "ns"),
-    ];
-    let (scale, unit) = UNITS
-        .into_iter()
-        .find(|(scale, _)| nanos.is_multiple_of(*scale))
-        .unwrap_or((1, "ns"));
-    format!("{}{unit}", nanos / scale)
-}
-
 /// The candidate closest to `word`, when close enough to be a typo of it: at most one edit per
 /// three characters (at least one), ignoring case; ties go to the earlier candidate.
 pub(super) fn did_you_mean<'a>(
@@ -161,14 +146,6 @@ mod tests {
                 ))
             );
         }
-    }
-
-    #[test]
-    fn show_ns_uses_the_largest_exact_unit() {
-        assert_eq!(show_ns(80_000_000), "80ms");
-        assert_eq!(show_ns(1_500_000), "1500us");
-        assert_eq!(show_ns(2_000_000_000), "2s");
-        assert_eq!(show_ns(7), "7ns");
     }
 
     #[test]
