@@ -245,6 +245,46 @@ pub fn format_duration(ns: u64, style: TableStyle) -> String {
     format!("{value:.decimals$}{unit}")
 }
 
+/// A mean count: whole numbers as they are, others to two decimals.
+pub(crate) struct Mean(pub(crate) f64);
+
+impl std::fmt::Display for Mean {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.fract() == 0.0 {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{:.2}", self.0)
+        }
+    }
+}
+
+/// Bytes for people: `1000 B`, `4.00 KiB`, `12.0 MiB`, to three significant figures. The
+/// alternate form (`{:#}`) joins number and unit with a no-break space, for HTML text.
+pub(crate) struct Bytes(pub(crate) f64);
+
+impl std::fmt::Display for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+        let (mut value, mut unit) = (self.0, 0);
+        while value >= 1024.0 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        if unit == 0 {
+            return write!(f, "{} B", Mean(value));
+        }
+        let decimals = if value >= 100.0 {
+            0
+        } else if value >= 10.0 {
+            1
+        } else {
+            2
+        };
+        let space = if f.alternate() { '\u{a0}' } else { ' ' };
+        write!(f, "{value:.decimals$}{space}{}", UNITS[unit])
+    }
+}
+
 /// Renders the compact summary table printed at exit.
 ///
 /// ```
@@ -260,7 +300,7 @@ pub fn render_summary(snapshot: &Snapshot, budgets: &BudgetReport, style: TableS
             "node", "calls", "errors", "panics", "p50", "p95", "p99", "max", "budget", "verdict",
         ],
         left_aligned: &[0, 8, 9],
-        status: 9,
+        status: Some(9),
     };
     const BREAKERS: Table<10> = Table {
         header: [
@@ -276,7 +316,12 @@ pub fn render_summary(snapshot: &Snapshot, budgets: &BudgetReport, style: TableS
             "longest / SLA",
         ],
         left_aligned: &[0, 1, 2, 9],
-        status: 2,
+        status: Some(2),
+    };
+    const MEMORY: Table<5> = Table {
+        header: ["memory", "calls", "allocs/call", "bytes/call", "peak live"],
+        left_aligned: &[0],
+        status: None,
     };
     let mut out = String::new();
     let _ = writeln!(
@@ -325,6 +370,29 @@ pub fn render_summary(snapshot: &Snapshot, budgets: &BudgetReport, style: TableS
             .collect();
         BREAKERS.write(&mut out, &rows, style);
     }
+    // Only with the counting allocator, and only for the nodes it measured.
+    let rows: Vec<[String; 5]> = snapshot
+        .nodes
+        .iter()
+        .filter_map(|node| Some((node, node.memory.filter(|memory| memory.calls > 0)?)))
+        .map(|(node, memory)| {
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "three significant figures are printed"
+            )]
+            let peak = memory.peak_live_bytes as f64;
+            [
+                node.name.clone(),
+                memory.calls.to_string(),
+                Mean(memory.allocations_per_call).to_string(),
+                Bytes(memory.bytes_per_call).to_string(),
+                Bytes(peak).to_string(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        MEMORY.write(&mut out, &rows, style);
+    }
     out
 }
 
@@ -366,7 +434,7 @@ fn breaker_row(breaker: &crate::BreakerSnapshot, style: TableStyle) -> [String; 
 struct Table<const N: usize> {
     header: [&'static str; N],
     left_aligned: &'static [usize],
-    status: usize,
+    status: Option<usize>,
 }
 
 impl<const N: usize> Table<N> {
@@ -399,7 +467,7 @@ impl<const N: usize> Table<N> {
                 _ => "",
             };
             let colored =
-                if style == TableStyle::Color && column == self.status && !color.is_empty() {
+                if style == TableStyle::Color && Some(column) == self.status && !color.is_empty() {
                     format!("\x1b[{color}m{cell}\x1b[0m")
                 } else {
                     cell.clone()
@@ -477,6 +545,7 @@ fn summary_row(node: &NodeSnapshot, style: TableStyle) -> [String; 10] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alloc::NodeMemory;
     use crate::budget::{BudgetCheck, BudgetVerdict, Quantile};
     use crate::node::{Budget, Instruments};
     use crate::snapshot::Latency;
@@ -536,18 +605,13 @@ mod tests {
                 passed: false,
             }],
         };
-        let snapshot = Snapshot {
-            taken_at_unix_ms: 0,
-            host: "host".to_owned(),
-            nodes: vec![
+        let snapshot = Snapshot::of(
+            vec![
                 node("embedding", 2_640_000, Some(failing)),
                 node("sanitization", 20_000, None),
             ],
-            conflicts: Vec::new(),
-            breakers: Vec::new(),
-            budgets_file: None,
-            process: None,
-        };
+            Vec::new(),
+        );
         let budgets = check_budgets(&snapshot);
         let table = render_summary(&snapshot, &budgets, TableStyle::Ascii);
         let expected = "\
@@ -574,15 +638,7 @@ sanitization    120       1       0  1.00ms  20.0us  3.00ms  4.00ms  -          
             let probe = breaker.admit(at_ns).unwrap();
             breaker.succeeded(probe, || at_ns);
         }
-        let snapshot = Snapshot {
-            taken_at_unix_ms: 0,
-            host: "host".to_owned(),
-            nodes: Vec::new(),
-            conflicts: Vec::new(),
-            breakers: vec![breaker.snapshot(61_000_000_000)],
-            budgets_file: None,
-            process: None,
-        };
+        let snapshot = Snapshot::of(Vec::new(), vec![breaker.snapshot(61_000_000_000)]);
         let table = render_summary(&snapshot, &check_budgets(&snapshot), TableStyle::Ascii);
         let breaker_lines: Vec<&str> = table.lines().skip(2).collect();
         assert_eq!(
@@ -592,6 +648,46 @@ sanitization    120       1       0  1.00ms  20.0us  3.00ms  4.00ms  -          
                 "embedding  CLOSED  HEALTHY      0         0         1          0       1          1  61.0s / 2.00s, 1 over",
             ]
         );
+    }
+
+    #[test]
+    fn bytes_read_to_three_significant_figures() {
+        for (bytes, text) in [
+            (0.0, "0 B"),
+            (1000.0, "1000 B"),
+            (1023.5, "1023.50 B"),
+            (1024.0, "1.00 KiB"),
+            (12_288.0, "12.0 KiB"),
+            (150.0 * 1024.0 * 1024.0, "150 MiB"),
+        ] {
+            assert_eq!(Bytes(bytes).to_string(), text);
+            assert_eq!(
+                format!("{:#}", Bytes(bytes)),
+                text.replace(" K", "\u{a0}K").replace(" M", "\u{a0}M")
+            );
+        }
+    }
+
+    #[test]
+    fn nodes_measured_by_the_counting_allocator_get_a_memory_table() {
+        let mut measured = node("embedding", 2_000_000, None);
+        measured.memory = Some(NodeMemory::of(4, 6, 6_144, 4_096));
+        let mut idle = node("idle", 2_000_000, None);
+        idle.memory = Some(NodeMemory::of(0, 0, 0, 0));
+        let snapshot = Snapshot::of(
+            vec![measured, idle, node("unmeasured", 2_000_000, None)],
+            Vec::new(),
+        );
+        let table = render_summary(&snapshot, &check_budgets(&snapshot), TableStyle::Ascii);
+        let memory_lines: Vec<&str> = table.lines().skip(5).collect();
+        assert_eq!(
+            memory_lines,
+            [
+                "memory     calls  allocs/call  bytes/call  peak live",
+                "embedding      4         1.50    1.50 KiB   4.00 KiB",
+            ]
+        );
+        assert!(table.is_ascii());
     }
 
     #[test]

@@ -43,6 +43,22 @@ pub struct Snapshot {
     pub process: Option<ProcessMemory>,
 }
 
+#[cfg(test)]
+impl Snapshot {
+    /// A snapshot of these nodes and breakers alone, taken at time 0 on `host`.
+    pub(crate) fn of(nodes: Vec<NodeSnapshot>, breakers: Vec<BreakerSnapshot>) -> Self {
+        Self {
+            taken_at_unix_ms: 0,
+            host: "host".to_owned(),
+            nodes,
+            conflicts: Vec::new(),
+            breakers,
+            budgets_file: None,
+            process: None,
+        }
+    }
+}
+
 /// One node's descriptor and statistics.
 ///
 /// ```

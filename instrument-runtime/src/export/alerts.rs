@@ -440,18 +440,6 @@ mod tests {
         }
     }
 
-    fn snapshot(nodes: Vec<NodeSnapshot>, breakers: Vec<BreakerSnapshot>) -> Snapshot {
-        Snapshot {
-            taken_at_unix_ms: 0,
-            host: "host".to_owned(),
-            nodes,
-            conflicts: Vec::new(),
-            breakers,
-            budgets_file: None,
-            process: None,
-        }
-    }
-
     #[test]
     fn promql_strings_escape_like_go() {
         for (value, literal) in [
@@ -502,7 +490,7 @@ mod tests {
     #[test]
     fn without_budgets_or_breakers_there_are_no_groups() {
         let rules = alerting_rules(
-            &snapshot(vec![node("unbudgeted", None)], Vec::new()),
+            &Snapshot::of(vec![node("unbudgeted", None)], Vec::new()),
             &ExportOptions::default(),
         );
         assert!(rules.ends_with("\ngroups: []\n"), "{rules}");
@@ -591,7 +579,7 @@ groups:
             prefix: "app.".to_owned(),
             ..ExportOptions::default()
         };
-        let snapshot = snapshot(
+        let snapshot = Snapshot::of(
             vec![
                 node("say \"hi\"", Some(budget)),
                 node("unbudgeted", None),

@@ -11,7 +11,7 @@ use crate::breaker::snapshot::{BreakerSnapshot, Health};
 use crate::breaker::{BreakerState, Transition, TransitionCause};
 use crate::budget::{BudgetCheck, BudgetReport, BudgetVerdict, Quantile, VerdictStatus, judge};
 use crate::histogram::LatencyHistogram;
-use crate::report::{TableStyle, format_duration};
+use crate::report::{Bytes, Mean, TableStyle, format_duration};
 use crate::snapshot::{NodeSnapshot, Snapshot};
 
 /// The dashboard's file name in the report directory.
@@ -583,7 +583,7 @@ fn write_memory(out: &mut String, snapshot: &Snapshot) -> fmt::Result {
             out,
             "",
             &memory.bytes_per_call.to_string(),
-            &Bytes(memory.bytes_per_call).to_string(),
+            &format!("{:#}", Bytes(memory.bytes_per_call)),
         )?;
         #[allow(
             clippy::cast_precision_loss,
@@ -594,7 +594,7 @@ fn write_memory(out: &mut String, snapshot: &Snapshot) -> fmt::Result {
             out,
             "",
             &memory.peak_live_bytes.to_string(),
-            &Bytes(peak).to_string(),
+            &format!("{:#}", Bytes(peak)),
         )?;
         let allocations = memory.allocations.to_string();
         write_cell(out, "", &allocations, &allocations)?;
@@ -602,7 +602,7 @@ fn write_memory(out: &mut String, snapshot: &Snapshot) -> fmt::Result {
             out,
             "",
             &memory.bytes.to_string(),
-            &Bytes(bytes).to_string(),
+            &format!("{:#}", Bytes(bytes)),
         )?;
         writeln!(out, "</tr>")?;
     }
@@ -614,7 +614,7 @@ fn write_memory(out: &mut String, snapshot: &Snapshot) -> fmt::Result {
         )]
         let (rss, peak) = (process.rss_bytes as f64, process.peak_rss_bytes as f64);
         format!(
-            " The process's resident memory: {} now, {} at its peak.",
+            " The process's resident memory: {:#} now, {:#} at its peak.",
             Bytes(rss),
             Bytes(peak)
         )
@@ -625,44 +625,6 @@ fn write_memory(out: &mut String, snapshot: &Snapshot) -> fmt::Result {
          innermost instrumented call running on the allocating thread.{}</p>",
         Escaped(&process)
     )
-}
-
-/// A mean count: whole numbers as they are, others to two decimals.
-struct Mean(f64);
-
-impl Display for Mean {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.fract() == 0.0 {
-            write!(f, "{}", self.0)
-        } else {
-            write!(f, "{:.2}", self.0)
-        }
-    }
-}
-
-/// Bytes for people: `1000 B`, `4.00 KiB`, `12.0 MiB`, to three significant figures.
-struct Bytes(f64);
-
-impl Display for Bytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-        let (mut value, mut unit) = (self.0, 0);
-        while value >= 1024.0 && unit + 1 < UNITS.len() {
-            value /= 1024.0;
-            unit += 1;
-        }
-        if unit == 0 {
-            return write!(f, "{} B", Mean(value));
-        }
-        let decimals = if value >= 100.0 {
-            0
-        } else if value >= 10.0 {
-            1
-        } else {
-            2
-        };
-        write!(f, "{value:.decimals$}\u{a0}{}", UNITS[unit])
-    }
 }
 
 fn write_breakers(out: &mut String, breakers: &[BreakerSnapshot]) -> fmt::Result {
@@ -1707,20 +1669,6 @@ mod tests {
             "resident memory: 3.00\u{a0}MiB now, 5.00\u{a0}MiB at its peak.",
         ] {
             assert!(html.contains(cell), "{cell:?} missing");
-        }
-    }
-
-    #[test]
-    fn bytes_read_to_three_significant_figures() {
-        for (bytes, text) in [
-            (0.0, "0 B"),
-            (1000.0, "1000 B"),
-            (1023.5, "1023.50 B"),
-            (1024.0, "1.00\u{a0}KiB"),
-            (12_288.0, "12.0\u{a0}KiB"),
-            (150.0 * 1024.0 * 1024.0, "150\u{a0}MiB"),
-        ] {
-            assert_eq!(Bytes(bytes).to_string(), text);
         }
     }
 

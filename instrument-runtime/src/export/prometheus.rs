@@ -953,18 +953,6 @@ mod tests {
         }
     }
 
-    fn snapshot(nodes: Vec<NodeSnapshot>) -> Snapshot {
-        Snapshot {
-            taken_at_unix_ms: 0,
-            host: "host".to_owned(),
-            nodes,
-            conflicts: Vec::new(),
-            breakers: Vec::new(),
-            budgets_file: None,
-            process: None,
-        }
-    }
-
     #[test]
     fn prefixes_are_sanitized_into_metric_names() {
         for (prefix, sanitized) in [
@@ -1163,7 +1151,10 @@ p_node_panics_total{node="a\"b"} 0
             buckets_ms: vec![1.0, 5.0],
             ..ExportOptions::default()
         };
-        let snapshot = snapshot(vec![node("a\"b", true, Some(budget), &[ms, ms, 3 * ms])]);
+        let snapshot = Snapshot::of(
+            vec![node("a\"b", true, Some(budget), &[ms, ms, 3 * ms])],
+            Vec::new(),
+        );
         let report = BudgetReport {
             not_exercised: vec![NotExercised {
                 node: "a\"b".to_owned(),
@@ -1181,7 +1172,7 @@ p_node_panics_total{node="a\"b"} 0
 
     #[test]
     fn openmetrics_names_counters_without_total_and_gives_units() {
-        let snapshot = snapshot(vec![node("n", true, None, &[1_000_000_000])]);
+        let snapshot = Snapshot::of(vec![node("n", true, None, &[1_000_000_000])], Vec::new());
         let process = ProcessMetrics {
             resident_memory_bytes: 4096,
             cpu_seconds: 1.5,
@@ -1216,7 +1207,7 @@ p_node_panics_total{node="a\"b"} 0
         let mut second = node("same", true, None, &[5]);
         second.module_path = "zzz".to_owned();
         second.calls = 99;
-        let snapshot = snapshot(vec![node("same", true, None, &[1, 2]), second]);
+        let snapshot = Snapshot::of(vec![node("same", true, None, &[1, 2]), second], Vec::new());
         let text = render(
             &families(&snapshot, &empty_report(), &ExportOptions::default(), None),
             Format::Prometheus,
@@ -1232,7 +1223,7 @@ p_node_panics_total{node="a\"b"} 0
             p99_ns: Some(2),
             ..Budget::DEFAULT
         };
-        let snapshot = snapshot(vec![node("slow", true, Some(budget), &[10])]);
+        let snapshot = Snapshot::of(vec![node("slow", true, Some(budget), &[10])], Vec::new());
         let report = BudgetReport {
             failed: 1,
             judged: 1,
@@ -1266,7 +1257,7 @@ p_node_panics_total{node="a\"b"} 0
         let idle = node("idle", true, None, &[]);
         let text = render(
             &families(
-                &snapshot(vec![counted, idle]),
+                &Snapshot::of(vec![counted, idle], Vec::new()),
                 &empty_report(),
                 &ExportOptions::default(),
                 None,
@@ -1285,7 +1276,10 @@ p_node_panics_total{node="a\"b"} 0
     fn memory_figures_are_exported_for_measured_nodes_only() {
         let mut measured = node("measured", true, None, &[1_000]);
         measured.memory = Some(NodeMemory::of(4, 4, 4_000, 3_000));
-        let mut snapshot = snapshot(vec![measured, node("unmeasured", true, None, &[1_000])]);
+        let mut snapshot = Snapshot::of(
+            vec![measured, node("unmeasured", true, None, &[1_000])],
+            Vec::new(),
+        );
         snapshot.process = Some(crate::ProcessMemory {
             rss_bytes: 1 << 20,
             peak_rss_bytes: 3 << 20,
