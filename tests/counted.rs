@@ -150,6 +150,28 @@ fn in_flight_follows_starts_completions_and_cancellations() {
     assert_eq!((node.calls, node.errors, node.cancelled), (2, 1, 1));
 }
 
+/// A return value whose failure check panics: the wrapper's code after the body unwinds.
+struct Unjudgeable;
+
+impl instrument_runtime::Outcome for Unjudgeable {
+    fn is_failure(&self) -> bool {
+        panic!("cannot tell")
+    }
+}
+
+#[counted(name = "async_outcome_panics")]
+async fn async_outcome_panics() -> Unjudgeable {
+    Unjudgeable
+}
+
+#[test]
+fn an_async_call_whose_failure_check_panics_is_a_panic() {
+    let caught = std::panic::catch_unwind(|| futures::executor::block_on(async_outcome_panics()));
+    assert!(caught.is_err());
+    let node = node("async_outcome_panics");
+    assert_eq!((node.calls, node.panics, node.cancelled), (1, 1, 0));
+}
+
 #[counted(name = "in_flight_panic", in_flight)]
 fn in_flight_panic() {
     assert_eq!(

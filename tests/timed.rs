@@ -324,6 +324,45 @@ fn a_future_dropped_before_completion_is_cancelled_not_a_call() {
     assert!(node.latency.is_none());
 }
 
+#[timed(name = "async_panics")]
+async fn async_panics() -> u32 {
+    YieldOnce(false).await;
+    panic!("inside the future")
+}
+
+#[test]
+fn an_async_panic_caught_by_the_executor_is_a_panic_not_a_cancellation() {
+    // Executors such as tokio catch a task's panic, then drop the task after the unwind ended.
+    let mut future = Box::pin(async_panics());
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(future.as_mut().poll(&mut cx).is_pending());
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = future.as_mut().poll(&mut cx);
+    }));
+    assert!(caught.is_err(), "the panic propagates");
+    drop(future);
+    let node = node("async_panics");
+    assert_eq!((node.calls, node.panics, node.cancelled), (1, 1, 0));
+}
+
+#[timed(name = "async_dropped_while_unwinding")]
+async fn async_dropped_while_unwinding() {
+    std::future::pending::<()>().await;
+}
+
+#[test]
+fn a_future_dropped_during_an_unrelated_unwind_is_cancelled() {
+    let mut future = Box::pin(async_dropped_while_unwinding());
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(future.as_mut().poll(&mut cx).is_pending());
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _owned_by_this_frame = future;
+        panic!("unrelated");
+    }));
+    let node = node("async_dropped_while_unwinding");
+    assert_eq!((node.calls, node.panics, node.cancelled), (0, 0, 1));
+}
+
 #[async_trait::async_trait]
 trait Fetch {
     async fn fetch(&self, clock: &ManualClock) -> Result<u32, String>;

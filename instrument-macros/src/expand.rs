@@ -221,7 +221,7 @@ fn wrap_block(
             }
         }
         Run::Async(annotation) => quote! {
-            let __instrument_ret #annotation = async move #block.await;
+            let __instrument_ret #annotation = __instrument_call.watch(async move #block).await;
         },
     };
     let observe = if check_failure {

@@ -4,6 +4,10 @@
 //! early `return` and `?`), a panic unwinding through the frame, and a future dropped before it
 //! completed.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll};
 use std::thread::LocalKey;
 
 use crate::alloc;
@@ -33,7 +37,9 @@ pub struct Call<const FLAGS: u8> {
     /// The clock reading at the start (0 when untimed), with [`alloc::ENTERED`] when the counting
     /// allocator measures the call.
     start: u64,
-    completed: bool,
+    /// How far an async call got ([`RUNNING`] and on); sync calls leave it alone. Atomic only so
+    /// that the [`Watched`] future can hold a shared reference and the call's future stays `Send`.
+    async_state: AtomicU8,
     failed: bool,
     /// A call made from a destructor while a panic unwinds did not panic itself.
     began_during_panic: bool,
@@ -65,7 +71,7 @@ impl<const FLAGS: u8> Call<FLAGS> {
             node,
             local,
             start,
-            completed: false,
+            async_state: AtomicU8::new(RUNNING),
             failed: false,
             began_during_panic: std::thread::panicking(),
         }
@@ -75,7 +81,18 @@ impl<const FLAGS: u8> Call<FLAGS> {
     #[doc(hidden)]
     #[inline(always)]
     pub fn complete(&mut self) {
-        self.completed = true;
+        *self.async_state.get_mut() = COMPLETED;
+    }
+
+    /// The async function's own body, polled under watch: a poll that unwinds marks the call as
+    /// panicked, so the call knows a panic of its own from an unrelated unwind dropping it.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn watch<F: Future>(&self, body: F) -> Watched<'_, F> {
+        Watched {
+            body,
+            async_state: &self.async_state,
+        }
     }
 
     /// Marks the call as failed when its return value says so (see [`Outcome`](crate::Outcome)).
@@ -93,6 +110,52 @@ impl<const FLAGS: u8> Call<FLAGS> {
             alloc::exit();
         }
         0
+    }
+}
+
+/// [`Call::async_state`]: the body has not finished.
+const RUNNING: u8 = 0;
+/// The body returned; the wrapper is reading its value.
+const BODY_DONE: u8 = 1;
+/// A poll of the body unwound.
+const BODY_PANICKED: u8 = 2;
+/// The wrapper is done: the call returned.
+const COMPLETED: u8 = 3;
+
+/// An async function's body, polled by [`Call::watch`].
+#[doc(hidden)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Watched<'call, F> {
+    body: F,
+    async_state: &'call AtomicU8,
+}
+
+impl<F: Future> Future for Watched<'_, F> {
+    type Output = F::Output;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        /// Runs only when a poll of the body unwinds: the normal path forgets it.
+        struct MarkUnwind<'call>(&'call AtomicU8);
+
+        impl Drop for MarkUnwind<'_> {
+            #[cold]
+            fn drop(&mut self) {
+                self.0.store(BODY_PANICKED, Ordering::Relaxed);
+            }
+        }
+
+        // SAFETY: `body` is pinned structurally: it is never moved out of `self`, and `Watched`
+        // has neither a `Drop` impl nor an `Unpin` impl of its own.
+        let this = unsafe { self.get_unchecked_mut() };
+        let body = unsafe { Pin::new_unchecked(&mut this.body) };
+        let mark = MarkUnwind(this.async_state);
+        let poll = body.poll(cx);
+        std::mem::forget(mark);
+        if poll.is_ready() {
+            this.async_state.store(BODY_DONE, Ordering::Relaxed);
+        }
+        poll
     }
 }
 
@@ -118,10 +181,19 @@ impl<const FLAGS: u8> Drop for Call<FLAGS> {
             }
             None
         };
-        let end = if std::thread::panicking() && !self.began_during_panic {
+        let end = if FLAGS & flags::ASYNC != 0 {
+            match self.async_state.load(Ordering::Relaxed) {
+                BODY_PANICKED => CallEnd::Panicked,
+                // Between the body's end and `complete` there is no `.await`: only an unwind of
+                // the failure check or the breaker's verdict drops the call there.
+                BODY_DONE if std::thread::panicking() => CallEnd::Panicked,
+                COMPLETED if self.failed => CallEnd::Failed,
+                COMPLETED => CallEnd::Returned,
+                // Dropped while suspended, even while some other panic unwinds.
+                _ => CallEnd::Cancelled,
+            }
+        } else if std::thread::panicking() && !self.began_during_panic {
             CallEnd::Panicked
-        } else if FLAGS & flags::ASYNC != 0 && !self.completed {
-            CallEnd::Cancelled
         } else if self.failed {
             CallEnd::Failed
         } else {

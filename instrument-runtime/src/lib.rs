@@ -304,7 +304,7 @@ pub mod __private {
         BreakerDecl, BreakerSite, BreakerSiteRef, Describe, DescribeViaDebug, DescribeViaDisplay,
         DescribeViaName, Permit, Rejection, breaker_failed, breaker_failed_with, reject,
     };
-    pub use crate::call::{Call, call_once, flags};
+    pub use crate::call::{Call, Watched, call_once, flags};
     pub use crate::items::{add_items, add_items_total, add_warnings};
     pub use crate::node::{Budget, Instruments, Node, NodeMeta, NodeRef};
     pub use crate::outcome::{Probe, ViaFallback, ViaOutcome};
