@@ -91,10 +91,9 @@ fn run_unit_tests(rules: &str, unit_tests: &str) -> Output {
     output
 }
 
-#[test]
-fn promtool_check_rules_accepts_the_generated_file() {
-    let rules = alerting_rules(&declared(), &ExportOptions::default());
-    let dir = rules_dir(&rules);
+/// `promtool check rules` with every lint fatal, on `rules` written to a file of its own.
+fn check_rules(rules: &str) -> Output {
+    let dir = rules_dir(rules);
     let output = promtool(
         &dir,
         &[
@@ -106,6 +105,13 @@ fn promtool_check_rules_accepts_the_generated_file() {
         ],
     );
     std::fs::remove_dir_all(&dir).ok();
+    output
+}
+
+#[test]
+fn promtool_check_rules_accepts_the_generated_file() {
+    let rules = alerting_rules(&declared(), &ExportOptions::default());
+    let output = check_rules(&rules);
     // Lint findings (duplicate rules) exit with 3 and count as failures.
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
     assert!(
@@ -131,18 +137,7 @@ fn promtool_check_rules_accepts_rules_with_a_sanitized_prefix() {
     };
     let rules = alerting_rules(&declared(), &options);
     assert!(rules.contains("rate(_9my_app_node_latency_seconds_bucket{"));
-    let dir = rules_dir(&rules);
-    let output = promtool(
-        &dir,
-        &[
-            "check",
-            "rules",
-            "--lint=all",
-            "--lint-fatal",
-            "prometheus_alerting_rules.yaml",
-        ],
-    );
-    std::fs::remove_dir_all(&dir).ok();
+    let output = check_rules(&rules);
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
 }
 

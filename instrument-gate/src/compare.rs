@@ -333,24 +333,34 @@ mod tests {
         baseline.to_str().unwrap().to_owned()
     }
 
+    /// `compare` of a run of `nodes` (written to `dir/now`) against `baseline`, with `extra`
+    /// arguments: the exit status, stdout and stderr.
+    fn compare_run(
+        dir: &std::path::Path,
+        baseline: &str,
+        nodes: Vec<instrument_runtime::NodeSnapshot>,
+        extra: &[&str],
+    ) -> (u8, String, String) {
+        let now = write_report(&dir.join("now"), &report(nodes));
+        let mut args = vec!["compare", "--baseline", baseline, "--report"];
+        args.push(now.to_str().unwrap());
+        args.extend_from_slice(extra);
+        gate(&args)
+    }
+
     #[test]
     fn the_same_latencies_are_not_a_regression() {
         let dir = scratch_dir("compare-equal");
         let baseline = save_baseline(&dir);
-        let now = write_report(
-            &dir.join("now"),
-            &report(vec![
+        let (status, out, err) = compare_run(
+            &dir,
+            &baseline,
+            vec![
                 node("embedding", &spread(100), None),
                 node("parse", &spread(100), None),
-            ]),
+            ],
+            &[],
         );
-        let (status, out, err) = gate(&[
-            "compare",
-            "--baseline",
-            &baseline,
-            "--report",
-            now.to_str().unwrap(),
-        ]);
         assert_eq!(status, 0, "{out}{err}");
         assert_eq!(
             out.lines()
@@ -367,23 +377,16 @@ mod tests {
     fn twenty_percent_slower_is_a_regression_with_its_interval() {
         let dir = scratch_dir("compare-slower");
         let baseline = save_baseline(&dir);
-        let now = write_report(
-            &dir.join("now"),
-            &report(vec![
+        let output = dir.join("comparison.json");
+        let (status, out, err) = compare_run(
+            &dir,
+            &baseline,
+            vec![
                 node("embedding", &spread(120), None),
                 node("parse", &spread(100), None),
-            ]),
+            ],
+            &["--output", output.to_str().unwrap()],
         );
-        let output = dir.join("comparison.json");
-        let (status, out, err) = gate(&[
-            "compare",
-            "--baseline",
-            &baseline,
-            "--report",
-            now.to_str().unwrap(),
-            "--output",
-            output.to_str().unwrap(),
-        ]);
         assert_eq!(status, 1, "{out}{err}");
         let embedding: Vec<&str> = out
             .lines()
@@ -436,22 +439,15 @@ mod tests {
             "{err}"
         );
 
-        let now = write_report(
-            &dir.join("now"),
-            &report(vec![
+        let (status, out, _) = compare_run(
+            &dir,
+            &baseline,
+            vec![
                 node("embedding", &spread(100), None),
                 node("brand_new", &spread(300), None),
-            ]),
+            ],
+            &["--quantile", "p95"],
         );
-        let (status, out, _) = gate(&[
-            "compare",
-            "--baseline",
-            &baseline,
-            "--report",
-            now.to_str().unwrap(),
-            "--quantile",
-            "p95",
-        ]);
         assert_eq!(status, 0, "{out}");
         assert!(out.contains("brand_new"), "{out}");
         assert!(

@@ -1138,6 +1138,23 @@ mod loom_checks {
         Arc::new(Breaker::new("loom", config, Vec::new(), |ns| ns))
     }
 
+    /// A breaker opened by one failure at 0 and half-open at 10, with both of its two probes
+    /// admitted; `success_threshold` successes close it.
+    fn two_probes_in_flight(success_threshold: u32) -> (Arc<Breaker>, Admission, Admission) {
+        let breaker = breaker(BreakerConfig {
+            failure_threshold: 1,
+            success_threshold,
+            timeout_ns: 10,
+            half_open_probes: 2,
+            ..BreakerConfig::DEFAULT
+        });
+        let admission = breaker.admit(0).unwrap();
+        breaker.failed(admission, 0, String::new);
+        let first = breaker.admit(10).unwrap();
+        let second = breaker.admit(10).unwrap();
+        (breaker, first, second)
+    }
+
     #[test]
     fn half_open_never_admits_more_probes_than_configured_and_counts_every_refusal() {
         loom::model(|| {
@@ -1202,17 +1219,7 @@ mod loom_checks {
     #[test]
     fn concurrent_probe_outcomes_lose_no_transition() {
         loom::model(|| {
-            let breaker = breaker(BreakerConfig {
-                failure_threshold: 1,
-                success_threshold: 2,
-                timeout_ns: 10,
-                half_open_probes: 2,
-                ..BreakerConfig::DEFAULT
-            });
-            let admission = breaker.admit(0).unwrap();
-            breaker.failed(admission, 0, String::new);
-            let first = breaker.admit(10).unwrap();
-            let second = breaker.admit(10).unwrap();
+            let (breaker, first, second) = two_probes_in_flight(2);
             let other = {
                 let breaker = breaker.clone();
                 thread::spawn(move || breaker.succeeded(first, || 10))
@@ -1238,17 +1245,7 @@ mod loom_checks {
     #[test]
     fn a_probe_failing_while_another_succeeds_reopens_or_closes_consistently() {
         loom::model(|| {
-            let breaker = breaker(BreakerConfig {
-                failure_threshold: 1,
-                success_threshold: 1,
-                timeout_ns: 10,
-                half_open_probes: 2,
-                ..BreakerConfig::DEFAULT
-            });
-            let admission = breaker.admit(0).unwrap();
-            breaker.failed(admission, 0, String::new);
-            let first = breaker.admit(10).unwrap();
-            let second = breaker.admit(10).unwrap();
+            let (breaker, first, second) = two_probes_in_flight(1);
             let other = {
                 let breaker = breaker.clone();
                 thread::spawn(move || breaker.failed(first, 10, String::new))
