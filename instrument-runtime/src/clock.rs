@@ -13,6 +13,7 @@ use std::time::Duration;
 
 /// quanta calibrates the TSC against the OS clock once per process (and falls back to the OS
 /// clock where the TSC is unusable); it is also the clock off x86-64.
+#[cfg(not(miri))]
 static QUANTA: OnceLock<quanta::Clock> = OnceLock::new();
 
 /// What the hot path reads, kept together on one read-mostly cache line.
@@ -52,7 +53,7 @@ thread_local! {
 /// Reads the clock of the current thread: the TSC, or a [`ManualClock`] installed on this thread.
 #[inline(always)]
 pub(crate) fn now() -> u64 {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     if STATE.source.load(Ordering::Relaxed) == TSC && STATE.detours.load(Ordering::Relaxed) == 0 {
         // SAFETY: `rdtsc` exists on every x86-64 CPU; `calibrate` chose it only after checking
         // that quanta reads the same counter.
@@ -71,7 +72,7 @@ pub(crate) const TAG_BIT: u64 = 1 << 62;
 /// costs the hot path nothing while no counting allocator is installed.
 #[inline(always)]
 pub(crate) fn now_or(detour: impl FnOnce() -> u64) -> u64 {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     if STATE.source.load(Ordering::Relaxed) == TSC && STATE.detours.load(Ordering::Relaxed) == 0 {
         // SAFETY: as in `now`.
         return unsafe { core::arch::x86_64::_rdtsc() };
@@ -107,10 +108,10 @@ fn now_slow() -> u64 {
             calibrate();
             now()
         }
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
         // SAFETY: as in `now`.
         TSC => unsafe { core::arch::x86_64::_rdtsc() },
-        _ => quanta_clock().raw(),
+        _ => os_clock_raw(),
     }
 }
 
@@ -131,7 +132,7 @@ fn elapsed_ns_slow(start: u64, end: u64) -> u64 {
     if (start | end) & MANUAL_BIT != 0 {
         return manual_delta(start, end);
     }
-    quanta_clock().delta_as_nanos(start, end)
+    os_clock_delta_ns(start, end)
 }
 
 /// The first real reading of the breaker clock, with the wall time it corresponds to.
@@ -146,10 +147,10 @@ fn origin() -> &'static Origin {
     ORIGIN.get_or_init(|| {
         calibrate();
         let reading = match STATE.source.load(Ordering::Acquire) {
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", not(miri)))]
             // SAFETY: as in `now`.
             TSC => unsafe { core::arch::x86_64::_rdtsc() },
-            _ => quanta_clock().raw(),
+            _ => os_clock_raw(),
         };
         Origin {
             reading,
@@ -182,17 +183,49 @@ pub(crate) fn unix_ms_at(breaker_ns: u64) -> u64 {
     origin().unix_ms + breaker_ns / 1_000_000
 }
 
+#[cfg(not(miri))]
 fn quanta_clock() -> &'static quanta::Clock {
     QUANTA.get_or_init(quanta::Clock::new)
+}
+
+/// A reading of the OS clock, where the TSC is not read directly.
+#[cfg(not(miri))]
+fn os_clock_raw() -> u64 {
+    quanta_clock().raw()
+}
+
+/// Nanoseconds between two [`os_clock_raw`] readings.
+#[cfg(not(miri))]
+fn os_clock_delta_ns(start: u64, end: u64) -> u64 {
+    quanta_clock().delta_as_nanos(start, end)
+}
+
+/// Under Miri the OS clock is `std::time::Instant`: quanta probes the CPU with `cpuid` and the
+/// TSC with `rdtsc`, which Miri cannot run. A reading is nanoseconds since the first one.
+#[cfg(miri)]
+fn os_clock_raw() -> u64 {
+    static FIRST: OnceLock<std::time::Instant> = OnceLock::new();
+    let first = *FIRST.get_or_init(std::time::Instant::now);
+    u64::try_from(first.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Nanoseconds between two [`os_clock_raw`] readings.
+#[cfg(miri)]
+fn os_clock_delta_ns(start: u64, end: u64) -> u64 {
+    end.saturating_sub(start)
 }
 
 /// Calibrates the clock (up to 200 ms, once per process), ahead of the first measured call when
 /// called from `report_at_exit`, else on the first call.
 pub(crate) fn calibrate() {
-    let clock = quanta_clock();
     if STATE.source.load(Ordering::Acquire) != UNCALIBRATED {
         return;
     }
+    #[cfg(miri)]
+    let source = QUANTA_SOURCE;
+    #[cfg(not(miri))]
+    let clock = quanta_clock();
+    #[cfg(not(miri))]
     let source = if reads_the_tsc(clock) {
         // quanta's own conversion, sampled over 2^32 ticks: a multiply and a shift per call.
         STATE
@@ -206,6 +239,7 @@ pub(crate) fn calibrate() {
 }
 
 /// Whether quanta's raw reading is the TSC itself (and not its OS-clock fallback).
+#[cfg(not(miri))]
 fn reads_the_tsc(clock: &quanta::Clock) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -380,6 +414,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(miri))] // quanta cannot run under Miri: the clock reads `Instant` there
     fn the_inline_conversion_agrees_with_quanta() {
         calibrate();
         let start = now();
