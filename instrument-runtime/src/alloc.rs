@@ -515,28 +515,7 @@ impl ProcessMemory {
 mod tests {
     use super::*;
     use crate::call::{Call, flags};
-    use crate::node::{Instruments, NodeMeta};
-
-    macro_rules! node {
-        ($node:ident, $local:ident, $name:literal) => {
-            static $node: Node = Node::new(NodeMeta {
-                name: $name,
-                module_path: module_path!(),
-                file: file!(),
-                line: line!(),
-                instruments: Instruments {
-                    timed: true,
-                    counted: false,
-                    in_flight: false,
-                    budget: false,
-                },
-                budget: None,
-            });
-            thread_local! {
-                static $local: LocalShard = const { LocalShard::new() };
-            }
-        };
-    }
+    use crate::node::test_node as node;
 
     node!(OUTER, OUTER_LOCAL, "alloc_unit_outer");
     node!(INNER, INNER_LOCAL, "alloc_unit_inner");

@@ -122,12 +122,15 @@ const BODY_PANICKED: u8 = 2;
 /// The wrapper is done: the call returned.
 const COMPLETED: u8 = 3;
 
-/// An async function's body, polled by [`Call::watch`].
-#[doc(hidden)]
-#[must_use = "futures do nothing unless polled"]
-pub struct Watched<'call, F> {
-    body: F,
-    async_state: &'call AtomicU8,
+pin_project_lite::pin_project! {
+    /// An async function's body, polled by [`Call::watch`].
+    #[doc(hidden)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Watched<'call, F> {
+        #[pin]
+        body: F,
+        async_state: &'call AtomicU8,
+    }
 }
 
 impl<F: Future> Future for Watched<'_, F> {
@@ -145,12 +148,9 @@ impl<F: Future> Future for Watched<'_, F> {
             }
         }
 
-        // SAFETY: `body` is pinned structurally: it is never moved out of `self`, and `Watched`
-        // has neither a `Drop` impl nor an `Unpin` impl of its own.
-        let this = unsafe { self.get_unchecked_mut() };
-        let body = unsafe { Pin::new_unchecked(&mut this.body) };
+        let this = self.project();
         let mark = MarkUnwind(this.async_state);
-        let poll = body.poll(cx);
+        let poll = this.body.poll(cx);
         std::mem::forget(mark);
         if poll.is_ready() {
             this.async_state.store(BODY_DONE, Ordering::Relaxed);
@@ -200,5 +200,99 @@ impl<const FLAGS: u8> Drop for Call<FLAGS> {
             CallEnd::Returned
         };
         with_shard(self.node, self.local, |shard| shard.finish(end, elapsed_ns));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::task::Waker;
+
+    use super::*;
+    use crate::node::test_node;
+
+    test_node!(SYNC, SYNC_LOCAL, "call_unit_sync");
+    test_node!(ASYNC, ASYNC_LOCAL, "call_unit_async");
+
+    const SYNC_FLAGS: u8 = flags::TIMED;
+    const ASYNC_FLAGS: u8 = flags::TIMED | flags::ASYNC;
+
+    /// The ends counted on `node` so far: calls, errors, panics, cancelled.
+    fn ends(node: &'static Node) -> [u64; 4] {
+        let totals = node.shards.totals();
+        [totals.calls, totals.errors, totals.panics, totals.cancelled]
+    }
+
+    /// What the macro expands an async fn to: the call, its body under watch, then `complete`.
+    async fn instrumented(body: impl Future<Output = Result<(), ()>>) -> Result<(), ()> {
+        let mut call = Call::<ASYNC_FLAGS>::start(&ASYNC, &ASYNC_LOCAL);
+        let value = call.watch(body).await;
+        call.failed_if(value.is_err());
+        call.complete();
+        value
+    }
+
+    /// Pending on its first poll, ready with `value` on the next.
+    fn after_one_yield<T>(value: T) -> impl Future<Output = T> {
+        let mut value = Some(value);
+        let mut yielded = false;
+        std::future::poll_fn(move |_| {
+            if std::mem::replace(&mut yielded, true) {
+                Poll::Ready(value.take().expect("polled after completion"))
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+
+    fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn a_sync_call_ends_as_returned_failed_or_panicked() {
+        std::thread::spawn(|| {
+            drop(Call::<SYNC_FLAGS>::start(&SYNC, &SYNC_LOCAL));
+            let mut failing = Call::<SYNC_FLAGS>::start(&SYNC, &SYNC_LOCAL);
+            failing.failed_if(true);
+            drop(failing);
+            let unwound = catch_unwind(|| {
+                let _call = Call::<SYNC_FLAGS>::start(&SYNC, &SYNC_LOCAL);
+                panic!("inside the call");
+            });
+            assert!(unwound.is_err());
+        })
+        .join()
+        .unwrap();
+        assert_eq!(ends(&SYNC), [3, 1, 1, 0]);
+    }
+
+    #[test]
+    fn an_async_call_is_told_apart_from_its_cancellation_and_its_panic() {
+        std::thread::spawn(|| {
+            let mut returned = std::pin::pin!(instrumented(after_one_yield(Ok(()))));
+            assert!(poll_once(returned.as_mut()).is_pending());
+            assert_eq!(poll_once(returned.as_mut()), Poll::Ready(Ok(())));
+
+            let mut failed = std::pin::pin!(instrumented(after_one_yield(Err(()))));
+            assert!(poll_once(failed.as_mut()).is_pending());
+            assert_eq!(poll_once(failed.as_mut()), Poll::Ready(Err(())));
+
+            let mut cancelled = Box::pin(instrumented(after_one_yield(Ok(()))));
+            assert!(poll_once(cancelled.as_mut()).is_pending());
+            drop(cancelled);
+
+            let mut panicking = Box::pin(instrumented(async {
+                after_one_yield(()).await;
+                panic!("inside the body")
+            }));
+            assert!(poll_once(panicking.as_mut()).is_pending());
+            let unwound = catch_unwind(AssertUnwindSafe(|| poll_once(panicking.as_mut())));
+            assert!(unwound.is_err());
+            drop(panicking);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(ends(&ASYNC), [3, 1, 1, 1]);
     }
 }

@@ -150,6 +150,32 @@ pub struct NodeRef(pub &'static Node);
 
 inventory::collect!(NodeRef);
 
+/// Declares a timed node and its thread-local shard slot, as generated code does, for unit tests
+/// that drive [`Call`](crate::call::Call) by hand.
+#[cfg(test)]
+macro_rules! test_node {
+    ($node:ident, $local:ident, $name:literal) => {
+        static $node: $crate::node::Node = $crate::node::Node::new($crate::node::NodeMeta {
+            name: $name,
+            module_path: module_path!(),
+            file: file!(),
+            line: line!(),
+            instruments: $crate::node::Instruments {
+                timed: true,
+                counted: false,
+                in_flight: false,
+                budget: false,
+            },
+            budget: None,
+        });
+        thread_local! {
+            static $local: $crate::shard::LocalShard = const { $crate::shard::LocalShard::new() };
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use test_node;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -400,6 +400,40 @@ impl<T: ?Sized> DescribeViaName for Describe<'_, T> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::node::test_node;
+
+    test_node!(GUARDED, GUARDED_LOCAL, "site_unit_guarded");
+
+    static DECL: BreakerDecl = BreakerDecl {
+        name: "site_unit_breaker",
+        function: "guarded",
+        module_path: module_path!(),
+        file: file!(),
+        line: line!(),
+        fallback: None,
+        config: BreakerConfig::DEFAULT,
+    };
+    static SITE: BreakerSite = BreakerSite::new(&DECL, &GUARDED);
+    inventory::submit! { BreakerSiteRef(&SITE) }
+
+    #[test]
+    fn a_site_resolves_its_breaker_once_then_reads_the_stored_pointer() {
+        assert!(SITE.breaker.load(Ordering::Acquire).is_null());
+        let resolved = SITE.breaker();
+        assert!(!SITE.breaker.load(Ordering::Acquire).is_null());
+        assert!(std::ptr::eq(SITE.breaker(), resolved));
+        SITE.admit().ok().unwrap().finish(false, String::new);
+        SITE.admit()
+            .ok()
+            .unwrap()
+            .finish(true, || "failed".to_owned());
+        drop(SITE.admit().ok().unwrap());
+        let breaker = crate::breaker::table::all()
+            .iter()
+            .find(|breaker| breaker.name == "site_unit_breaker")
+            .unwrap();
+        assert!(std::ptr::eq(*breaker, resolved));
+    }
 
     #[test]
     #[allow(
