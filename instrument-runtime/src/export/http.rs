@@ -3,11 +3,11 @@
 //!
 //! It is hyper's HTTP/1 server on a tokio current-thread runtime, alone on one background
 //! thread. hyper parses the request head and enforces the two limits that matter most: the head
-//! (request line and headers) may not pass [`HEAD_BYTES`] (431, or 414 for the request line, then
-//! close) and must arrive whole within [`HEAD_TIMEOUT`], counted from when the server starts
-//! waiting, not per read, so a client dripping a byte at a time is cut off like an idle one. Writing a parser with
-//! those guarantees by hand, over non-blocking sockets, is more code than this module and less
-//! tried; tokio is also what a web framework layer would share later.
+//! (request line and headers) may not pass [`HEAD_BYTES`] (431, then close; hyper never buffers
+//! more) and must arrive whole within [`HEAD_TIMEOUT`], counted from when the server starts
+//! waiting, not per read, so a client dripping a byte at a time is cut off like an idle one.
+//! Writing a parser with those guarantees by hand, over non-blocking sockets, is more code than
+//! this module and less tried; tokio is also what a web framework layer would share later.
 //!
 //! What hyper leaves to us, bounded here:
 //! - connections: at most [`MAX_CONNECTIONS`]; past that the one that has waited longest for a
@@ -72,9 +72,9 @@ const RENDER_WAIT: Duration = Duration::from_secs(5);
 ///
 /// The server shares the process with the program it measures, so it bounds what a client can
 /// take:
-/// - the request line and headers: at most 8 KiB (else 431, or 414 for the request line alone,
-///   and the connection is closed), all sent within 5 s of when the server starts waiting for
-///   them (else the connection is closed; the deadline is for the whole head, not per read);
+/// - the request line and headers: at most 8 KiB (else 431 and the connection is closed), all
+///   sent within 5 s of when the server starts waiting for them (else the connection is closed;
+///   the deadline is for the whole head, not per read);
 /// - the response: taken by the client within 10 s, else the connection is closed;
 /// - connections: at most 256; past that, the one that has waited longest for a request is
 ///   closed to make room, and a new one is refused only while all 256 are answering;
@@ -389,5 +389,24 @@ mod tests {
         assert!(response.ends_with("panics so far: 1\n"), "{response}");
         // The worker that panicked is replaced: the next failure is contained the same way.
         assert!(get(&server, "/panics").starts_with("HTTP/1.1 500 "));
+    }
+
+    #[test]
+    fn dropping_the_server_closes_its_port_and_its_connections() {
+        let server = serve_metrics("127.0.0.1:0").unwrap();
+        let addr = server.local_addr();
+        let mut idle = TcpStream::connect(addr).unwrap();
+        idle.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        // Served once, so the connection is known to the server before it stops.
+        write!(idle, "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut answer = [0; 12];
+        idle.read_exact(&mut answer).unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 404");
+        drop(server);
+        assert!(TcpStream::connect(addr).is_err());
+        let mut rest = Vec::new();
+        idle.read_to_end(&mut rest).unwrap();
+        assert!(!rest.is_empty(), "the rest of the 404, then the end");
     }
 }

@@ -315,4 +315,47 @@ mod tests {
         assert!(connections.admit().is_none());
         assert_eq!(connections.open(), [0]);
     }
+
+    #[test]
+    fn a_client_that_reads_steadily_but_slowly_is_cut_off_at_the_write_deadline() {
+        const RESPONSE: usize = 64 << 20;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Takes 64 KiB every 10 ms: the writes keep making progress, far too slowly for 64 MiB.
+        let reader = std::thread::spawn(move || {
+            let mut client = std::net::TcpStream::connect(addr).unwrap();
+            let mut buf = vec![0; 64 << 10];
+            while let Ok(1..) = std::io::Read::read(&mut client, &mut buf) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let (accepted, _) = listener.accept().unwrap();
+        accepted.set_nonblocking(true).unwrap();
+        let (written, error) = runtime.block_on(async {
+            let stream = TcpStream::from_std(accepted).unwrap();
+            let mut socket = WriteDeadline::new(stream, Duration::from_millis(300));
+            let chunk = vec![b'x'; 1 << 20];
+            let mut written = 0;
+            loop {
+                let poll = std::future::poll_fn(|cx| Pin::new(&mut socket).poll_write(cx, &chunk));
+                match poll.await {
+                    Ok(n) if written + n < RESPONSE => written += n,
+                    Ok(_) => return (RESPONSE, None),
+                    Err(error) => return (written, Some(error)),
+                }
+            }
+        });
+        assert_eq!(
+            error.map(|error| error.kind()),
+            Some(io::ErrorKind::TimedOut),
+            "wrote {written} bytes"
+        );
+        assert!(written < RESPONSE);
+        reader.join().unwrap();
+    }
 }

@@ -132,7 +132,7 @@ pub(super) enum Reason {
     Evicted,
     /// At the connection limit with every connection busy, a new one was closed at once.
     Refused,
-    /// The request line and headers passed the size limit (431 or 414).
+    /// The request line and headers passed the size limit (431).
     HeadTooLarge,
     /// The request line and headers did not arrive within the head deadline.
     HeadTimeout,
