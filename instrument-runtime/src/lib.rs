@@ -46,8 +46,8 @@ pub use budget::{
 pub use budgets_file::{
     BUDGETS_FILE_ENV, BudgetKey, BudgetSource, BudgetsFile, BudgetsFileDiagnostic,
     BudgetsFileErrors, BudgetsFileUse, CodeSite, DEFAULT_BUDGETS_FILE, DiagnosticKind, FileEntry,
-    FileSite, NodeBudgetInput, Position, Resolution, ResolvedBudget, Section, budgets_file_path,
-    set_budgets_file,
+    FileSite, MAX_BUDGETS_FILE_BYTES, NodeBudgetInput, Position, Resolution, ResolvedBudget,
+    Section, budgets_file_path, set_budgets_file,
 };
 pub use clock::{ManualClock, ManualClockGuard};
 pub use compare::{Change, CompareOptions, Comparison, DEFAULT_QUANTILES, Ratio, compare};
