@@ -22,6 +22,7 @@ mod items;
 mod node;
 mod outcome;
 mod passport;
+mod printable;
 mod registry;
 mod report;
 mod resources;
@@ -96,6 +97,7 @@ pub use histogram::{LatencyBin, LatencyHistogram};
 /// ```
 #[doc(inline)]
 pub use instrument_macros::timed;
+pub use printable::printable;
 
 /// Counts calls, failures, panics and cancellations.
 ///
