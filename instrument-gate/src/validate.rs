@@ -247,6 +247,7 @@ mod tests {
     /// The gate end to end on hostile files: each is bad input, exit 2, and nothing it holds
     /// reaches the terminal raw.
     mod gate_on_hostile_files {
+        use std::fmt::Write as _;
         use std::fs;
 
         use super::*;
@@ -355,7 +356,7 @@ mod tests {
             for level in 1..=11 {
                 let aliases: Vec<String> =
                     (0..9).map(|i| format!("k{i}: *a{}", level - 1)).collect();
-                bomb += &format!("a{level}: &a{level} {{ {} }}\n", aliases.join(", "));
+                let _ = writeln!(bomb, "a{level}: &a{level} {{ {} }}", aliases.join(", "));
             }
             let budgets = dir.join("performance_budgets.yaml");
             fs::write(&budgets, bomb).unwrap();

@@ -505,10 +505,12 @@ special:
     /// fraction of a second (liveness only: nothing here measures time).
     #[test]
     fn reproduces_a_huge_file_checked_in_linear_time() {
+        use std::fmt::Write as _;
+
         const ENTRIES: usize = 60_000;
         let mut text = String::from("nodes:\n");
         for i in 0..ENTRIES {
-            text += &format!("  node_{i}: {{ p95: 1ms, p99: 2ms }}\n");
+            let _ = writeln!(text, "  node_{i}: {{ p95: 1ms, p99: 2ms }}");
         }
         let file = BudgetsFile::parse("b.yaml", &text).unwrap();
         assert_eq!(file.entries.len(), ENTRIES);

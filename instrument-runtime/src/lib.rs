@@ -79,7 +79,9 @@ pub use histogram::{LatencyBin, LatencyHistogram};
 /// ## `name`
 ///
 /// The node's name (default: the function's name). Two functions with one name are reported as
-/// a conflict (see [`conflicts`]), never merged.
+/// a conflict (see [`conflicts`]), never merged. Any printable text will do (`Store::get`,
+/// `checkout v2`); an empty name or one with a control character (`\r`, `\x1b`) is a compile
+/// error, since names are printed in tables, logs and metrics.
 ///
 /// # Example
 ///
@@ -109,7 +111,7 @@ pub use printable::printable;
 ///
 /// ## `name`
 ///
-/// The node's name (default: the function's name).
+/// The node's name (default: the function's name), as for [`timed`].
 ///
 /// ## `in_flight`
 ///
@@ -159,7 +161,7 @@ pub use instrument_macros::counted;
 ///
 /// ## `name`
 ///
-/// The node's name (default: the function's name).
+/// The node's name (default: the function's name), as for [`timed`].
 ///
 /// # Example
 ///
@@ -200,7 +202,7 @@ pub use instrument_macros::budget;
 /// ## `name`
 ///
 /// The breaker's name (default: the function's name). It names the breaker, not the node: the
-/// node keeps its own name.
+/// node keeps its own name. Like a node's name, it must not be empty or hold control characters.
 ///
 /// ## `failure_threshold`
 ///

@@ -234,6 +234,8 @@ fn unexpected(event: &Event<'_>, span: Span) -> SyntaxError {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     fn scalar(text: &str, line: u32, column: u32) -> Yaml {
@@ -316,7 +318,7 @@ mod tests {
         let mut text = "a0: &a0 { p95: 1ms }\n".to_owned();
         for level in 1..=levels {
             let aliases: Vec<String> = (0..9).map(|i| format!("k{i}: *a{}", level - 1)).collect();
-            text += &format!("a{level}: &a{level} {{ {} }}\n", aliases.join(", "));
+            let _ = writeln!(text, "a{level}: &a{level} {{ {} }}", aliases.join(", "));
         }
         text
     }
@@ -349,7 +351,7 @@ mod tests {
     fn many_aliases_of_a_small_anchor_are_fine() {
         let mut text = "fast: &fast { p95: 1ms, p99: 2ms }\n".to_owned();
         for i in 0..5_000 {
-            text += &format!("n{i}: *fast\n");
+            let _ = writeln!(text, "n{i}: *fast");
         }
         let yaml = parse(&text).unwrap().unwrap();
         let Value::Mapping(entries) = &yaml.value else {
@@ -410,9 +412,10 @@ mod tests {
         // stack stays shallow.
         let deeper = format!("{}1{}", "{a: ".repeat(1_000_000), "}".repeat(1_000_000));
         assert!(parse(&deeper).is_err());
-        let block: String = (0..100)
-            .map(|depth| format!("{}k:\n", " ".repeat(depth)))
-            .collect();
+        let mut block = String::new();
+        for depth in 0..100 {
+            let _ = writeln!(block, "{}k:", " ".repeat(depth));
+        }
         assert_eq!(
             parse(&block).unwrap_err().message,
             "values nested more than 32 levels deep"
