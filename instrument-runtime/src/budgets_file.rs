@@ -299,7 +299,7 @@ impl BudgetsFile {
     }
 }
 
-/// The largest budgets file [`BudgetsFile::load`] reads: 64 MiB, five times a file of 300,000
+/// The largest budgets file [`BudgetsFile::load`] reads: 64 MiB, four times a file of 300,000
 /// entries. A path to something endless (`/dev/zero`, a pipe) is refused once past it.
 ///
 /// ```
