@@ -9,15 +9,18 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// Reads a `report.json`. Every failure names the file: a missing report must stop CI.
+/// Reads a `report.json` and checks it ([`validate::report`](crate::validate::report)). Every
+/// failure names the file: a missing report must stop CI.
 pub(crate) fn load_report(path: &Path) -> Result<Report, String> {
-    load_json(path, "report", REPORT_SCHEMA).map_err(|error| match error {
+    let report = load_json(path, "report", REPORT_SCHEMA).map_err(|error| match error {
         LoadError::Unreadable(message) if !path.exists() => format!(
             "{message}; the instrumented program writes it at exit when `main` calls \
              `instrument_runtime::report_at_exit()`"
         ),
         LoadError::Unreadable(message) | LoadError::Invalid(message) => message,
-    })
+    })?;
+    crate::validate::report(path, &report)?;
+    Ok(report)
 }
 
 pub(crate) enum LoadError {

@@ -1,12 +1,13 @@
 //! `check`: the report's nodes against their budgets -> a table, `ci_performance_report.json`
 //! and an exit status.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use instrument_runtime::{
     BudgetReport, BudgetSource, BudgetVerdict, BudgetsFile, BudgetsFileDiagnostic, CodeSite,
     NodeBudgetInput, NodeSnapshot, Quantile, Report, ResolvedBudget, TableStyle, VerdictStatus,
-    Violation, check_budgets, format_duration,
+    Violation, check_budgets, format_duration, printable,
 };
 use serde::Serialize;
 
@@ -165,6 +166,14 @@ fn apply_budgets(
     resolved: &[ResolvedBudget],
     min_samples: Option<u64>,
 ) -> Vec<Option<BudgetSource>> {
+    // By name, so a report of many nodes is matched in linear time.
+    let mut by_name: HashMap<&str, Vec<&ResolvedBudget>> = HashMap::new();
+    for budget in resolved {
+        by_name
+            .entry(budget.node.as_str())
+            .or_default()
+            .push(budget);
+    }
     report
         .snapshot
         .nodes
@@ -172,15 +181,16 @@ fn apply_budgets(
         .map(|node| {
             let site = site_of(node);
             // Two functions may share a name: each keeps the budget resolved for its own site.
-            let found = resolved.iter().find(|resolved| {
-                resolved.node == node.name
-                    && match &resolved.source {
-                        BudgetSource::Code(code) | BudgetSource::Merged { code, .. } => {
-                            *code == site
-                        }
-                        BudgetSource::File(_) => true,
-                    }
-            });
+            let candidates = by_name
+                .get(node.name.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            let found = candidates
+                .iter()
+                .copied()
+                .find(|resolved| match &resolved.source {
+                    BudgetSource::Code(code) | BudgetSource::Merged { code, .. } => *code == site,
+                    BudgetSource::File(_) => true,
+                });
             node.budget = found.map(|resolved| {
                 let mut budget = resolved.budget;
                 budget.min_samples = min_samples.unwrap_or(budget.min_samples);
@@ -196,7 +206,8 @@ fn decide(args: &CheckArgs, budgets: &BudgetReport) -> (u8, String) {
     let names = |names: Vec<&str>| {
         let mut names = names;
         names.dedup();
-        names.join(", ")
+        let shown: Vec<_> = names.into_iter().map(printable).collect();
+        shown.join(", ")
     };
     if budgets.failed > 0 {
         let over = names(budgets.violations.iter().map(|v| v.node.as_str()).collect());

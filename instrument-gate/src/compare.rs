@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use instrument_runtime::{
     Change, CompareOptions, Comparison, LatencyHistogram, Report, TableStyle, format_duration,
+    printable,
 };
 use serde::{Deserialize, Serialize};
 
@@ -121,8 +122,7 @@ struct CompareReport<'a> {
 
 /// Runs `compare` and returns the exit status.
 pub(crate) fn compare(args: &CompareArgs, console: &mut Console<'_>) -> u8 {
-    let loaded = load_json::<Baseline>(&args.baseline, "baseline", BASELINE_SCHEMA)
-        .map_err(|(LoadError::Unreadable(message) | LoadError::Invalid(message))| message)
+    let loaded = load_baseline(&args.baseline)
         .and_then(|baseline| Ok((baseline, load_report(&args.report)?)));
     let (baseline, report) = match loaded {
         Ok(loaded) => loaded,
@@ -133,6 +133,18 @@ pub(crate) fn compare(args: &CompareArgs, console: &mut Console<'_>) -> u8 {
     };
     let comparisons = compare_all(&baseline, &report, &args.options);
     console.print(&render_table(&comparisons, console.style));
+    // Like `check`, the gate never passes on nothing: every row short of calls judges nothing.
+    if comparisons
+        .iter()
+        .all(|row| row.comparison.change == Change::TooFewSamples)
+    {
+        console.error(&format!(
+            "no node of `{}` had enough calls on both sides to be compared (`--min-samples` {})",
+            args.baseline.display(),
+            args.options[0].min_samples
+        ));
+        return EXIT_ERROR;
+    }
     let slower: Vec<String> = comparisons
         .iter()
         .filter(|row| row.comparison.change == Change::Slower)
@@ -161,7 +173,8 @@ pub(crate) fn compare(args: &CompareArgs, console: &mut Console<'_>) -> u8 {
         console.print("result: pass: no node is slower than the baseline\n");
         EXIT_PASS
     } else {
-        console.print(&format!("result: FAIL: slower: {}\n", slower.join(", ")));
+        let shown = printable(&slower.join(", ")).into_owned();
+        console.print(&format!("result: FAIL: slower: {shown}\n"));
         EXIT_FAIL
     };
     let Some(output) = &args.output else {
@@ -186,6 +199,18 @@ pub(crate) fn compare(args: &CompareArgs, console: &mut Console<'_>) -> u8 {
             EXIT_ERROR
         }
     }
+}
+
+/// Reads a baseline and checks it ([`validate::baseline`](crate::validate::baseline)).
+fn load_baseline(path: &std::path::Path) -> Result<Baseline, String> {
+    let baseline = load_json::<Baseline>(path, "baseline", BASELINE_SCHEMA)
+        .map_err(|(LoadError::Unreadable(message) | LoadError::Invalid(message))| message)?;
+    let nodes = baseline
+        .nodes
+        .iter()
+        .map(|node| (node.name.as_str(), node.calls, &node.histogram));
+    crate::validate::baseline(path, nodes)?;
+    Ok(baseline)
 }
 
 /// Every node in either file, at every quantile asked, in name order.

@@ -59,7 +59,7 @@
 
 use std::io::Write;
 
-use instrument_runtime::TableStyle;
+use instrument_runtime::{TableStyle, printable};
 
 mod args;
 mod artifact;
@@ -70,6 +70,7 @@ mod merge;
 mod table;
 #[cfg(test)]
 mod test_support;
+mod validate;
 
 /// Exit status: every budget holds, or no node is slower than the baseline.
 pub const EXIT_PASS: u8 = 0;
@@ -162,20 +163,29 @@ pub(crate) struct Console<'a> {
 
 impl Console<'_> {
     /// Writes to `out`. A closed stdout is not the gate's verdict, so write errors are ignored.
+    /// The caller passes names from files through [`printable`] (the tables do it for their
+    /// cells): `text` may hold the tables' own colors.
     pub(crate) fn print(&mut self, text: &str) {
         let _ = self.out.write_all(text.as_bytes());
     }
 
     pub(crate) fn error(&mut self, message: &str) {
-        let _ = writeln!(self.err, "instrument-gate: error: {message}");
+        self.message("error: ", message);
     }
 
     pub(crate) fn warning(&mut self, message: &str) {
-        let _ = writeln!(self.err, "instrument-gate: warning: {message}");
+        self.message("warning: ", message);
     }
 
     pub(crate) fn note(&mut self, message: &str) {
-        let _ = writeln!(self.err, "instrument-gate: {message}");
+        self.message("", message);
+    }
+
+    /// Messages quote reports, baselines and parser errors about them: each line is printed
+    /// with its control characters escaped.
+    fn message(&mut self, kind: &str, message: &str) {
+        let lines: Vec<_> = message.split('\n').map(printable).collect();
+        let _ = writeln!(self.err, "instrument-gate: {kind}{}", lines.join("\n"));
     }
 }
 

@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 
-use instrument_runtime::TableStyle;
+use instrument_runtime::{TableStyle, printable};
 
 /// Color only on a terminal, and never in CI (`CI` set) or when `NO_COLOR` is set (see
 /// <https://no-color.org>); both count when set to anything but the empty string.
@@ -27,9 +27,19 @@ pub(crate) struct Table {
 
 impl Table {
     /// The header, a rule of dashes, then the rows; columns two spaces apart, no trailing space.
+    /// Cells hold names read from files, so each is shown [`printable`].
     pub(crate) fn render(&self, style: TableStyle) -> String {
+        let rows: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|cell| printable(cell).into_owned())
+                    .collect()
+            })
+            .collect();
         let mut widths: Vec<usize> = self.header.iter().map(|cell| cell.len()).collect();
-        for row in &self.rows {
+        for row in &rows {
             for (width, cell) in widths.iter_mut().zip(row) {
                 *width = (*width).max(cell.chars().count());
             }
@@ -39,7 +49,7 @@ impl Table {
         self.write_row(&mut out, &header, &widths, TableStyle::Ascii);
         let rule: Vec<String> = widths.iter().map(|&width| "-".repeat(width)).collect();
         self.write_row(&mut out, &rule, &widths, TableStyle::Ascii);
-        for row in &self.rows {
+        for row in &rows {
             self.write_row(&mut out, row, &widths, style);
         }
         out
@@ -119,6 +129,21 @@ sanitization     956us  pass
         );
         assert_eq!(colored.matches("\x1b[0m").count(), 2);
         assert!(table().render(TableStyle::Ascii).is_ascii());
+    }
+
+    #[test]
+    fn names_from_a_file_are_shown_escaped_and_aligned() {
+        let mut table = table();
+        table.rows[0][0] = "evil\r\x1b[2Kname".into();
+        assert_eq!(
+            table.render(TableStyle::Ascii),
+            "\
+node               observed  verdict
+-----------------  --------  -------
+evil\\r\\x1b[2Kname    71.8ms  FAIL
+sanitization          956us  pass
+"
+        );
     }
 
     #[test]

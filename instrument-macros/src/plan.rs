@@ -628,7 +628,11 @@ fn min_samples(setting: &Setting<Expr>, errors: &mut Errors) -> Option<u64> {
     None
 }
 
-/// A node or breaker name: a non-empty string.
+/// A node or breaker name: a non-empty string without control characters.
+///
+/// Names end up in terminal tables, CI logs, metrics and dashboards; a carriage return or an
+/// escape sequence would rewrite what those show. Anything printable is fine (`Store::get`,
+/// `checkout v2`, `größe`); the compiler already refuses text-direction overrides in literals.
 fn name_literal(what: &str, value: &Expr, errors: &mut Errors) -> Option<String> {
     if let Expr::Lit(ExprLit {
         lit: Lit::Str(lit), ..
@@ -640,6 +644,17 @@ fn name_literal(what: &str, value: &Expr, errors: &mut Errors) -> Option<String>
                 value.span(),
                 format!(
                     "{what} name must not be empty; leave `name` out to use the function's name"
+                ),
+            );
+            return None;
+        }
+        if let Some(control) = name.chars().find(|c| c.is_control()) {
+            errors.push(
+                value.span(),
+                format!(
+                    "{what} name must not contain control characters, found `{}`; names are \
+                     printed in tables, logs and metrics",
+                    control.escape_default()
                 ),
             );
             return None;
@@ -809,6 +824,11 @@ mod tests {
             (
                 quote!(name = embedding),
                 "expected a breaker name in quotes like `\"embedding\"`, found `embedding`",
+            ),
+            (
+                quote!(name = "a\tb"),
+                "breaker name must not contain control characters, found `\\t`; names are \
+                 printed in tables, logs and metrics",
             ),
             (
                 quote!(failure_threshold = 0),

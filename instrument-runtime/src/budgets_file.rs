@@ -15,6 +15,7 @@ mod schema;
 mod values;
 mod yaml;
 
+use std::io::Read as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -248,7 +249,8 @@ impl BudgetsFile {
     ///
     /// # Errors
     ///
-    /// The file cannot be read (it does not exist, say), or [`parse`](Self::parse)'s errors.
+    /// The file cannot be read (it does not exist, say), is larger than [`MAX_BUDGETS_FILE_BYTES`],
+    /// or [`parse`](Self::parse)'s errors.
     ///
     /// ```
     /// let errors = instrument_runtime::BudgetsFile::load("no/such/performance_budgets.yaml".as_ref())
@@ -257,15 +259,15 @@ impl BudgetsFile {
     /// ```
     pub fn load(path: &Path) -> Result<BudgetsFile, BudgetsFileErrors> {
         let file_name = path.display().to_string();
-        match std::fs::read_to_string(path) {
+        match read_bounded(path) {
             Ok(text) => Self::parse(&file_name, &text),
-            Err(error) => Err(BudgetsFileErrors {
+            Err(message) => Err(BudgetsFileErrors {
                 diagnostics: vec![BudgetsFileDiagnostic {
                     file: file_name,
                     position: None,
                     key: String::new(),
                     kind: DiagnosticKind::Unreadable,
-                    message: format!("cannot read the budgets file: {error}"),
+                    message,
                 }],
             }),
         }
@@ -295,6 +297,33 @@ impl BudgetsFile {
     pub fn resolve(&self, nodes: &[NodeBudgetInput], strict: bool) -> Resolution {
         resolve::resolve(self, nodes, strict)
     }
+}
+
+/// The largest budgets file [`BudgetsFile::load`] reads: 64 MiB, four times a file of 300,000
+/// entries. A path to something endless (`/dev/zero`, a pipe) is refused once past it.
+///
+/// ```
+/// assert_eq!(instrument_runtime::MAX_BUDGETS_FILE_BYTES, 64 << 20);
+/// ```
+pub const MAX_BUDGETS_FILE_BYTES: u64 = 64 << 20;
+
+/// The file's text, read no further than one byte past the limit.
+fn read_bounded(path: &Path) -> Result<String, String> {
+    let unreadable = |error: std::io::Error| format!("cannot read the budgets file: {error}");
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            file.take(MAX_BUDGETS_FILE_BYTES + 1)
+                .read_to_string(&mut text)
+        })
+        .map_err(unreadable)?;
+    if text.len() as u64 > MAX_BUDGETS_FILE_BYTES {
+        return Err(format!(
+            "the budgets file is larger than {} MiB; a budgets file holds a few lines per node",
+            MAX_BUDGETS_FILE_BYTES >> 20
+        ));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -469,5 +498,51 @@ special:
             )),
             "{missing}"
         );
+    }
+
+    /// Reproduces the 300,000-entry file that never finished: its duplicate checks compared
+    /// each name with every earlier one. At 60,000 entries that was minutes; hashed, it is a
+    /// fraction of a second (liveness only: nothing here measures time).
+    #[test]
+    fn reproduces_a_huge_file_checked_in_linear_time() {
+        use std::fmt::Write as _;
+
+        const ENTRIES: usize = 60_000;
+        let mut text = String::from("nodes:\n");
+        for i in 0..ENTRIES {
+            let _ = writeln!(text, "  node_{i}: {{ p95: 1ms, p99: 2ms }}");
+        }
+        let file = BudgetsFile::parse("b.yaml", &text).unwrap();
+        assert_eq!(file.entries.len(), ENTRIES);
+
+        // Every name under both sections: one diagnostic each, found by hashing.
+        let both = format!("{text}special:\n{}", &text["nodes:\n".len()..]);
+        let errors = BudgetsFile::parse("b.yaml", &both).unwrap_err();
+        assert_eq!(errors.diagnostics.len(), ENTRIES);
+        assert_eq!(errors.diagnostics[0].kind, DiagnosticKind::InBothSections);
+
+        // None is known: twenty are reported with a suggestion, then one line counts the rest.
+        let nodes = [NodeBudgetInput {
+            name: "node_x".to_owned(),
+            budget: None,
+            site: CodeSite {
+                file: "src/a.rs".to_owned(),
+                line: 1,
+            },
+        }];
+        let resolution = file.resolve(&nodes, false);
+        assert_eq!(resolution.warnings.len(), 21);
+        assert_eq!(
+            resolution.warnings[1].message,
+            "no instrumented function is named `node_1`; did you mean `node_x`? known nodes: `node_x`"
+        );
+        assert_eq!(
+            resolution.warnings[20].to_string(),
+            format!(
+                "b.yaml:22:3: nodes.node_20: {} more entries from here on name no instrumented function",
+                ENTRIES - 20
+            )
+        );
+        assert!(resolution.budgets.is_empty());
     }
 }

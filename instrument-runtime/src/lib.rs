@@ -22,6 +22,7 @@ mod items;
 mod node;
 mod outcome;
 mod passport;
+mod printable;
 mod registry;
 mod report;
 mod resources;
@@ -46,8 +47,8 @@ pub use budget::{
 pub use budgets_file::{
     BUDGETS_FILE_ENV, BudgetKey, BudgetSource, BudgetsFile, BudgetsFileDiagnostic,
     BudgetsFileErrors, BudgetsFileUse, CodeSite, DEFAULT_BUDGETS_FILE, DiagnosticKind, FileEntry,
-    FileSite, NodeBudgetInput, Position, Resolution, ResolvedBudget, Section, budgets_file_path,
-    set_budgets_file,
+    FileSite, MAX_BUDGETS_FILE_BYTES, NodeBudgetInput, Position, Resolution, ResolvedBudget,
+    Section, budgets_file_path, set_budgets_file,
 };
 pub use clock::{ManualClock, ManualClockGuard};
 pub use compare::{Change, CompareOptions, Comparison, DEFAULT_QUANTILES, Ratio, compare};
@@ -78,7 +79,9 @@ pub use histogram::{LatencyBin, LatencyHistogram};
 /// ## `name`
 ///
 /// The node's name (default: the function's name). Two functions with one name are reported as
-/// a conflict (see [`conflicts`]), never merged.
+/// a conflict (see [`conflicts`]), never merged. Any printable text will do (`Store::get`,
+/// `checkout v2`); an empty name or one with a control character (`\r`, `\x1b`) is a compile
+/// error, since names are printed in tables, logs and metrics.
 ///
 /// # Example
 ///
@@ -96,6 +99,7 @@ pub use histogram::{LatencyBin, LatencyHistogram};
 /// ```
 #[doc(inline)]
 pub use instrument_macros::timed;
+pub use printable::printable;
 
 /// Counts calls, failures, panics and cancellations.
 ///
@@ -107,7 +111,7 @@ pub use instrument_macros::timed;
 ///
 /// ## `name`
 ///
-/// The node's name (default: the function's name).
+/// The node's name (default: the function's name), as for [`timed`].
 ///
 /// ## `in_flight`
 ///
@@ -157,7 +161,7 @@ pub use instrument_macros::counted;
 ///
 /// ## `name`
 ///
-/// The node's name (default: the function's name).
+/// The node's name (default: the function's name), as for [`timed`].
 ///
 /// # Example
 ///
@@ -198,7 +202,7 @@ pub use instrument_macros::budget;
 /// ## `name`
 ///
 /// The breaker's name (default: the function's name). It names the breaker, not the node: the
-/// node keeps its own name.
+/// node keeps its own name. Like a node's name, it must not be empty or hold control characters.
 ///
 /// ## `failure_threshold`
 ///

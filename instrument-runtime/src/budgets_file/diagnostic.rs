@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::printable;
+
 /// A place in the budgets file: 1-based line and column, columns counted in characters.
 ///
 /// ```
@@ -61,7 +63,9 @@ pub enum DiagnosticKind {
 /// One error or warning: `file:line:column: key: message`.
 ///
 /// `key` is the dotted path of the offending key (`nodes.embedding.p95`); it is empty for a YAML
-/// syntax error and an unreadable file, and `position` is `None` for an unreadable file.
+/// syntax error and an unreadable file, and `position` is `None` for an unreadable file. The
+/// fields hold the file's text as written; `Display` shows control characters in them as escapes
+/// ([`printable`](crate::printable)), so a hostile key cannot rewrite a terminal or CI log.
 ///
 /// ```
 /// use instrument_runtime::BudgetsFile;
@@ -95,10 +99,11 @@ impl fmt::Display for BudgetsFileDiagnostic {
             write!(f, ":{line}:{column}")?;
         }
         f.write_str(": ")?;
+        // The key and the message quote the file, which may hold anything.
         if !self.key.is_empty() {
-            write!(f, "{}: ", self.key)?;
+            write!(f, "{}: ", printable(&self.key))?;
         }
-        f.write_str(&self.message)
+        f.write_str(&printable(&self.message))
     }
 }
 
@@ -201,6 +206,16 @@ mod tests {
         assert_eq!(
             diagnostic(None, "").to_string(),
             "performance_budgets.yaml: went wrong"
+        );
+    }
+
+    #[test]
+    fn display_escapes_what_the_file_wrote() {
+        let mut hostile = diagnostic(Some(Position { line: 1, column: 1 }), "nodes.a\x1b[2K");
+        hostile.message = "unknown key `\rp95`".to_owned();
+        assert_eq!(
+            hostile.to_string(),
+            r"performance_budgets.yaml:1:1: nodes.a\x1b[2K: unknown key `\rp95`"
         );
     }
 

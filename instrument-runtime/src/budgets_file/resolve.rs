@@ -1,6 +1,7 @@
 //! Merge: the file's entries with the code's `#[budget]`s -> each node's effective budget and
 //! where every part of it came from.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use instrument_duration::format_nanos;
@@ -231,26 +232,58 @@ pub struct Resolution {
     pub errors: Vec<BudgetsFileDiagnostic>,
 }
 
+/// Unknown nodes reported one by one, each with its suggestion; one more diagnostic counts the
+/// rest, so a file of 300,000 misspelt names costs 20 suggestions, not 300,000.
+const MAX_UNKNOWN_REPORTED: usize = 20;
+/// Known nodes an unknown-node message lists before it only counts them.
+const MAX_KNOWN_LISTED: usize = 20;
+
 pub(super) fn resolve(file: &BudgetsFile, nodes: &[NodeBudgetInput], strict: bool) -> Resolution {
     let mut warnings = Sink::new(&file.file);
     let mut errors = Sink::new(&file.file);
     let mut known: Vec<&str> = nodes.iter().map(|node| node.name.as_str()).collect();
     known.sort_unstable();
     known.dedup();
+    let unknown: Vec<&FileEntry> = file
+        .entries
+        .iter()
+        .filter(|entry| known.binary_search(&entry.node.as_str()).is_err())
+        .collect();
+    let sink = if strict { &mut errors } else { &mut warnings };
+    let listed = listed(&known);
+    for entry in unknown.iter().take(MAX_UNKNOWN_REPORTED) {
+        let suggestion = did_you_mean(&entry.node, known.iter().copied())
+            .map(|node| format!("did you mean `{node}`? "))
+            .unwrap_or_default();
+        sink.push(
+            entry.position,
+            &entry.key(),
+            DiagnosticKind::UnknownNode,
+            format!(
+                "no instrumented function is named `{}`; {suggestion}known nodes: {listed}",
+                entry.node
+            ),
+        );
+    }
+    if let Some(next) = unknown.get(MAX_UNKNOWN_REPORTED) {
+        sink.push(
+            next.position,
+            &next.key(),
+            DiagnosticKind::UnknownNode,
+            format!(
+                "{} more entries from here on name no instrumented function",
+                unknown.len() - MAX_UNKNOWN_REPORTED
+            ),
+        );
+    }
+    // The first entry of a name, found by hashing: one lookup per node.
+    let mut entries: HashMap<&str, &FileEntry> = HashMap::with_capacity(file.entries.len());
     for entry in &file.entries {
-        if known.binary_search(&entry.node.as_str()).is_err() {
-            let sink = if strict { &mut errors } else { &mut warnings };
-            sink.push(
-                entry.position,
-                &entry.key(),
-                DiagnosticKind::UnknownNode,
-                unknown_node(&entry.node, &known),
-            );
-        }
+        entries.entry(entry.node.as_str()).or_insert(entry);
     }
     let mut budgets = Vec::new();
     for node in nodes {
-        let entry = file.entries.iter().find(|entry| entry.node == node.name);
+        let entry = entries.get(node.name.as_str()).copied();
         let resolved = match (node.budget, entry) {
             (None, None) => continue,
             (Some(budget), None) => Some((budget, BudgetSource::Code(node.site.clone()))),
@@ -370,20 +403,20 @@ fn quantile_mut(budget: &mut Budget, quantile: Quantile) -> &mut Option<u64> {
     }
 }
 
-fn unknown_node(name: &str, known: &[&str]) -> String {
-    let suggestion = did_you_mean(name, known.iter().copied())
-        .map(|node| format!("did you mean `{node}`? "))
-        .unwrap_or_default();
-    let known = if known.is_empty() {
-        "none".to_owned()
-    } else {
-        known
-            .iter()
-            .map(|node| format!("`{node}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    format!("no instrumented function is named `{name}`; {suggestion}known nodes: {known}")
+/// The known nodes as an unknown-node message lists them: quoted, the first few only.
+fn listed(known: &[&str]) -> String {
+    if known.is_empty() {
+        return "none".to_owned();
+    }
+    let mut listed: Vec<String> = known
+        .iter()
+        .take(MAX_KNOWN_LISTED)
+        .map(|node| format!("`{node}`"))
+        .collect();
+    if known.len() > MAX_KNOWN_LISTED {
+        listed.push(format!("and {} more", known.len() - MAX_KNOWN_LISTED));
+    }
+    listed.join(", ")
 }
 
 #[cfg(test)]

@@ -51,20 +51,44 @@ pub(super) fn count(text: &str) -> Result<u64, String> {
 
 /// The candidate closest to `word`, when close enough to be a typo of it: at most one edit per
 /// three characters (at least one), ignoring case; ties go to the earlier candidate.
+///
+/// The work is bounded whatever the input: words longer than [`MAX_SUGGESTED_LEN`] get no
+/// suggestion, a candidate whose length alone puts it too far is skipped without comparing, and
+/// the comparisons stop after [`MAX_SUGGESTION_CELLS`] cells of the edit-distance table.
 pub(super) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let word = word.to_lowercase();
-    candidates
-        .into_iter()
-        .map(|candidate| (edit_distance(&word, &candidate.to_lowercase()), candidate))
-        .filter(|&(distance, candidate)| {
-            distance <= (word.chars().count().max(candidate.chars().count()) / 3).max(1)
-        })
-        .min_by_key(|&(distance, _)| distance)
-        .map(|(_, candidate)| candidate)
+    let length = word.chars().count();
+    if length > MAX_SUGGESTED_LEN {
+        return None;
+    }
+    let mut cells_left = MAX_SUGGESTION_CELLS;
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        let other = candidate.chars().count();
+        let allowed = (length.max(other) / 3).max(1);
+        if length.abs_diff(other) > allowed {
+            continue;
+        }
+        let Some(left) = cells_left.checked_sub(length * other) else {
+            break;
+        };
+        cells_left = left;
+        let distance = edit_distance(&word, &candidate.to_lowercase());
+        if distance <= allowed && best.is_none_or(|(closest, _)| distance < closest) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, candidate)| candidate)
 }
+
+/// Longer words are not typos of a node name or key worth suggesting for.
+const MAX_SUGGESTED_LEN: usize = 64;
+/// The edit-distance work one suggestion may do: a few milliseconds, against any number of
+/// candidates.
+const MAX_SUGGESTION_CELLS: usize = 4_000_000;
 
 /// Insertions, deletions, substitutions and swaps of neighbours turning `a` into `b`
 /// (optimal string alignment distance).
@@ -174,5 +198,19 @@ mod tests {
         assert_eq!(did_you_mean("minsamples", keys), Some("min_samples"));
         assert_eq!(did_you_mean("colour", keys), None);
         assert_eq!(did_you_mean("latency", keys), None);
+    }
+
+    #[test]
+    fn suggestions_do_bounded_work() {
+        assert_eq!(
+            did_you_mean(&"p".repeat(65), ["p".repeat(65).as_str()]),
+            None
+        );
+        // Candidates past the work limit are not compared: the close one comes too late.
+        let far: Vec<String> = (0..200_000).map(|i| format!("node_{i:06}")).collect();
+        let candidates = far.iter().map(String::as_str).chain(["embedding"]);
+        assert_eq!(did_you_mean("embeding", candidates), None);
+        let candidates = far.iter().take(10).map(String::as_str).chain(["embedding"]);
+        assert_eq!(did_you_mean("embeding", candidates), Some("embedding"));
     }
 }

@@ -4,6 +4,12 @@
 //! their entries in order and duplicates included, so the schema walk can report a repeated key
 //! on its second occurrence. Aliases are resolved by copying the anchored value (positions then
 //! point at the anchor).
+//!
+//! The file is untrusted input, read by the gate and by the instrumented program at exit, so
+//! every cost is bounded by the text's length: nesting is limited, and so are the values aliases
+//! copy. Nine aliases of an anchor that holds nine aliases, seven levels deep, would otherwise
+//! make a 647-byte file into millions of values (a "billion laughs"); the copy that would pass
+//! the limit is refused before it is made.
 
 use std::collections::HashMap;
 
@@ -13,6 +19,13 @@ use super::diagnostic::Position;
 
 /// Nesting deeper than this is not a budgets file; the limit keeps the recursion bounded.
 const MAX_DEPTH: usize = 32;
+
+/// Values aliases may copy in all: this many, plus [`ALIAS_COPIES_PER_EVENT`] per value written
+/// so far. A real file reuses a few small anchors, far below; a file whose aliases copy aliases
+/// passes it after a handful of levels, with its memory still bounded by its length.
+const ALIAS_COPIES_ALLOWED: usize = 10_000;
+/// See [`ALIAS_COPIES_ALLOWED`].
+const ALIAS_COPIES_PER_EVENT: usize = 10;
 
 /// A value and where it starts.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +77,8 @@ pub(super) fn parse(text: &str) -> Result<Option<Yaml>, SyntaxError> {
     let mut reader = Reader {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
+        written: 0,
+        copied: 0,
     };
     let mut document = None;
     loop {
@@ -89,7 +104,12 @@ pub(super) fn parse(text: &str) -> Result<Option<Yaml>, SyntaxError> {
 
 struct Reader<'input> {
     parser: Parser<'input, StrInput<'input>>,
-    anchors: HashMap<usize, Yaml>,
+    /// Each anchored value, and how many values it holds (itself included).
+    anchors: HashMap<usize, (Yaml, usize)>,
+    /// Values read from the text so far.
+    written: usize,
+    /// Values copied by aliases so far.
+    copied: usize,
 }
 
 impl<'input> Reader<'input> {
@@ -118,6 +138,8 @@ impl<'input> Reader<'input> {
                 message: format!("values nested more than {MAX_DEPTH} levels deep"),
             });
         }
+        let first = (self.written, self.copied);
+        self.written += 1;
         let (value, anchor) = match event {
             Event::Scalar(text, style, anchor, _) => (
                 Value::Scalar {
@@ -150,21 +172,36 @@ impl<'input> Reader<'input> {
                 }
                 (Value::Sequence, anchor)
             }
-            Event::Alias(anchor) => {
-                return self
-                    .anchors
-                    .get(&anchor)
-                    .cloned()
-                    .ok_or_else(|| unexpected(&Event::Alias(anchor), span));
-            }
+            Event::Alias(anchor) => return self.alias(anchor, span),
             other => return Err(unexpected(&other, span)),
         };
         let yaml = Yaml { value, at };
         // The parser numbers anchors from 1; 0 means none.
         if anchor != 0 {
-            self.anchors.insert(anchor, yaml.clone());
+            let size = 1 + (self.written - first.0) + (self.copied - first.1);
+            self.anchors.insert(anchor, (yaml.clone(), size));
         }
         Ok(yaml)
+    }
+
+    /// A copy of the anchored value, unless it would take the copies past their limit; the
+    /// check comes first, so a refused alias costs nothing.
+    fn alias(&mut self, anchor: usize, span: Span) -> Result<Yaml, SyntaxError> {
+        let Some((yaml, size)) = self.anchors.get(&anchor) else {
+            return Err(unexpected(&Event::Alias(anchor), span));
+        };
+        let allowed = ALIAS_COPIES_ALLOWED.saturating_add(self.written * ALIAS_COPIES_PER_EVENT);
+        if self.copied.saturating_add(*size) > allowed {
+            return Err(SyntaxError {
+                at: position(span),
+                message: format!(
+                    "aliases copy more than {allowed} values; a budgets file has no use for \
+                     anchors at this scale: write the entries out"
+                ),
+            });
+        }
+        self.copied += size;
+        Ok(yaml.clone())
     }
 }
 
@@ -197,6 +234,8 @@ fn unexpected(event: &Event<'_>, span: Span) -> SyntaxError {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     fn scalar(text: &str, line: u32, column: u32) -> Yaml {
@@ -274,6 +313,54 @@ mod tests {
         assert_eq!(entries[0].1, entries[1].1);
     }
 
+    /// Each level a mapping of nine aliases of the level below, as in the report of the attack.
+    fn alias_bomb(levels: usize) -> String {
+        let mut text = "a0: &a0 { p95: 1ms }\n".to_owned();
+        for level in 1..=levels {
+            let aliases: Vec<String> = (0..9).map(|i| format!("k{i}: *a{}", level - 1)).collect();
+            let _ = writeln!(text, "a{level}: &a{level} {{ {} }}", aliases.join(", "));
+        }
+        text
+    }
+
+    #[test]
+    fn reproduces_the_alias_bomb_refused_at_the_alias_that_copies_too_much() {
+        // Seven levels would copy 9^7 mappings, eleven 9^11: the refusal comes at the same alias,
+        // before any of that is built.
+        for levels in [7, 11] {
+            let bomb = alias_bomb(levels);
+            let error = parse(&bomb).unwrap_err();
+            assert_eq!(
+                error,
+                SyntaxError {
+                    at: Position {
+                        line: 5,
+                        column: 24
+                    },
+                    message: "aliases copy more than 10710 values; a budgets file has no use \
+                              for anchors at this scale: write the entries out"
+                        .to_owned(),
+                },
+                "{bomb}"
+            );
+        }
+        assert!(alias_bomb(7).len() < 700);
+    }
+
+    #[test]
+    fn many_aliases_of_a_small_anchor_are_fine() {
+        let mut text = "fast: &fast { p95: 1ms, p99: 2ms }\n".to_owned();
+        for i in 0..5_000 {
+            let _ = writeln!(text, "n{i}: *fast");
+        }
+        let yaml = parse(&text).unwrap().unwrap();
+        let Value::Mapping(entries) = &yaml.value else {
+            panic!("{yaml:?}")
+        };
+        assert_eq!(entries.len(), 5_001);
+        assert_eq!(entries[5_000].1, entries[0].1);
+    }
+
     #[test]
     fn an_empty_file_or_only_comments_has_no_document() {
         assert_eq!(parse(""), Ok(None));
@@ -321,5 +408,17 @@ mod tests {
         let deep = format!("{}1{}", "[".repeat(40), "]".repeat(40));
         let error = parse(&deep).unwrap_err();
         assert_eq!(error.message, "values nested more than 32 levels deep");
+        // The scanner refuses flow nesting this deep itself, before our limit; either way the
+        // stack stays shallow.
+        let deeper = format!("{}1{}", "{a: ".repeat(1_000_000), "}".repeat(1_000_000));
+        assert!(parse(&deeper).is_err());
+        let mut block = String::new();
+        for depth in 0..100 {
+            let _ = writeln!(block, "{}k:", " ".repeat(depth));
+        }
+        assert_eq!(
+            parse(&block).unwrap_err().message,
+            "values nested more than 32 levels deep"
+        );
     }
 }
