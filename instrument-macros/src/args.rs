@@ -264,7 +264,16 @@ fn parse_entry(kind: Kind, input: ParseStream) -> syn::Result<(Ident, Option<Exp
             format!("expected a value after `{key} =`"),
         ));
     }
-    Ok((key, Some(input.parse::<Expr>()?)))
+    Ok((key, Some(without_invisible_groups(input.parse::<Expr>()?))))
+}
+
+/// A value passed through `macro_rules!` as a `$value:literal` (or `:expr`) fragment arrives
+/// wrapped in an invisible group; what the user wrote is inside.
+fn without_invisible_groups(mut value: Expr) -> Expr {
+    while let Expr::Group(group) = value {
+        value = *group.expr;
+    }
+    value
 }
 
 /// The next token as written, for messages.
