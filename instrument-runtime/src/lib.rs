@@ -294,7 +294,7 @@ pub use resources::{
     DEFAULT_SAMPLE_PERIOD, ProcSample, RESOURCE_USAGE_FILE, ResourceSampler, sample_line,
     sample_resources, sample_resources_into,
 };
-pub use snapshot::{Latency, NodeSnapshot, Snapshot, snapshot};
+pub use snapshot::{Latency, NodeSnapshot, Snapshot, run_id, snapshot};
 
 /// What generated code names. Not public API: it may change in any release.
 #[doc(hidden)]
