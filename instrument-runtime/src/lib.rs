@@ -25,6 +25,7 @@ mod passport;
 mod registry;
 mod report;
 mod resources;
+mod run;
 mod shard;
 mod snapshot;
 mod sync;
@@ -294,7 +295,8 @@ pub use resources::{
     DEFAULT_SAMPLE_PERIOD, ProcSample, RESOURCE_USAGE_FILE, ResourceSampler, sample_line,
     sample_resources, sample_resources_into,
 };
-pub use snapshot::{Latency, NodeSnapshot, Snapshot, run_id, snapshot};
+pub use run::run_id;
+pub use snapshot::{Latency, NodeSnapshot, Snapshot, snapshot};
 
 /// What generated code names. Not public API: it may change in any release.
 #[doc(hidden)]

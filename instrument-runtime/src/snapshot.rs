@@ -28,7 +28,7 @@ pub struct Snapshot {
     /// The machine it was taken on (its host name; empty where the system does not say).
     #[serde(default)]
     pub host: String,
-    /// The process it was taken in: [`run_id`], the same in every file one run writes (empty in
+    /// The process it was taken in: [`run_id`](crate::run_id), the same in every file one run writes (empty in
     /// a report from an older runtime, and in one merged from several runs).
     #[serde(default)]
     pub run_id: String,
@@ -202,7 +202,7 @@ pub fn snapshot() -> Snapshot {
     let applied = applied();
     Snapshot {
         host: host_name(),
-        run_id: run_id().to_owned(),
+        run_id: crate::run::run_id().to_owned(),
         taken_at_unix_ms: crate::clock::unix_ms_now(),
         conflicts: conflicts_among(&metas),
         nodes: nodes
@@ -219,28 +219,6 @@ pub fn snapshot() -> Snapshot {
         budgets_file: applied.use_.clone(),
         process: ProcessMemory::read(),
     }
-}
-
-/// This process's run id: 16 hex digits, drawn once per process, in every file the process
-/// writes at exit (`report.json`, every export, `/metrics`), so one run's files can be told from
-/// another's.
-///
-/// ```
-/// let id = instrument_runtime::run_id();
-/// assert_eq!(id.len(), 16);
-/// assert_eq!(id, instrument_runtime::snapshot().run_id);
-/// ```
-pub fn run_id() -> &'static str {
-    static RUN_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    RUN_ID.get_or_init(|| {
-        use std::hash::{BuildHasher, Hasher};
-        // `RandomState` is seeded from the system's randomness; the time and the process id
-        // keep two ids apart even where that seed would repeat.
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(crate::clock::unix_ms_now());
-        hasher.write_u32(std::process::id());
-        format!("{:016x}", hasher.finish())
-    })
 }
 
 /// The host name, read once: from the kernel on Linux, else `HOSTNAME` / `COMPUTERNAME`.
