@@ -209,14 +209,20 @@ mod tests {
         let kept = [
             format!(".report.json.{ours}.{run}.0.tmp"),
             // The parent of this test: alive.
-            format!(".report.json.{}.0123456789abcdef.0.tmp", std::os::unix::process::parent_id()),
+            format!(
+                ".report.json.{}.0123456789abcdef.0.tmp",
+                std::os::unix::process::parent_id()
+            ),
             format!(".other.txt.{dead}.0.tmp"),
             "report.json".to_owned(),
         ];
         for name in stale.iter().chain(&kept) {
             fs::write(dir.join(name), b"half").unwrap();
         }
-        assert_eq!(remove_stale_temporaries(&dir, &["report.json"]), stale.len());
+        assert_eq!(
+            remove_stale_temporaries(&dir, &["report.json"]),
+            stale.len()
+        );
         let mut left: Vec<String> = fs::read_dir(&dir)
             .unwrap()
             .map(|entry| entry.unwrap().file_name().into_string().unwrap())
@@ -225,7 +231,10 @@ mod tests {
         let mut expected = kept.to_vec();
         expected.sort();
         assert_eq!(left, expected);
-        assert_eq!(remove_stale_temporaries(&dir.join("missing"), &["report.json"]), 0);
+        assert_eq!(
+            remove_stale_temporaries(&dir.join("missing"), &["report.json"]),
+            0
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -118,7 +118,9 @@ type Render = fn(&Snapshot, &BudgetReport, &ExportOptions) -> String;
 
 /// Every export, by file name, in a fixed order.
 const EXPORTS: [(&str, Render); 7] = [
-    ("phase_metrics.json", |snapshot, _, _| phase_metrics_json(snapshot)),
+    ("phase_metrics.json", |snapshot, _, _| {
+        phase_metrics_json(snapshot)
+    }),
     ("latency_histograms.json", |snapshot, _, _| {
         latency_histograms_json(snapshot)
     }),
@@ -132,10 +134,9 @@ const EXPORTS: [(&str, Render); 7] = [
     (grafana::FILE_NAME, |snapshot, _, options| {
         grafana_dashboard(snapshot, options)
     }),
-    (
-        "performance_passport.json",
-        |snapshot, budgets, _| crate::passport::passport_json(snapshot, budgets),
-    ),
+    ("performance_passport.json", |snapshot, budgets, _| {
+        crate::passport::passport_json(snapshot, budgets)
+    }),
 ];
 
 /// The file names of every export, switched off or not.

@@ -288,8 +288,9 @@ pub use passport::{
 };
 pub use registry::{NameConflict, conflicts, nodes};
 pub use report::{
-    DEFAULT_REPORT_DIR, REPORT_DIR_ENV, REPORT_ENV, REPORT_SCHEMA, Report, TableStyle,
-    format_duration, render_summary, report_at_exit, report_dir, set_report_dir, write_report,
+    DEFAULT_REPORT_DIR, REPORT_DIR_ENV, REPORT_ENV, REPORT_SCHEMA, Report, ReportFiles,
+    SIGNAL_DEADLINE, SIGNAL_DEADLINE_ENV, SIGNALS_ENV, TableStyle, format_duration, render_summary,
+    report_at_exit, report_dir, set_report_dir, write_report, write_report_now,
 };
 pub use resources::{
     DEFAULT_SAMPLE_PERIOD, ProcSample, RESOURCE_USAGE_FILE, ResourceSampler, sample_line,

@@ -109,7 +109,11 @@ pub fn alerting_rules(snapshot: &Snapshot, options: &ExportOptions) -> String {
     );
     if !snapshot.run_id.is_empty() {
         // Escaped: a report read from a file may carry anything, and a newline would end the comment.
-        let _ = writeln!(out, "# Generated in run {}.", snapshot.run_id.escape_default());
+        let _ = writeln!(
+            out,
+            "# Generated in run {}.",
+            snapshot.run_id.escape_default()
+        );
     }
     if groups.iter().all(|(_, rules)| rules.is_empty()) {
         out.push_str("groups: []\n");
