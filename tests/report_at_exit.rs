@@ -307,7 +307,7 @@ fn full_stderr(command: &mut Command) -> std::io::PipeReader {
 fn a_second_signal_ends_a_stuck_write_at_once() {
     let mut stderr = None;
     let mut serving = serve("serve", scratch_dir("second-signal"), |command| {
-        command.env(instrument_runtime::SIGNAL_DEADLINE_ENV, "1h");
+        command.env(instrument_runtime::SIGNAL_DEADLINE_ENV, "10m");
         stderr = Some(full_stderr(command));
     });
     serving.signal(libc::SIGTERM);

@@ -26,6 +26,9 @@ const SIGNALS: [c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
 
 /// The pipe's write end, for the handler; -1 until installed.
 static PIPE: AtomicI32 = AtomicI32::new(-1);
+/// The process that installed the handler: a child forked without `exec` keeps the handler but
+/// not our thread, and must not hand its signals to its parent's.
+static OWNER: AtomicI32 = AtomicI32::new(0);
 /// The signal whose report is being written; 0 when none.
 static WRITING_FOR: AtomicI32 = AtomicI32::new(0);
 
@@ -50,6 +53,10 @@ pub(super) fn install() {
     // SAFETY: `writer` is an open descriptor we own. Non-blocking, so the handler never waits.
     unsafe { libc::fcntl(writer, libc::F_SETFL, libc::O_NONBLOCK) };
     PIPE.store(writer, Ordering::Release);
+    // SAFETY: `getpid` cannot fail.
+    OWNER.store(unsafe { libc::getpid() }, Ordering::Release);
+    // Read now, so a bad value is reported at startup rather than while a signal is handled.
+    super::signal_deadline();
     // The thread starts with every signal blocked, so none is ever delivered to it: a program
     // that blocks signals in its own threads to `sigwait` for them keeps getting them.
     let previous = block_all_signals();
@@ -81,20 +88,27 @@ fn cannot_install(error: &std::io::Error) {
 /// `pthread_sigmask`), no allocation, no lock.
 extern "C" fn on_signal(signal: c_int) {
     let _errno = ErrnoGuard::save();
-    if WRITING_FOR
+    // SAFETY: `getpid` is async-signal-safe and cannot fail.
+    let forked = unsafe { libc::getpid() } != OWNER.load(Ordering::Acquire);
+    let first = WRITING_FOR
         .compare_exchange(0, signal, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
-    {
-        // Signal numbers fit in a byte.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let byte = signal as u8;
-        // SAFETY: a one-byte write from a local to the pipe we opened; `write` is
-        // async-signal-safe. If the pipe were full, a byte is already waiting: nothing is lost.
-        unsafe { libc::write(PIPE.load(Ordering::Acquire), (&raw const byte).cast(), 1) };
-    } else {
-        // Asked again while the report is being written: end now (if the signal is still ours).
+        .is_ok();
+    if forked || !first {
+        // A child forked without `exec` has the handler but not our thread, so nobody would
+        // write: the signal does what it always did. A signal while the report is being
+        // written means "now": the process ends (if the signal is still ours).
         end_as_signalled(signal);
+        return;
     }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "signal numbers are below 65"
+    )]
+    let byte = signal as u8;
+    // SAFETY: a one-byte write from a local to the pipe we opened; `write` is async-signal-safe.
+    // If the pipe were full, a byte is already waiting: nothing is lost.
+    unsafe { libc::write(PIPE.load(Ordering::Acquire), (&raw const byte).cast(), 1) };
 }
 
 /// Our thread: waits for a signal's number, writes the report set, ends the process.
@@ -201,7 +215,13 @@ impl Drop for ErrnoGuard {
 
 #[cfg(any(target_os = "openbsd", target_os = "netbsd"))]
 use libc::__errno as errno_location;
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(any(target_os = "android", target_os = "openbsd", target_os = "netbsd"))]
+use libc::__errno as errno_location;
+#[cfg(target_os = "linux")]
 use libc::__errno_location as errno_location;
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+#[cfg(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "dragonfly"
+))]
 use libc::__error as errno_location;
