@@ -44,18 +44,9 @@ pub fn report_at_exit() {
     });
 }
 
-#[cfg(unix)]
-use libc::atexit;
-
-#[cfg(not(unix))]
-unsafe extern "C" {
-    fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
-}
-
 fn register_atexit() {
-    // SAFETY: `atexit` is the C library's own; the hook is a plain `extern "C"` fn that never
-    // unwinds (it catches panics).
-    let status = unsafe { atexit(write_at_exit) };
+    // SAFETY: the hook is a plain `extern "C"` fn that never unwinds (it catches panics).
+    let status = unsafe { libc::atexit(write_at_exit) };
     if status != 0 {
         eprintln!("instrument: could not register the report at exit (atexit returned {status})");
     }
