@@ -18,9 +18,9 @@ use super::{REPORT_ENV, TableStyle, render_summary, report_dir, write_report_of}
 ///
 /// The report is written when `main` returns, when the program calls `std::process::exit`, when
 /// `main` panics, and when SIGTERM, SIGINT or SIGHUP ends the program (see [how this composes
-/// with a program's own signal handling](crate#signals)).
-/// Also calibrates the clock now rather than on the first measured call, and removes the
-/// temporary files of earlier runs killed while writing theirs.
+/// with a program's own signal handling](crate#signals)). Also calibrates the clock now rather
+/// than on the first measured call, and removes the temporary files of earlier runs killed while
+/// writing theirs.
 ///
 /// ```no_run
 /// instrument_runtime::report_at_exit();
@@ -98,8 +98,7 @@ pub fn write_report_now() -> io::Result<Option<ReportFiles>> {
     write_set(Ending::Now)
 }
 
-/// Who writes, which decides how long to wait for a write already under way and whether later
-/// writes may follow.
+/// Who writes: after the exit hook's write, no other may start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Ending {
     /// The C exit hook: the process ends after it.
