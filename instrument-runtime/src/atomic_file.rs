@@ -191,7 +191,10 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    #[cfg_attr(miri, ignore = "spawns a process and calls kill(2), which Miri does not emulate")]
+    #[cfg_attr(
+        miri,
+        ignore = "spawns a process and calls kill(2), which Miri does not emulate"
+    )]
     fn stale_temporaries_go_and_live_writers_keep_theirs() {
         let dir = scratch_dir("stale");
         fs::create_dir_all(&dir).unwrap();
