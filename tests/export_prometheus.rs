@@ -329,7 +329,7 @@ fn no_series_appears_twice_and_every_family_has_help_and_type() {
                 ["#", ..] => {}
                 _ => {
                     let name = line.split(['{', ' ']).next().unwrap();
-                    let family = ["_bucket", "_sum", "_count", "_total"]
+                    let family = ["_bucket", "_sum", "_count", "_total", "_info"]
                         .iter()
                         .filter_map(|suffix| name.strip_suffix(suffix))
                         .find(|family| types.contains_key(family))

@@ -53,6 +53,8 @@ pub(crate) fn merge_reports(reports: &[Report]) -> Result<Report, String> {
     let snapshot = Snapshot {
         taken_at_unix_ms,
         host: hosts.join(", "),
+        // Several runs: no one run's id.
+        run_id: String::new(),
         nodes,
         conflicts,
         breakers: Vec::new(),

@@ -57,6 +57,7 @@ pub(crate) fn snapshot(mut nodes: Vec<NodeSnapshot>) -> Snapshot {
     Snapshot {
         taken_at_unix_ms: 1_700_000_000_000,
         host: "ci".to_owned(),
+        run_id: String::new(),
         nodes,
         conflicts: Vec::new(),
         breakers: Vec::new(),

@@ -113,51 +113,67 @@ pub struct Artifact {
     pub contents: String,
 }
 
+/// Renders one export.
+type Render = fn(&Snapshot, &BudgetReport, &ExportOptions) -> String;
+
+/// Every export, by file name, in a fixed order.
+const EXPORTS: [(&str, Render); 7] = [
+    ("phase_metrics.json", |snapshot, _, _| {
+        phase_metrics_json(snapshot)
+    }),
+    ("latency_histograms.json", |snapshot, _, _| {
+        latency_histograms_json(snapshot)
+    }),
+    ("performance_metrics.prom", prometheus_text),
+    ("prometheus_alerting_rules.yaml", |snapshot, _, options| {
+        alerting_rules(snapshot, options)
+    }),
+    (html::FILE_NAME, |snapshot, budgets, _| {
+        dashboard_html(snapshot, budgets)
+    }),
+    (grafana::FILE_NAME, |snapshot, _, options| {
+        grafana_dashboard(snapshot, options)
+    }),
+    ("performance_passport.json", |snapshot, budgets, _| {
+        crate::passport::passport_json(snapshot, budgets)
+    }),
+];
+
+/// The file names of every export, switched off or not.
+pub(crate) fn file_names() -> impl Iterator<Item = &'static str> {
+    EXPORTS.iter().map(|&(file_name, _)| file_name)
+}
+
 /// Every export of one snapshot, in a fixed order.
+///
+/// ```
+/// let snapshot = instrument_runtime::snapshot();
+/// let budgets = instrument_runtime::check_budgets(&snapshot);
+/// let artifacts = instrument_runtime::artifacts(&snapshot, &budgets, &Default::default());
+/// assert_eq!(artifacts[0].file_name, "phase_metrics.json");
+/// ```
 pub fn artifacts(
     snapshot: &Snapshot,
     budgets: &BudgetReport,
     options: &ExportOptions,
 ) -> Vec<Artifact> {
-    let _ = (snapshot, budgets, options);
-    vec![
-        Artifact {
-            file_name: "phase_metrics.json",
-            contents: phase_metrics_json(snapshot),
-        },
-        Artifact {
-            file_name: "latency_histograms.json",
-            contents: latency_histograms_json(snapshot),
-        },
-        Artifact {
-            file_name: "performance_metrics.prom",
-            contents: prometheus_text(snapshot, budgets, options),
-        },
-        Artifact {
-            file_name: "prometheus_alerting_rules.yaml",
-            contents: alerting_rules(snapshot, options),
-        },
-        Artifact {
-            file_name: html::FILE_NAME,
-            contents: dashboard_html(snapshot, budgets),
-        },
-        Artifact {
-            file_name: grafana::FILE_NAME,
-            contents: grafana_dashboard(snapshot, options),
-        },
-        Artifact {
-            file_name: "performance_passport.json",
-            contents: crate::passport::passport_json(snapshot, budgets),
-        },
-    ]
+    EXPORTS
+        .iter()
+        .map(|&(file_name, render)| Artifact {
+            file_name,
+            contents: render(snapshot, budgets, options),
+        })
+        .collect()
 }
 
 /// Takes a snapshot and writes every export not disabled into `dir`, each atomically; returns
-/// the paths.
+/// the paths. A switched-off export's file left in `dir` by an earlier run is removed, so the
+/// directory never mixes this run's files with an older one's.
 ///
 /// # Errors
 ///
-/// The first error creating `dir` or writing a file; files written before it stay.
+/// The first error creating `dir`, writing a file or removing an old one; files written before
+/// it stay.
 ///
 /// ```
 /// let dir = std::env::temp_dir().join(format!("instrument-export-doc-{}", std::process::id()));
@@ -177,13 +193,17 @@ pub(crate) fn write_artifacts(
     options: &ExportOptions,
     dir: &Path,
 ) -> io::Result<Vec<PathBuf>> {
-    artifacts(snapshot, budgets, options)
-        .iter()
-        .filter(|artifact| !options.disabled.contains(artifact.file_name))
-        .map(|artifact| {
-            let path = dir.join(artifact.file_name);
-            write_atomically(&path, artifact.contents.as_bytes())?;
-            Ok(path)
-        })
-        .collect()
+    let mut written = Vec::new();
+    for (file_name, render) in EXPORTS {
+        let path = dir.join(file_name);
+        if options.disabled.contains(file_name) {
+            match std::fs::remove_file(&path) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+                _ => continue,
+            }
+        }
+        write_atomically(&path, render(snapshot, budgets, options).as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
 }

@@ -26,6 +26,7 @@ mod printable;
 mod registry;
 mod report;
 mod resources;
+mod run;
 mod shard;
 mod snapshot;
 mod sync;
@@ -291,13 +292,15 @@ pub use passport::{
 };
 pub use registry::{NameConflict, conflicts, nodes};
 pub use report::{
-    DEFAULT_REPORT_DIR, REPORT_DIR_ENV, REPORT_ENV, REPORT_SCHEMA, Report, TableStyle,
-    format_duration, render_summary, report_at_exit, report_dir, set_report_dir, write_report,
+    DEFAULT_REPORT_DIR, REPORT_DIR_ENV, REPORT_ENV, REPORT_SCHEMA, Report, ReportFiles,
+    SIGNAL_DEADLINE, SIGNAL_DEADLINE_ENV, SIGNALS_ENV, TableStyle, format_duration, render_summary,
+    report_at_exit, report_dir, set_report_dir, write_report, write_report_now,
 };
 pub use resources::{
     DEFAULT_SAMPLE_PERIOD, ProcSample, RESOURCE_USAGE_FILE, ResourceSampler, sample_line,
     sample_resources, sample_resources_into,
 };
+pub use run::run_id;
 pub use snapshot::{Latency, NodeSnapshot, Snapshot, snapshot};
 
 /// What generated code names. Not public API: it may change in any release.

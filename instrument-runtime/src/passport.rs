@@ -105,7 +105,7 @@ fn git_commit() -> Option<String> {
 pub struct Passport {
     /// [`PASSPORT_SCHEMA`].
     pub schema: String,
-    /// Unique to this run.
+    /// The run's id ([`run_id`](crate::run_id)), as in every file the run writes.
     pub run_id: String,
     /// When the snapshot was taken, RFC 3339 UTC.
     pub timestamp: String,
@@ -200,7 +200,8 @@ pub struct PassportSummary {
 /// step(); // another call: the figures change, the verdicts and structure do not
 /// let snapshot = instrument_runtime::snapshot();
 /// let second = instrument_runtime::passport(&snapshot, &instrument_runtime::check_budgets(&snapshot), &first.environment);
-/// assert_ne!(first.run_id, second.run_id);
+/// assert_eq!(first.run_id, instrument_runtime::run_id()); // one id per process
+/// assert_eq!(first.run_id, second.run_id);
 /// assert_eq!(first.passport_hash, second.passport_hash);
 /// assert_eq!(first.passport_hash.len(), 64);
 /// ```
@@ -254,7 +255,7 @@ pub fn passport(
     };
     let mut passport = Passport {
         schema: PASSPORT_SCHEMA.to_owned(),
-        run_id: run_id(snapshot.taken_at_unix_ms),
+        run_id: snapshot.run_id.clone(),
         timestamp: rfc3339(UNIX_EPOCH + Duration::from_millis(snapshot.taken_at_unix_ms)),
         environment: environment.clone(),
         nodes,
@@ -276,15 +277,6 @@ pub fn passport(
 /// ```
 pub fn passport_json(snapshot: &Snapshot, budgets: &BudgetReport) -> String {
     to_json(&passport(snapshot, budgets, &RunEnvironment::current()))
-}
-
-/// Unique per run: the time, the process and a per-process random key, hashed.
-fn run_id(taken_at_unix_ms: u64) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(taken_at_unix_ms);
-    hasher.write_u32(std::process::id());
-    format!("{:016x}", hasher.finish())
 }
 
 /// SHA-256 of what must match between two runs of the same code on the same data.
@@ -347,6 +339,7 @@ mod tests {
         let snapshot: Snapshot = serde_json::from_value(serde_json::json!({
             "taken_at_unix_ms": 1_700_000_000_000u64 + calls,
             "host": format!("host-{calls}"),
+            "run_id": format!("run-{calls}"),
             "conflicts": [],
             "nodes": [{
                 "name": "embedding", "module_path": "app", "file": "src/app.rs", "line": 3,

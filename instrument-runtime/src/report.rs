@@ -1,13 +1,40 @@
-//! The report at exit: `report.json` and a summary table on stderr, however the program ends.
+//! The report at exit: `report.json`, the exports and a summary table on stderr, however the
+//! program ends.
 //!
-//! [`report_at_exit`] registers a C `atexit` hook. The C runtime runs it when `main` returns, when
-//! the program calls `std::process::exit`, and when `main` panics (Rust catches that panic and
-//! exits with status 101). It cannot run on `abort` (including `panic = "abort"`) or a signal.
+//! [`report_at_exit`] registers a C `atexit` hook and handlers for SIGTERM, SIGINT and SIGHUP.
+//! The hook runs when `main` returns, when the program calls `std::process::exit`, and when
+//! `main` panics (Rust catches that panic and exits with status 101). It cannot run on `abort`
+//! (including `panic = "abort"`) or SIGKILL.
+//!
+//! On SIGTERM, SIGINT or SIGHUP, a thread of ours writes the same files, then ends the process
+//! with the signal's default action, so its exit status is unchanged ("killed by SIGTERM"). The
+//! write gets [`SIGNAL_DEADLINE`] (5 s; [`SIGNAL_DEADLINE_ENV`] changes it); after that, or on a
+//! second signal, the process ends at once. How this composes with a program's own handling:
+//!
+//! - a plain program: nothing to do;
+//! - a signal the program ignores (`nohup`) or handles before calling [`report_at_exit`] is left
+//!   alone: only signals with the default action get our handler; the report is written when the
+//!   program then exits normally;
+//! - a handler installed *after* [`report_at_exit`] owns the signal. tokio's `signal::ctrl_c`
+//!   and `signal-hook` chain to the previous handler, so ours still writes the report, but does
+//!   not end the process: the program shuts down its own way, and its normal exit writes the
+//!   report again with the final figures. A handler that does not chain (plain `sigaction`)
+//!   means no write on the signal, only at exit;
+//! - a program whose shutdown does not end in a normal exit (it re-raises the signal itself,
+//!   calls `abort` or `_exit`) calls [`write_report_now`] in its shutdown path;
+//! - [`SIGNALS_ENV`]`=off` leaves every signal alone; [`REPORT_ENV`]`=off` turns the whole
+//!   report off (no hook, no handler, no file).
+//!
+//! One write happens at a time: a signal's write and the exit hook's never mix their files, and
+//! an exit waits at most [`SIGNAL_DEADLINE`] for a write under way. Every file of one run
+//! carries its [`run_id`](crate::run_id); at startup and before each write, the temporary files
+//! left by runs killed mid-write are removed (see [`write_atomically`](crate::write_atomically)).
 
 use std::fmt::Write as _;
-use std::io::{self, IsTerminal as _, Write as _};
+use std::io::{self, IsTerminal as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, Once, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,87 +44,45 @@ use crate::snapshot::{NodeSnapshot, Snapshot, snapshot};
 
 /// The environment variable that sets the report directory (it wins over [`set_report_dir`]).
 pub const REPORT_DIR_ENV: &str = "INSTRUMENT_REPORT_DIR";
-/// The environment variable that turns the report at exit off when set to `0` or `off`.
+/// The environment variable that turns the report at exit off when set to `0` or `off`: no file
+/// is written, no signal handler installed.
 pub const REPORT_ENV: &str = "INSTRUMENT_REPORT";
+/// The environment variable that leaves SIGTERM, SIGINT and SIGHUP alone when set to `0` or
+/// `off`: the report is then written at a normal exit only.
+pub const SIGNALS_ENV: &str = "INSTRUMENT_SIGNALS";
+/// The environment variable that sets how long the report may take when a signal ends the
+/// program, as a duration like `10s` or `500ms` (default [`SIGNAL_DEADLINE`]).
+pub const SIGNAL_DEADLINE_ENV: &str = "INSTRUMENT_SIGNAL_DEADLINE";
+/// How long the report may take when a signal ends the program before the process ends anyway,
+/// and how long an exit waits for such a write under way. Well inside the grace period before
+/// `docker stop` (10 s) and Kubernetes (30 s) send SIGKILL.
+pub const SIGNAL_DEADLINE: Duration = Duration::from_secs(5);
 /// Where reports go unless told otherwise.
 pub const DEFAULT_REPORT_DIR: &str = "target/instrument";
 
 static REPORT_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
 
-/// Writes the report when the program ends. Call it once, first thing in `main`.
-///
-/// Also calibrates the clock now rather than on the first measured call.
-///
-/// ```no_run
-/// instrument_runtime::report_at_exit();
-/// // ... the program; at exit `target/instrument/report.json` is written and a summary table
-/// // is printed to stderr.
-/// ```
-pub fn report_at_exit() {
-    static REGISTER: Once = Once::new();
-    REGISTER.call_once(|| {
-        crate::clock::calibrate();
-        // Sets up the circuit breakers now, so functions that share a breaker name but not its
-        // settings stop the program at startup rather than at their first call.
-        crate::breaker::table::all();
-        // SAFETY: `atexit` is the C library's own function; the hook is a plain `extern "C"` fn
-        // that never unwinds (it catches panics).
-        let status = unsafe { atexit(write_report_at_exit) };
-        if status != 0 {
-            eprintln!(
-                "instrument: could not register the report at exit (atexit returned {status})"
-            );
-        }
-    });
-}
+mod at_exit;
+#[cfg(unix)]
+mod signals;
 
-unsafe extern "C" {
-    fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
-}
+pub use at_exit::{ReportFiles, report_at_exit, write_report_now};
 
-extern "C" fn write_report_at_exit() {
-    let _ = std::panic::catch_unwind(|| {
-        if matches!(std::env::var(REPORT_ENV).as_deref(), Ok("0" | "off")) {
-            return;
-        }
-        let dir = report_dir();
-        let snapshot = snapshot();
-        let budgets = check_budgets(&snapshot);
-        let written = write_report_of(&snapshot, &budgets, &dir);
-        let mut summary = render_summary(&snapshot, &budgets, TableStyle::for_stderr());
-        match written {
-            Ok(path) => {
-                let _ = writeln!(summary, "report: {}", path.display());
-            }
-            Err(error) => {
-                let _ = writeln!(
-                    summary,
-                    "instrument: could not write the report to {}: {error}",
-                    dir.display()
-                );
-            }
-        }
-        let options = crate::export::export_options();
-        match crate::export::write_artifacts(&snapshot, &budgets, &options, &dir) {
-            Ok(paths) if !paths.is_empty() => {
-                let names: Vec<String> = paths
-                    .iter()
-                    .filter_map(|path| path.file_name())
-                    .map(|name| name.to_string_lossy().into_owned())
-                    .collect();
-                let _ = writeln!(summary, "exports: {}", names.join(", "));
-            }
-            Ok(_) => {}
-            Err(error) => {
-                let _ = writeln!(
-                    summary,
-                    "instrument: could not write the exports to {}: {error}",
-                    dir.display()
-                );
-            }
-        }
-        let _ = io::stderr().write_all(summary.as_bytes());
-    });
+/// [`SIGNAL_DEADLINE_ENV`], else [`SIGNAL_DEADLINE`]; read once.
+fn signal_deadline() -> Duration {
+    static DEADLINE: OnceLock<Duration> = OnceLock::new();
+    *DEADLINE.get_or_init(|| {
+        let Ok(text) = std::env::var(SIGNAL_DEADLINE_ENV) else {
+            return SIGNAL_DEADLINE;
+        };
+        instrument_duration::parse_nanos(&text).map_or_else(
+            |error| {
+                eprintln!("instrument: ignoring {SIGNAL_DEADLINE_ENV}={text:?}: {error}");
+                SIGNAL_DEADLINE
+            },
+            Duration::from_nanos,
+        )
+    })
 }
 
 /// Sets the directory reports are written to. The environment variable [`REPORT_DIR_ENV`], when

@@ -28,6 +28,10 @@ pub struct Snapshot {
     /// The machine it was taken on (its host name; empty where the system does not say).
     #[serde(default)]
     pub host: String,
+    /// The process it was taken in: [`run_id`](crate::run_id), the same in every file one run writes (empty in
+    /// a report from an older runtime, and in one merged from several runs).
+    #[serde(default)]
+    pub run_id: String,
     /// One entry per registered node, including nodes never called.
     pub nodes: Vec<NodeSnapshot>,
     /// Node names claimed by more than one function.
@@ -50,6 +54,7 @@ impl Snapshot {
         Self {
             taken_at_unix_ms: 0,
             host: "host".to_owned(),
+            run_id: String::new(),
             nodes,
             conflicts: Vec::new(),
             breakers,
@@ -197,6 +202,7 @@ pub fn snapshot() -> Snapshot {
     let applied = applied();
     Snapshot {
         host: host_name(),
+        run_id: crate::run::run_id().to_owned(),
         taken_at_unix_ms: crate::clock::unix_ms_now(),
         conflicts: conflicts_among(&metas),
         nodes: nodes

@@ -107,6 +107,14 @@ pub fn alerting_rules(snapshot: &Snapshot, options: &ExportOptions) -> String {
          # breakers declared in the code, for the metrics of performance_metrics.prom.\n\
          # Load them with `rule_files:` in prometheus.yml; regenerated on every run.\n",
     );
+    if !snapshot.run_id.is_empty() {
+        // Escaped: a report read from a file may carry anything, and a newline would end the comment.
+        let _ = writeln!(
+            out,
+            "# Generated in run {}.",
+            snapshot.run_id.escape_default()
+        );
+    }
     if groups.iter().all(|(_, rules)| rules.is_empty()) {
         out.push_str("groups: []\n");
         return out;

@@ -96,19 +96,26 @@ fn write_header(out: &mut String, snapshot: &Snapshot, budgets: &BudgetReport) -
     let taken_at = UtcTime(snapshot.taken_at_unix_ms);
     writeln!(out, "<header class=\"page-header\">")?;
     writeln!(out, "<h1>Performance dashboard</h1>")?;
-    writeln!(
+    write!(
         out,
-        "<p class=\"meta\">snapshot taken <time datetime=\"{}\">{taken_at}</time>{}</p>",
+        "<p class=\"meta\">snapshot taken <time datetime=\"{}\">{taken_at}</time>",
         taken_at.iso(),
-        if snapshot.host.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " on <span class=\"host\">{}</span>",
-                Escaped(&snapshot.host)
-            )
-        }
     )?;
+    if !snapshot.host.is_empty() {
+        write!(
+            out,
+            " on <span class=\"host\">{}</span>",
+            Escaped(&snapshot.host)
+        )?;
+    }
+    if !snapshot.run_id.is_empty() {
+        write!(
+            out,
+            " · run <code class=\"run-id\">{}</code>",
+            Escaped(&snapshot.run_id)
+        )?;
+    }
+    writeln!(out, "</p>")?;
     writeln!(out, "</header>")?;
 
     let sum = |count: fn(&NodeSnapshot) -> u64| snapshot.nodes.iter().map(count).sum::<u64>();
@@ -1610,7 +1617,7 @@ mod tests {
     }
 
     #[test]
-    fn the_header_names_the_host_escaped() {
+    fn the_header_names_the_host_escaped_and_the_run() {
         let mut snapshot = sample_snapshot();
         let budgets = crate::check_budgets(&snapshot);
         assert!(
@@ -1623,6 +1630,10 @@ mod tests {
         );
         snapshot.host.clear();
         assert!(!dashboard_html(&snapshot, &budgets).contains("class=\"host\""));
+        assert!(
+            dashboard_html(&snapshot, &budgets)
+                .contains(" · run <code class=\"run-id\">0123456789abcdef</code></p>")
+        );
     }
 
     fn sample_snapshot() -> Snapshot {
@@ -1637,6 +1648,7 @@ mod tests {
         Snapshot {
             taken_at_unix_ms: 1_700_000_000_000,
             host: "test-host".to_owned(),
+            run_id: "0123456789abcdef".to_owned(),
             nodes: vec![
                 node("<b>\"odd\" & 'name'</b>", None, None),
                 node("slow", Some(budget), Some(slow)),

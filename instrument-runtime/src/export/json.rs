@@ -46,6 +46,7 @@ pub const HISTOGRAM_ENCODING: &str = "hdrhistogram-v2-deflate-base64";
 #[derive(Serialize)]
 struct PhaseMetrics<'a> {
     nodes: Vec<PhaseNode<'a>>,
+    run_id: &'a str,
     schema: &'static str,
     taken_at: String,
     taken_at_unix_ms: u64,
@@ -94,6 +95,7 @@ struct Anomalies {
 struct LatencyHistograms<'a> {
     encoding: &'static str,
     nodes: Vec<HistogramNode<'a>>,
+    run_id: &'a str,
     schema: &'static str,
     taken_at: String,
     taken_at_unix_ms: u64,
@@ -154,6 +156,7 @@ struct FullQuantiles {
 pub fn phase_metrics_json(snapshot: &Snapshot) -> String {
     let metrics = PhaseMetrics {
         nodes: snapshot.nodes.iter().map(phase_node).collect(),
+        run_id: &snapshot.run_id,
         schema: PHASE_METRICS_SCHEMA,
         taken_at: taken_at(snapshot),
         taken_at_unix_ms: snapshot.taken_at_unix_ms,
@@ -189,6 +192,7 @@ pub fn latency_histograms_json(snapshot: &Snapshot) -> String {
             .filter(|node| node.instruments.timed)
             .map(|node| histogram_node(node, &mut encoder))
             .collect(),
+        run_id: &snapshot.run_id,
         schema: LATENCY_HISTOGRAMS_SCHEMA,
         taken_at: taken_at(snapshot),
         taken_at_unix_ms: snapshot.taken_at_unix_ms,
@@ -402,6 +406,7 @@ mod tests {
         Snapshot {
             taken_at_unix_ms: 1_700_000_000_123,
             host: "host".to_owned(),
+            run_id: "0123456789abcdef".to_owned(),
             nodes,
             conflicts: vec![],
             breakers: vec![],
@@ -527,6 +532,7 @@ mod tests {
       "warnings": 5
     }
   ],
+  "run_id": "0123456789abcdef",
   "schema": "instrument.phase_metrics/1",
   "taken_at": "2023-11-14T22:13:20.123Z",
   "taken_at_unix_ms": 1700000000123

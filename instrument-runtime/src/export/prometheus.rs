@@ -120,14 +120,17 @@ enum Kind {
     Counter,
     Gauge,
     Histogram,
+    /// Constant 1, its labels the information; a gauge in 0.0.4, which has no info type.
+    Info,
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Counter => "counter",
-            Self::Gauge => "gauge",
-            Self::Histogram => "histogram",
+    fn as_str(self, format: Format) -> &'static str {
+        match (self, format) {
+            (Self::Counter, _) => "counter",
+            (Self::Gauge, _) | (Self::Info, Format::Prometheus) => "gauge",
+            (Self::Histogram, _) => "histogram",
+            (Self::Info, Format::OpenMetrics) => "info",
         }
     }
 }
@@ -414,6 +417,19 @@ pub(crate) fn families<'a>(
     memory_families(&mut builder, &nodes, snapshot);
     builder.subjects = breakers.len();
     breaker_families(&mut builder, &breakers);
+    if !snapshot.run_id.is_empty() {
+        builder
+            .family(
+                "run_info",
+                Kind::Info,
+                None,
+                "The run the figures come from: the run_id of its report.json and exports.",
+            )
+            .push(Series {
+                labels: Labels::one("run_id", &snapshot.run_id),
+                value: Value::Int(1),
+            });
+    }
     if let Some(process) = process {
         builder
             .family(
@@ -794,9 +810,13 @@ pub(crate) fn render(families: &[Family<'_>], format: Format) -> String {
     let samples: usize = families.iter().map(Family::samples).sum();
     let mut out = String::with_capacity(families.len() * 256 + samples * 96);
     for family in families {
+        // `OpenMetrics` names a family without the suffix its samples carry.
         let family_name = match (format, family.kind) {
             (Format::OpenMetrics, Kind::Counter) => {
                 family.name.strip_suffix("_total").unwrap_or(&family.name)
+            }
+            (Format::OpenMetrics, Kind::Info) => {
+                family.name.strip_suffix("_info").unwrap_or(&family.name)
             }
             _ => &family.name,
         };
@@ -806,7 +826,7 @@ pub(crate) fn render(families: &[Family<'_>], format: Format) -> String {
             family_name,
             &escape_help(family.help, format),
         );
-        write_metadata(&mut out, "TYPE", family_name, family.kind.as_str());
+        write_metadata(&mut out, "TYPE", family_name, family.kind.as_str(format));
         if let (Format::OpenMetrics, Some(unit)) = (format, family.unit) {
             write_metadata(&mut out, "UNIT", family_name, unit);
         }
@@ -1200,6 +1220,31 @@ p_node_panics_total{node="a\"b"} 0
         }
         assert!(text.ends_with("\n# EOF\n"));
         assert!(!text.contains("# TYPE instrument_node_calls_total"));
+    }
+
+    #[test]
+    fn the_run_is_an_info_metric_a_gauge_in_the_older_format() {
+        let mut snapshot = Snapshot::of(Vec::new(), Vec::new());
+        snapshot.run_id = "0123456789abcdef".to_owned();
+        let text = |format| {
+            let families = families(&snapshot, &empty_report(), &ExportOptions::default(), None);
+            render(&families, format)
+        };
+        let help = "The run the figures come from: the run_id of its report.json and exports.";
+        assert_eq!(
+            text(Format::Prometheus),
+            format!(
+                "# HELP instrument_run_info {help}\n# TYPE instrument_run_info gauge\n\
+                 instrument_run_info{{run_id=\"0123456789abcdef\"}} 1\n"
+            )
+        );
+        assert_eq!(
+            text(Format::OpenMetrics),
+            format!(
+                "# HELP instrument_run {help}\n# TYPE instrument_run info\n\
+                 instrument_run_info{{run_id=\"0123456789abcdef\"}} 1\n# EOF\n"
+            )
+        );
     }
 
     #[test]
