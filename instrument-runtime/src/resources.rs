@@ -260,13 +260,8 @@ fn ticks_to_duration(ticks: u64, ticks_per_second: u64) -> Duration {
 /// The unit of `/proc/<pid>/stat`'s CPU times: `sysconf(_SC_CLK_TCK)`.
 #[cfg(target_os = "linux")]
 fn clock_ticks_per_second() -> io::Result<u64> {
-    /// `_SC_CLK_TCK` in both glibc's and musl's `<unistd.h>`.
-    const SC_CLK_TCK: std::ffi::c_int = 2;
-    unsafe extern "C" {
-        fn sysconf(name: std::ffi::c_int) -> std::ffi::c_long;
-    }
     // SAFETY: `sysconf` only reads its argument and the C library's configuration.
-    let ticks = unsafe { sysconf(SC_CLK_TCK) };
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     u64::try_from(ticks)
         .ok()
         .filter(|&ticks| ticks > 0)
