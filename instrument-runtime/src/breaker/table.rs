@@ -264,12 +264,12 @@ mod tests {
         budget: None,
     });
 
-    fn site(
+    const fn decl(
         name: &'static str,
         function: &'static str,
         config: BreakerConfig,
-    ) -> &'static BreakerSite {
-        let decl = Box::leak(Box::new(BreakerDecl {
+    ) -> BreakerDecl {
+        BreakerDecl {
             name,
             function,
             module_path: "app",
@@ -277,22 +277,30 @@ mod tests {
             line: 10,
             fallback: None,
             config,
-        }));
-        Box::leak(Box::new(BreakerSite::new(decl, &NODE)))
+        }
     }
+
+    const STRICT: BreakerConfig = BreakerConfig {
+        failure_threshold: 3,
+        ..BreakerConfig::DEFAULT
+    };
+    // Statics rather than leaked boxes: Miri reports a box leaked by a finished test.
+    static DECLS: [BreakerDecl; 4] = [
+        decl("embedding", "embed", BreakerConfig::DEFAULT),
+        decl("embedding", "embed_batch", STRICT),
+        decl("ner", "tag", BreakerConfig::DEFAULT),
+        decl("ner", "tag_batch", BreakerConfig::DEFAULT),
+    ];
+    static SITES: [BreakerSite; 4] = [
+        BreakerSite::new(&DECLS[0], &NODE),
+        BreakerSite::new(&DECLS[1], &NODE),
+        BreakerSite::new(&DECLS[2], &NODE),
+        BreakerSite::new(&DECLS[3], &NODE),
+    ];
 
     #[test]
     fn functions_sharing_a_breaker_must_agree_and_the_report_names_what_differs() {
-        let strict = BreakerConfig {
-            failure_threshold: 3,
-            ..BreakerConfig::DEFAULT
-        };
-        let sites = [
-            site("embedding", "embed", BreakerConfig::DEFAULT),
-            site("embedding", "embed_batch", strict),
-            site("ner", "tag", BreakerConfig::DEFAULT),
-            site("ner", "tag_batch", BreakerConfig::DEFAULT),
-        ];
+        let sites: Vec<&BreakerSite> = SITES.iter().collect();
         let conflicts = conflicts_among(&sites);
         assert_eq!(conflicts.len(), 1);
         assert_eq!(
