@@ -1,0 +1,246 @@
+//! One thread's latency counts for one node, written on the hot path, and the read that folds
+//! what changed in them into the node's cumulative histogram.
+//!
+//! # Layout
+//!
+//! The counts live in blocks of one octave each (128 counters, 1 KiB), taken the first time the
+//! thread records a value in that octave, from regions shared by every node and thread: memory
+//! follows the octaves a node's latency actually spans (a 10 µs .. 10 ms spread touches 11 of
+//! them), never more than [`OCTAVES`] blocks, and a thread's blocks sit next to each other rather
+//! than each in a page-aligned region of its own.
+//!
+//! # Reading only what changed
+//!
+//! Next to the block pointers, a dirty bit per 16 counters (two cache lines) says which counters
+//! changed since the last read. A call stores its counter, then stores the dirty word with the
+//! bit set (always: a plain `Release` store, no locked instruction), then the shard's call count.
+//! The reader takes a dirty word with an atomic swap to zero. That swap either reads a value the
+//! writer stored after the counter (then the `Release`/`Acquire` pair makes the counter visible
+//! to the reads that follow) or precedes that store in the word's modification order (then the
+//! bit is set again for the next read). Either way no count is missed, and none is counted twice:
+//! the reader sets each changed slot to the sum of every shard's counter, it never adds a delta.
+//! A writer's stale load of the word can only bring back bits the reader cleared, which costs a
+//! re-read, not a count.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+use crate::histogram::{
+    COUNTS_LEN, LatencyHistogram, OCTAVE_LEN, OCTAVE_MAGNITUDE, OCTAVES, slot_of,
+};
+
+/// Counters per dirty bit, as a power of two: 16 counters, two cache lines.
+const CHUNK_MAGNITUDE: u32 = 4;
+const CHUNK_LEN: usize = 1 << CHUNK_MAGNITUDE;
+const DIRTY_WORDS: usize = COUNTS_LEN.div_ceil(CHUNK_LEN * 64);
+const _: () = assert!(
+    DIRTY_WORDS * 8 + 16 <= 64,
+    "the dirty bits fit in one cache line with a shard's call count and sum"
+);
+
+/// One octave of counters.
+#[repr(C, align(64))]
+pub(crate) struct Block([AtomicU64; OCTAVE_LEN]);
+
+/// One thread's latency counts for one node. Only the owning thread records into it.
+#[repr(C)]
+pub(crate) struct LatencyCounts {
+    // First, so that they share a cache line with the shard's call count and sum.
+    dirty: [AtomicU64; DIRTY_WORDS],
+    blocks: [AtomicPtr<Block>; OCTAVES],
+}
+
+impl LatencyCounts {
+    pub(crate) const fn new() -> Self {
+        Self {
+            dirty: [const { AtomicU64::new(0) }; DIRTY_WORDS],
+            blocks: [const { AtomicPtr::new(std::ptr::null_mut()) }; OCTAVES],
+        }
+    }
+
+    /// Counts one value. Only the thread that owns these counts may call it.
+    #[inline(always)]
+    pub(crate) fn record(&self, value_ns: u64) {
+        let slot = slot_of(value_ns);
+        let octave = &self.blocks[slot >> OCTAVE_MAGNITUDE];
+        let mut block = octave.load(Ordering::Relaxed);
+        if block.is_null() {
+            block = grow(octave);
+        }
+        // SAFETY: a non-null block pointer is a leaked, never freed `Block`.
+        let counter = unsafe { &(*block).0[slot & (OCTAVE_LEN - 1)] };
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        let chunk = slot >> CHUNK_MAGNITUDE;
+        let word = &self.dirty[chunk / 64];
+        // Stored even when the bit is already set: that store is what publishes the counter.
+        word.store(
+            word.load(Ordering::Relaxed) | 1 << (chunk % 64),
+            Ordering::Release,
+        );
+    }
+
+    /// The chunks that changed since the last call, as one bit each; clears them.
+    fn take_dirty(&self, into: &mut [u64; DIRTY_WORDS]) {
+        for (taken, word) in into.iter_mut().zip(&self.dirty) {
+            // A plain load first: a shard that did not change is read, never written.
+            if word.load(Ordering::Relaxed) != 0 {
+                *taken |= word.swap(0, Ordering::Acquire);
+            }
+        }
+    }
+
+    /// The counter of `slot`.
+    fn count(&self, slot: usize) -> u64 {
+        let block = self.blocks[slot >> OCTAVE_MAGNITUDE].load(Ordering::Acquire);
+        // SAFETY: as in `record`.
+        unsafe { block.as_ref() }.map_or(0, |block| {
+            block.0[slot & (OCTAVE_LEN - 1)].load(Ordering::Relaxed)
+        })
+    }
+
+    /// Blocks taken, for the memory accounting of tests and benchmarks.
+    #[cfg(test)]
+    fn blocks_taken(&self) -> usize {
+        (self.blocks.iter())
+            .filter(|block| !block.load(Ordering::Relaxed).is_null())
+            .count()
+    }
+}
+
+/// Folds what changed in a node's shards since the last call into `cumulative`, the histogram
+/// of every count the shards hold. The caller keeps the shard list stable (the pool's lock) and
+/// calls it from one thread at a time.
+pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts]) {
+    let mut dirty = [0u64; DIRTY_WORDS];
+    for shard in shards {
+        shard.take_dirty(&mut dirty);
+    }
+    let mut totals = Vec::new();
+    for (word_index, &word) in dirty.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            let chunk = word_index * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let first = chunk << CHUNK_MAGNITUDE;
+            for slot in first..first + CHUNK_LEN {
+                // Counters only grow, so the sum is at least what the last read saw.
+                let total = shards.iter().map(|shard| shard.count(slot)).sum::<u64>();
+                if total != 0 {
+                    totals.push((u32::try_from(slot).expect("fewer than 2^32 slots"), total));
+                }
+            }
+        }
+    }
+    cumulative.raise_to(&totals);
+}
+
+/// Takes a block for `octave`, the first time its thread records a value in it.
+#[cold]
+#[inline(never)]
+fn grow(octave: &AtomicPtr<Block>) -> *mut Block {
+    let block = crate::alloc::unattributed(take_block);
+    // `Release`: a reader that sees the pointer sees the zeroed counters.
+    octave.store(block, Ordering::Release);
+    block
+}
+
+/// Blocks are carved from regions of this many, allocated zeroed and never freed: a block takes
+/// no allocator header and no alignment padding, and pages no block touched stay unbacked.
+const REGION_BLOCKS: usize = 256;
+
+/// The unused rest of the current region: its address and the blocks left.
+static REGION: Mutex<(usize, usize)> = Mutex::new((0, 0));
+
+fn take_block() -> *mut Block {
+    let mut region = REGION
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if region.1 == 0 {
+        let layout = std::alloc::Layout::array::<Block>(REGION_BLOCKS).expect("constant layout");
+        // SAFETY: the layout is non-zero-sized; all-zero bytes are valid `AtomicU64`s.
+        let start = unsafe { std::alloc::alloc_zeroed(layout) };
+        if start.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        *region = (start as usize, REGION_BLOCKS);
+    }
+    let block = region.0 as *mut Block;
+    *region = (region.0 + size_of::<Block>(), region.1 - 1);
+    block
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::histogram::empty;
+    use crate::histogram::tests::spread_values;
+
+    fn leaked() -> &'static LatencyCounts {
+        Box::leak(Box::new(LatencyCounts::new()))
+    }
+
+    #[test]
+    fn shards_fold_into_what_hdrhistogram_records() {
+        let shards = [leaked(), leaked(), leaked()];
+        let mut reference = empty();
+        let mut cumulative = LatencyHistogram::new();
+        for (index, &value) in spread_values().iter().enumerate() {
+            shards[index % 3].record(value);
+            reference.record(value).unwrap();
+            // Reads between recordings: each folds only what changed since the one before.
+            if index % 997 == 0 {
+                fold(&mut cumulative, &shards);
+                assert_eq!(cumulative.len(), index as u64 + 1);
+            }
+        }
+        fold(&mut cumulative, &shards);
+        assert_eq!(cumulative.to_hdr(), reference);
+        // Nothing changed: nothing is read, and the histogram stays as it is.
+        let before = cumulative.clone();
+        fold(&mut cumulative, &shards);
+        assert_eq!(cumulative, before);
+        assert!(shards.iter().all(|shard| {
+            shard
+                .dirty
+                .iter()
+                .all(|word| word.load(Ordering::Relaxed) == 0)
+        }));
+    }
+
+    #[test]
+    fn a_narrow_latency_takes_one_block_and_one_dirty_bit() {
+        let shard = leaked();
+        shard.record(1_000_000);
+        shard.record(1_000_001);
+        let dirty: u32 = (shard.dirty.iter())
+            .map(|word| word.load(Ordering::Relaxed).count_ones())
+            .sum();
+        assert_eq!((shard.blocks_taken(), dirty), (1, 1));
+        let mut cumulative = LatencyHistogram::new();
+        fold(&mut cumulative, &[shard]);
+        assert_eq!(cumulative.len(), 2);
+    }
+
+    #[test]
+    fn a_snapshot_taken_before_a_read_keeps_its_counts() {
+        let shard = leaked();
+        let mut cumulative = LatencyHistogram::new();
+        shard.record(5_000);
+        fold(&mut cumulative, &[shard]);
+        let snapshot = cumulative.clone();
+        shard.record(5_000);
+        shard.record(9_000_000);
+        fold(&mut cumulative, &[shard]);
+        assert_eq!((snapshot.len(), cumulative.len()), (1, 3));
+    }
+
+    #[test]
+    fn values_beyond_an_hour_are_clamped_not_lost() {
+        let shard = leaked();
+        shard.record(u64::MAX);
+        let mut cumulative = LatencyHistogram::new();
+        fold(&mut cumulative, &[shard]);
+        assert_eq!(cumulative.len(), 1);
+        assert!(empty().equivalent(cumulative.max(), crate::histogram::HIGHEST_NS));
+    }
+}
