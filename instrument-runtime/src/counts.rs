@@ -249,7 +249,7 @@ mod tests {
             let mut cumulative = LatencyHistogram::new();
             for (index, &value) in values.iter().enumerate() {
                 shards[index % shards.len()].record(value);
-                if noise.next() % 500 == 0 {
+                if noise.next().is_multiple_of(500) {
                     fold(&mut cumulative, &shards);
                 }
             }
