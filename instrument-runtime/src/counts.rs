@@ -3,11 +3,14 @@
 //!
 //! # Layout
 //!
-//! The counts live in blocks of one octave each (128 counters, 1 KiB), taken the first time the
+//! The counts live in blocks of one octave each (128 counters of 32 bits, 512 bytes), taken the
+//! first time the
 //! thread records a value in that octave, from regions shared by every node and thread: memory
 //! follows the octaves a node's latency actually spans (a 10 µs .. 10 ms spread touches 11 of
 //! them), never more than [`OCTAVES`] blocks, and a thread's blocks sit next to each other rather
-//! than each in a page-aligned region of its own.
+//! than each in a page-aligned region of its own. A counter about to pass `u32::MAX` (four billion
+//! calls of one thread in one slot) carries into a 64-bit array the shard allocates then, under a
+//! sequence number the reader checks, as a seqlock: the hot path only tests for it.
 //!
 //! # Reading only what changed
 //!
@@ -23,7 +26,7 @@
 //! re-read, not a count.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 
 use crate::histogram::{
     COUNTS_LEN, LatencyHistogram, OCTAVE_LEN, OCTAVE_MAGNITUDE, OCTAVES, slot_of,
@@ -40,7 +43,7 @@ const _: () = assert!(
 
 /// One octave of counters.
 #[repr(C, align(64))]
-pub(crate) struct Block([AtomicU64; OCTAVE_LEN]);
+pub(crate) struct Block([AtomicU32; OCTAVE_LEN]);
 
 /// One thread's latency counts for one node. Only the owning thread records into it.
 #[repr(C)]
@@ -48,6 +51,10 @@ pub(crate) struct LatencyCounts {
     // First, so that they share a cache line with the shard's call count and sum.
     dirty: [AtomicU64; DIRTY_WORDS],
     blocks: [AtomicPtr<Block>; OCTAVES],
+    /// Odd while the writer carries a counter into `carries`.
+    carrying: AtomicU64,
+    /// How many times each counter carried past `u32::MAX`: [`COUNTS_LEN`] of them, or null.
+    carries: AtomicPtr<AtomicU64>,
 }
 
 impl LatencyCounts {
@@ -55,6 +62,8 @@ impl LatencyCounts {
         Self {
             dirty: [const { AtomicU64::new(0) }; DIRTY_WORDS],
             blocks: [const { AtomicPtr::new(std::ptr::null_mut()) }; OCTAVES],
+            carrying: AtomicU64::new(0),
+            carries: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
@@ -69,7 +78,12 @@ impl LatencyCounts {
         }
         // SAFETY: a non-null block pointer is a leaked, never freed `Block`.
         let counter = unsafe { &(*block).0[slot & (OCTAVE_LEN - 1)] };
-        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        let count = counter.load(Ordering::Relaxed);
+        if count == u32::MAX {
+            self.carry(slot, counter);
+        } else {
+            counter.store(count + 1, Ordering::Relaxed);
+        }
         let chunk = slot >> CHUNK_MAGNITUDE;
         let word = &self.dirty[chunk / 64];
         // Stored even when the bit is already set: that store is what publishes the counter.
@@ -89,13 +103,62 @@ impl LatencyCounts {
         }
     }
 
-    /// The counter of `slot`.
-    fn count(&self, slot: usize) -> u64 {
-        let block = self.blocks[slot >> OCTAVE_MAGNITUDE].load(Ordering::Acquire);
-        // SAFETY: as in `record`.
-        unsafe { block.as_ref() }.map_or(0, |block| {
-            block.0[slot & (OCTAVE_LEN - 1)].load(Ordering::Relaxed)
-        })
+    /// Counts the call that takes `counter` past `u32::MAX`: 2^32 into `carries`, 0 into the
+    /// counter, as a seqlock's writer.
+    #[cold]
+    #[inline(never)]
+    fn carry(&self, slot: usize, counter: &AtomicU32) {
+        let mut table = self.carries.load(Ordering::Relaxed);
+        if table.is_null() {
+            table = crate::alloc::unattributed(|| {
+                let zeros: Vec<AtomicU64> = (0..COUNTS_LEN).map(|_| AtomicU64::new(0)).collect();
+                Box::leak(zeros.into_boxed_slice()).as_mut_ptr()
+            });
+            self.carries.store(table, Ordering::Release);
+        }
+        // SAFETY: a non-null table holds `COUNTS_LEN` counters and is never freed.
+        let carried = unsafe { &*table.add(slot) };
+        let sequence = self.carrying.load(Ordering::Relaxed);
+        self.carrying.store(sequence + 1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        carried.store(carried.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        counter.store(0, Ordering::Relaxed);
+        self.carrying.store(sequence + 2, Ordering::Release);
+    }
+
+    /// Adds the count of each of `slots` to `totals`, read consistently with any carry.
+    fn add_counts(&self, slots: &[u32], totals: &mut [u64], scratch: &mut Vec<u64>) {
+        loop {
+            let sequence = self.carrying.load(Ordering::Acquire);
+            if sequence % 2 == 1 {
+                // The writer is between two stores of a carry: a few instructions.
+                std::thread::yield_now();
+                continue;
+            }
+            let table = self.carries.load(Ordering::Acquire);
+            scratch.clear();
+            scratch.extend(slots.iter().map(|&slot| {
+                let slot = slot as usize;
+                // SAFETY: as in `record` and `carry`.
+                let carried = if table.is_null() {
+                    0
+                } else {
+                    unsafe { &*table.add(slot) }.load(Ordering::Relaxed)
+                };
+                let block = self.blocks[slot >> OCTAVE_MAGNITUDE].load(Ordering::Acquire);
+                let count = unsafe { block.as_ref() }.map_or(0, |block| {
+                    block.0[slot & (OCTAVE_LEN - 1)].load(Ordering::Relaxed)
+                });
+                carried << 32 | u64::from(count)
+            }));
+            fence(Ordering::Acquire);
+            if self.carrying.load(Ordering::Relaxed) == sequence {
+                for (total, count) in totals.iter_mut().zip(scratch.iter()) {
+                    *total += count;
+                }
+                return;
+            }
+        }
     }
 
     /// Blocks taken, for the memory accounting of tests and benchmarks.
@@ -115,22 +178,27 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
     for shard in shards {
         shard.take_dirty(&mut dirty);
     }
-    let mut totals = Vec::new();
+    let mut slots = Vec::new();
     for (word_index, &word) in dirty.iter().enumerate() {
         let mut bits = word;
         while bits != 0 {
             let chunk = word_index * 64 + bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let first = chunk << CHUNK_MAGNITUDE;
-            for slot in first..first + CHUNK_LEN {
-                // Counters only grow, so the sum is at least what the last read saw.
-                let total = shards.iter().map(|shard| shard.count(slot)).sum::<u64>();
-                if total != 0 {
-                    totals.push((u32::try_from(slot).expect("fewer than 2^32 slots"), total));
-                }
-            }
+            let first = u32::try_from(chunk << CHUNK_MAGNITUDE).expect("fewer than 2^32 slots");
+            slots.extend(first..first + (1 << CHUNK_MAGNITUDE));
         }
     }
+    if slots.is_empty() {
+        return;
+    }
+    // Counters only grow, so each sum is at least what the last read saw.
+    let (mut totals, mut scratch) = (vec![0; slots.len()], Vec::with_capacity(slots.len()));
+    for shard in shards {
+        shard.add_counts(&slots, &mut totals, &mut scratch);
+    }
+    let totals: Vec<(u32, u64)> = (slots.into_iter().zip(totals))
+        .filter(|&(_, total)| total != 0)
+        .collect();
     cumulative.raise_to(&totals);
 }
 
@@ -301,6 +369,25 @@ mod tests {
         shard.record(9_000_000);
         fold(&mut cumulative, &[shard]);
         assert_eq!((snapshot.len(), cumulative.len()), (1, 3));
+    }
+
+    #[test]
+    fn a_counter_past_four_billion_carries_into_64_bits() {
+        let shard = leaked();
+        shard.record(70_000);
+        let slot = slot_of(70_000);
+        let block = shard.blocks[slot >> OCTAVE_MAGNITUDE].load(Ordering::Relaxed);
+        // Four billion calls in one slot, without making them.
+        unsafe { &(*block).0[slot & (OCTAVE_LEN - 1)] }.store(u32::MAX - 1, Ordering::Relaxed);
+        let mut cumulative = LatencyHistogram::new();
+        fold(&mut cumulative, &[shard]);
+        assert_eq!(cumulative.len(), u64::from(u32::MAX) - 1);
+        for _ in 0..3 {
+            shard.record(70_000);
+        }
+        fold(&mut cumulative, &[shard]);
+        assert_eq!(cumulative.len(), (1 << 32) + 1);
+        assert_eq!(shard.carrying.load(Ordering::Relaxed), 2);
     }
 
     #[test]
