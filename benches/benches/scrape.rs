@@ -16,6 +16,7 @@
 //!
 //! `cargo bench -p instrument-bench --bench scrape`
 
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::io;
 use std::time::{Duration, Instant};
@@ -67,8 +68,8 @@ mod nodes {
     include!(concat!(env!("OUT_DIR"), "/render_nodes.rs"));
 }
 
-const THREADS: u64 = 4;
-const NODES: u64 = 1_000;
+const THREADS: usize = 4;
+const NODES: usize = 1_000;
 const SHORT: u64 = 300_000;
 const LONG: u64 = 8_000_000;
 /// Calls between two scrapes.
@@ -95,13 +96,13 @@ fn mix(seed: u64) -> u64 {
 )]
 fn call_at(index: u64) -> (usize, u64) {
     let random = mix(index);
-    let node = (random % NODES) as usize;
+    let node = usize::try_from(random % NODES as u64).expect("below 1,000");
     let fraction = (random >> 11) as f64 / (1u64 << 53) as f64;
     (node, (10_000.0 * 1_000f64.powf(fraction)) as u64)
 }
 
 /// Runs calls `from..to`, split over the threads by index, through `record` on each thread.
-fn run<S: Send>(
+fn run<S>(
     from: u64,
     to: u64,
     state: impl Fn() -> S + Sync,
@@ -112,7 +113,7 @@ fn run<S: Send>(
             let (state, record) = (&state, &record);
             scope.spawn(move || {
                 let mut state = state();
-                for index in (from + thread..to).step_by(THREADS as usize) {
+                for index in (from + thread as u64..to).step_by(THREADS) {
                     let (node, latency_ns) = call_at(index);
                     record(&mut state, node, latency_ns);
                 }
@@ -179,7 +180,7 @@ impl Peers {
         let metrics_peer = |builder: PrometheusBuilder| {
             let recorder = builder.build_recorder();
             let metadata = Metadata::new("bench", metrics::Level::INFO, None);
-            let histograms = (0..NODES as usize)
+            let histograms = (0..NODES)
                 .map(|node| {
                     let key = Key::from_parts(
                         "node_latency_seconds",
@@ -191,7 +192,7 @@ impl Peers {
             (recorder.handle(), histograms)
         };
         Self {
-            client: (0..NODES as usize)
+            client: (0..NODES)
                 .map(|node| {
                     family
                         .get_or_create(&vec![("node".to_owned(), node_name(node))])
@@ -199,7 +200,7 @@ impl Peers {
                 })
                 .collect(),
             client_registry,
-            tikv: (0..NODES as usize)
+            tikv: (0..NODES)
                 .map(|node| tikv_vec.with_label_values(&[&node_name(node)]))
                 .collect(),
             tikv_registry,
@@ -311,7 +312,12 @@ fn ms(duration: Duration) -> String {
 
 #[allow(clippy::cast_precision_loss, reason = "sizes far below 2^52")]
 fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+}
+
+#[allow(clippy::cast_precision_loss, reason = "sizes far below 2^52")]
+fn kib_per(bytes: u64, count: usize) -> String {
+    format!("{:.1} KiB", bytes as f64 / 1024.0 / count as f64)
 }
 
 /// Our p50, p95 and p99 of node 0 against the exact order statistics of what it recorded.
@@ -340,11 +346,12 @@ fn accuracy(upto: u64) -> String {
     for quantile in [0.5, 0.95, 0.99] {
         let rank = ((quantile * exact.len() as f64).ceil() as usize).max(1);
         let (reported, order) = (histogram.value_at_quantile(quantile), exact[rank - 1]);
-        out.push_str(&format!(
-            "| p{} | {order} | {reported} | {:+.3}% |\n",
+        let _ = writeln!(
+            out,
+            "| p{} | {order} | {reported} | {:+.3}% |",
             quantile * 100.0,
             (reported as f64 - order as f64) / order as f64 * 100.0
-        ));
+        );
     }
     out
 }
@@ -450,8 +457,8 @@ fn main() {
         ms(unread)
     );
     println!(
-        "- resident memory of our recording, per (node, thread): {:.1} KiB after 8M calls",
-        resident_long as f64 / 1024.0 / (NODES * THREADS) as f64
+        "- resident memory of our recording, per (node, thread): {} after 8M calls",
+        kib_per(resident_long, NODES * THREADS)
     );
     println!("\n| node 0 | exact order statistic (ns) | ours (ns) | error |\n|---|--:|--:|--:|");
     print!("{}", accuracy(LONG + 2_000_000));

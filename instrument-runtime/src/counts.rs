@@ -126,8 +126,9 @@ impl LatencyCounts {
         self.carrying.store(sequence + 2, Ordering::Release);
     }
 
-    /// Adds the count of each of `slots` to `totals`, read consistently with any carry.
-    fn add_counts(&self, slots: &[u32], totals: &mut [u64], scratch: &mut Vec<u64>) {
+    /// Adds the counts of each of `chunks` (16 counters each) to `totals`, 16 per chunk, read
+    /// consistently with any carry.
+    fn add_counts(&self, chunks: &[usize], totals: &mut [u64], scratch: &mut Vec<u64>) {
         loop {
             let sequence = self.carrying.load(Ordering::Acquire);
             if sequence % 2 == 1 {
@@ -135,22 +136,34 @@ impl LatencyCounts {
                 std::thread::yield_now();
                 continue;
             }
-            let table = self.carries.load(Ordering::Acquire);
             scratch.clear();
-            scratch.extend(slots.iter().map(|&slot| {
-                let slot = slot as usize;
-                // SAFETY: as in `record` and `carry`.
-                let carried = if table.is_null() {
-                    0
-                } else {
-                    unsafe { &*table.add(slot) }.load(Ordering::Relaxed)
-                };
-                let block = self.blocks[slot >> OCTAVE_MAGNITUDE].load(Ordering::Acquire);
-                let count = unsafe { block.as_ref() }.map_or(0, |block| {
-                    block.0[slot & (OCTAVE_LEN - 1)].load(Ordering::Relaxed)
-                });
-                carried << 32 | u64::from(count)
-            }));
+            for &chunk in chunks {
+                let first = chunk << CHUNK_MAGNITUDE;
+                let block = self.blocks[first >> OCTAVE_MAGNITUDE].load(Ordering::Acquire);
+                // SAFETY: as in `record`.
+                match unsafe { block.as_ref() } {
+                    Some(block) => {
+                        let within = first & (OCTAVE_LEN - 1);
+                        let counters = &block.0[within..within + CHUNK_LEN];
+                        scratch.extend(
+                            counters
+                                .iter()
+                                .map(|counter| u64::from(counter.load(Ordering::Relaxed))),
+                        );
+                    }
+                    None => scratch.extend([0; CHUNK_LEN]),
+                }
+            }
+            let table = self.carries.load(Ordering::Acquire);
+            if !table.is_null() {
+                let slots = chunks
+                    .iter()
+                    .flat_map(|&chunk| (chunk << CHUNK_MAGNITUDE)..(chunk + 1) << CHUNK_MAGNITUDE);
+                for (count, slot) in scratch.iter_mut().zip(slots) {
+                    // SAFETY: as in `carry`.
+                    *count += unsafe { &*table.add(slot) }.load(Ordering::Relaxed) << 32;
+                }
+            }
             fence(Ordering::Acquire);
             if self.carrying.load(Ordering::Relaxed) == sequence {
                 for (total, count) in totals.iter_mut().zip(scratch.iter()) {
@@ -178,26 +191,29 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
     for shard in shards {
         shard.take_dirty(&mut dirty);
     }
-    let mut slots = Vec::new();
+    let mut chunks = Vec::new();
     for (word_index, &word) in dirty.iter().enumerate() {
         let mut bits = word;
         while bits != 0 {
-            let chunk = word_index * 64 + bits.trailing_zeros() as usize;
+            chunks.push(word_index * 64 + bits.trailing_zeros() as usize);
             bits &= bits - 1;
-            let first = u32::try_from(chunk << CHUNK_MAGNITUDE).expect("fewer than 2^32 slots");
-            slots.extend(first..first + (1 << CHUNK_MAGNITUDE));
         }
     }
-    if slots.is_empty() {
+    if chunks.is_empty() {
         return;
     }
     // Counters only grow, so each sum is at least what the last read saw.
-    let (mut totals, mut scratch) = (vec![0; slots.len()], Vec::with_capacity(slots.len()));
+    let slots = chunks.len() << CHUNK_MAGNITUDE;
+    let (mut totals, mut scratch) = (vec![0; slots], Vec::with_capacity(slots));
     for shard in shards {
-        shard.add_counts(&slots, &mut totals, &mut scratch);
+        shard.add_counts(&chunks, &mut totals, &mut scratch);
     }
-    let totals: Vec<(u32, u64)> = (slots.into_iter().zip(totals))
+    let slots = chunks
+        .iter()
+        .flat_map(|&chunk| (chunk << CHUNK_MAGNITUDE)..(chunk + 1) << CHUNK_MAGNITUDE);
+    let totals: Vec<(u32, u64)> = (slots.zip(totals))
         .filter(|&(_, total)| total != 0)
+        .map(|(slot, total)| (u32::try_from(slot).expect("fewer than 2^32 slots"), total))
         .collect();
     cumulative.raise_to(&totals);
 }

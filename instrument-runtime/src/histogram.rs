@@ -368,7 +368,10 @@ impl LatencyHistogram {
         let bins = self.bins.make_mut();
         let (mut added, mut new_slots, mut at) = (0u64, 0, 0);
         for &(slot, count) in totals {
-            at += bins[at..].partition_point(|&(present, _)| present < slot);
+            // Both lists ascend: one walk, not a search per slot.
+            while bins.get(at).is_some_and(|&(present, _)| present < slot) {
+                at += 1;
+            }
             match bins.get_mut(at) {
                 Some(bin) if bin.0 == slot => {
                     debug_assert!(count >= bin.1, "counts only grow");

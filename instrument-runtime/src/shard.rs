@@ -307,3 +307,15 @@ pub(crate) struct Totals {
     pub(crate) latency: Option<LatencyHistogram>,
     pub(crate) memory: MemoryTotals,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_is_eight_cache_lines_and_a_timed_call_writes_the_first() {
+        // The call count, the sum and the dirty bits of the latency counts share line 0.
+        assert_eq!(std::mem::offset_of!(Shard, latency), 16);
+        assert_eq!(std::mem::size_of::<Shard>(), 512);
+    }
+}
