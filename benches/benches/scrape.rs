@@ -356,6 +356,7 @@ fn accuracy(upto: u64) -> String {
     out
 }
 
+#[allow(clippy::too_many_lines, reason = "the benchmark's stages, in the order they run")]
 fn main() {
     let samples = std::env::var("INSTRUMENT_BENCH_SAMPLES")
         .ok()
@@ -396,6 +397,20 @@ fn main() {
         }
         again_long = time(samples, scrape);
     });
+    let breakdown = {
+        let budgets = check_budgets(&snapshot());
+        let options = ExportOptions::default();
+        format!(
+            "snapshot() {}, check_budgets {}, prometheus_text {}",
+            ms(time(samples, snapshot)),
+            ms(time(samples, || check_budgets(&snapshot()))),
+            ms(time(samples, || prometheus_text(
+                &snapshot(),
+                &budgets,
+                &options
+            ))),
+        )
+    };
     peers.record(SHORT, LONG);
     let renders_long = peers.renders(samples);
     eprintln!("8M calls recorded");
@@ -456,6 +471,7 @@ fn main() {
         "- a scrape reading 2M calls no scrape read before, after 8M: {}",
         ms(unread)
     );
+    println!("- after 8M, nothing new (the last two include a snapshot each): {breakdown}");
     println!(
         "- resident memory of our recording, per (node, thread): {} after 8M calls",
         kib_per(resident_long, NODES * THREADS)
