@@ -356,7 +356,10 @@ fn accuracy(upto: u64) -> String {
     out
 }
 
-#[allow(clippy::too_many_lines, reason = "the benchmark's stages, in the order they run")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "the benchmark's stages, in the order they run"
+)]
 fn main() {
     let samples = std::env::var("INSTRUMENT_BENCH_SAMPLES")
         .ok()
