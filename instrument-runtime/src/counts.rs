@@ -14,8 +14,9 @@
 //!
 //! # Reading only what changed
 //!
-//! Next to the block pointers, a dirty bit per 16 counters (two cache lines) says which counters
-//! changed since the last read. A call stores its counter, then stores the dirty word with the
+//! Next to the block pointers, a dirty bit per 8 counters (half a cache line) says which counters
+//! changed since the last read; the bits of every latency under a second share the shard's first
+//! line with its call count. A call stores its counter, then stores the dirty word with the
 //! bit set (always: a plain `Release` store, no locked instruction), then the shard's call count.
 //! The reader takes a dirty word with an atomic swap to zero. That swap either reads a value the
 //! writer stored after the counter (then the `Release`/`Acquire` pair makes the counter visible
@@ -32,14 +33,11 @@ use crate::histogram::{
     COUNTS_LEN, LatencyHistogram, OCTAVE_LEN, OCTAVE_MAGNITUDE, OCTAVES, slot_of,
 };
 
-/// Counters per dirty bit, as a power of two: 16 counters, two cache lines.
-const CHUNK_MAGNITUDE: u32 = 4;
+/// Counters per dirty bit, as a power of two: 8 counters, half a cache line, so that a read of
+/// sparse activity reads few counters that did not change.
+const CHUNK_MAGNITUDE: u32 = 3;
 const CHUNK_LEN: usize = 1 << CHUNK_MAGNITUDE;
 const DIRTY_WORDS: usize = COUNTS_LEN.div_ceil(CHUNK_LEN * 64);
-const _: () = assert!(
-    DIRTY_WORDS * 8 + 16 <= 64,
-    "the dirty bits fit in one cache line with a shard's call count and sum"
-);
 
 /// One octave of counters.
 #[repr(C, align(64))]
@@ -126,8 +124,8 @@ impl LatencyCounts {
         self.carrying.store(sequence + 2, Ordering::Release);
     }
 
-    /// Adds the counts of each of `chunks` (16 counters each) to `totals`, 16 per chunk, read
-    /// consistently with any carry.
+    /// Adds the counts of each of `chunks` (8 counters each) to `totals`, read consistently with
+    /// any carry.
     fn add_counts(&self, chunks: &[usize], totals: &mut [u64], scratch: &mut Vec<u64>) {
         loop {
             let sequence = self.carrying.load(Ordering::Acquire);
@@ -385,6 +383,14 @@ mod tests {
         shard.record(9_000_000);
         fold(&mut cumulative, &[shard]);
         assert_eq!((snapshot.len(), cumulative.len()), (1, 3));
+    }
+
+    #[test]
+    fn the_dirty_bit_of_a_call_under_a_second_is_in_the_first_line() {
+        let chunk = slot_of(999_999_999) >> CHUNK_MAGNITUDE;
+        // Six dirty words follow the shard's call count and sum in its first 64 bytes.
+        assert!(chunk / 64 < 6, "{chunk}");
+        assert_eq!(std::mem::offset_of!(LatencyCounts, dirty), 0);
     }
 
     #[test]
