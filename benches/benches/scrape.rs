@@ -5,14 +5,19 @@
 //! taking a latency drawn log-uniformly from 10 µs to 10 ms on the thread's manual clock, so the
 //! real recording path runs without sleeping. `prometheus-client`, `prometheus` and
 //! `metrics-exporter-prometheus` (once with buckets, once with its default summaries) record the
-//! same values, each after ours, so the resident memory our recording adds is measured alone.
-//! Our scrape is `snapshot()` + `check_budgets` + `prometheus_text`. Stages:
+//! same values once ours are measured, so the resident memory our recording adds is measured
+//! alone.
+//! Our scrape is `snapshot()` + `check_budgets` + `prometheus_text`. Stages, ours first:
 //!
-//! 1. 0.3M calls, then our first scrape and the peers' renders;
-//! 2. 7.7M more calls with a scrape every 0.3M (as a scraper would), then a scrape of the last
-//!    0.3M on top of 8M of history, and the peers' renders;
-//! 3. our scrape again with nothing new, then 0.3M calls read by a single scrape after 8M.3 …
-//!    (`INSTRUMENT_BENCH_UNREAD`: first 2M calls no scrape reads in between, the worst case).
+//! 1. 0.3M calls, then our first scrape, and scrapes with nothing new;
+//! 2. 7.7M more calls with a scrape every 0.3M (as a scraper polling the endpoint would), the
+//!    last one timed: it reads 0.3M calls on top of 8M of history; then scrapes with nothing new
+//!    and where their time goes;
+//! 3. 2M more calls read by a single scrape, the worst case of a scraper that stopped polling;
+//! 4. the peers record the same 0.3M calls and render, then the same 8M and render.
+//!
+//! The resident memory is the growth of `VmRSS` over our stages 1 and 2; node 0's quantiles are
+//! compared with the exact order statistics of the latencies it was given.
 //!
 //! `cargo bench -p instrument-bench --bench scrape`
 
@@ -383,8 +388,6 @@ fn main() {
         first = once(scrape);
         again_short = time(samples, scrape);
     });
-    peers.record(0, SHORT);
-    let renders_short = peers.renders(samples);
     eprintln!("0.3M calls recorded");
 
     // Up to 8M, a scrape after every interval, as a scraper polling the endpoint would do.
@@ -414,13 +417,17 @@ fn main() {
             ))),
         )
     };
-    peers.record(SHORT, LONG);
-    let renders_long = peers.renders(samples);
     eprintln!("8M calls recorded");
 
     // The worst case: 2M calls that no scrape read in between.
     record_ours(LONG, LONG + 2_000_000);
     let unread = once(scrape);
+
+    // The peers after ours, so that memory they free is not what our recording reuses.
+    peers.record(0, SHORT);
+    let renders_short = peers.renders(samples);
+    peers.record(SHORT, LONG);
+    let renders_long = peers.renders(samples);
 
     let fastest_short = renders_short
         .iter()

@@ -384,6 +384,9 @@ impl LatencyHistogram {
         if new_slots > 0 {
             // New slots are merged in from the back, each pair moving once.
             let (mut read, mut write) = (bins.len(), bins.len() + new_slots);
+            // Exactly: a node's buckets grow to a bound set by its latency spread, and doubling
+            // would leave up to half of every node's histogram allocated and unused.
+            bins.reserve_exact(new_slots);
             bins.resize(write, (0, 0));
             for &(slot, count) in totals.iter().rev() {
                 let mut present = false;
