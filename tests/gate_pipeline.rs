@@ -229,7 +229,8 @@ fn the_slowed_node_is_a_regression_against_the_baseline_and_nothing_else_is() {
                 .split_whitespace()
                 .find_map(|word| word.strip_suffix('x')?.parse().ok())
                 .unwrap();
-            assert!((ratio - 3.0).abs() < 0.01, "{line}");
+            // Each quantile is within 1/128 of its exact value, so their ratio within 1.6%.
+            assert!((ratio - 3.0).abs() < 0.05, "{line}");
         } else {
             // The same calls, so never slower; with some 290 calls the interval can be wider
             // than the 5% tolerance, and the node then reads inconclusive rather than unchanged.

@@ -472,9 +472,9 @@ mod tests {
         let expected_table = "\
 node          calls  statistic  observed  allowed  margin  verdict
 ------------  -----  ---------  --------  -------  ------  ---------------------------
-embedding       150  p95          40.0ms   55.0ms  +27.3%  pass
+embedding       150  p95          40.1ms   55.0ms  +27.1%  pass
 rare              3  -                 -        -       -  not exercised (3/100 calls)
-sanitization    150  p95          1.00ms   2.20ms  +54.5%  pass
+sanitization    150  p95          1.00ms   2.20ms  +54.4%  pass
 components tested: 2, passed: 2, failed: 0, not exercised: 1
 result: pass
 ";
@@ -504,7 +504,7 @@ result: pass
         let (status, out, _) = gate(&["check", "--report", path]);
         assert_eq!(status, 1, "{out}");
         assert!(
-            out.contains("embedding    150  p95          70.1ms   55.0ms  -27.4%  FAIL"),
+            out.contains("embedding    150  p95          70.3ms   55.0ms  -27.7%  FAIL"),
             "{out}"
         );
         assert!(
@@ -609,7 +609,7 @@ result: pass
         let budgets = budgets.to_str().unwrap();
         let (status, out, err) = gate(&["check", "--report", path, "--budgets", budgets]);
         assert_eq!(status, 1, "{out}");
-        assert!(out.contains("40.0ms   30.0ms"), "{out}");
+        assert!(out.contains("40.1ms   30.0ms"), "{out}");
         assert!(
             err.contains(&format!("warning: {budgets}:4:3: nodes.embeding: ")),
             "{err}"

@@ -419,8 +419,12 @@ mod tests {
             .collect();
         assert_eq!(embedding.len(), 2, "{out}");
         for line in embedding {
+            let ratio: f64 = (line.split_whitespace())
+                .find_map(|word| word.strip_suffix('x')?.parse().ok())
+                .unwrap();
+            // 1.2, to the histogram's resolution: each quantile within 1/128 of its exact value
             assert!(
-                line.contains("1.200x") && line.ends_with("SLOWER"),
+                (ratio - 1.2).abs() < 0.02 && line.ends_with("SLOWER"),
                 "{line}"
             );
         }

@@ -1,13 +1,21 @@
-//! Latency counts recorded on the hot path, in the exact bucket layout of an HDR histogram.
+//! The bucket layout every latency is counted in, and [`LatencyHistogram`], a node's merged counts.
 //!
-//! Each thread records into its own array of counters laid out like
-//! `hdrhistogram::Histogram::new_with_bounds(1, 1 h, 3)`: a value's slot is computed with the same
-//! formula, so merging is a lossless copy of counts and every quantile carries HDR's stated error
-//! (3 significant figures: a reported value is within 0.1% of a recorded one). Only the owning
-//! thread writes a counter, so an increment is a plain load and store, not a locked instruction.
+//! The layout is exactly `hdrhistogram::Histogram::new_with_bounds(1, 1 h, 2)`'s: a value's slot
+//! is computed with the same formula, so converting to and from `hdrhistogram` is a lossless copy
+//! of counts. Each power-of-two range ("octave") of values above 255 ns is split into 128 equal
+//! slots; values up to 255 ns have a slot each.
+//!
+//! # Error bound
+//!
+//! A quantile is reported as the highest value of the slot its rank falls in, as `hdrhistogram`
+//! reports it. Binning keeps the order of values, so the exact order statistic `x` at that rank
+//! lies in that same slot, whose lowest value `L` and width `w` satisfy `w = 1` or `L >= 128 w`.
+//! The reported value `q = L + w - 1` therefore satisfies `x <= q < x + w <= x (1 + 1/128)`:
+//! never below the exact order statistic, and above it by less than 0.79% (exact below 256 ns).
+//! That is within the 1% a p95 or p99 budget needs, with a tenth of the counters three
+//! significant figures would take.
 
-use std::alloc::{Layout, alloc_zeroed, handle_alloc_error};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
@@ -15,37 +23,41 @@ use hdrhistogram::Histogram;
 pub(crate) const LOWEST_NS: u64 = 1;
 /// Highest value recorded as itself: one hour. Longer calls are recorded as one hour.
 pub(crate) const HIGHEST_NS: u64 = 3_600 * 1_000_000_000;
-/// Significant decimal digits kept for every value.
-pub(crate) const SIGNIFICANT_FIGURES: u8 = 3;
+/// Significant decimal digits kept for every value: 2, that is 128 slots per octave.
+pub(crate) const SIGNIFICANT_FIGURES: u8 = 2;
 
 // The layout constants below are what hdrhistogram derives from the three bounds above (see
 // `Histogram::new_with_bounds`); `layout_matches_hdrhistogram` checks them against the crate.
-const SUB_BUCKET_HALF_COUNT_MAGNITUDE: u32 = 10;
-const SUB_BUCKET_HALF_COUNT: usize = 1 << SUB_BUCKET_HALF_COUNT_MAGNITUDE;
-const SUB_BUCKET_MASK: u64 = (2 << SUB_BUCKET_HALF_COUNT_MAGNITUDE) - 1;
-const LEADING_ZERO_COUNT_BASE: u32 = 64 - (SUB_BUCKET_HALF_COUNT_MAGNITUDE + 1);
-const BUCKET_COUNT: usize = 32;
-/// Number of counters in one thread's latency array.
-pub(crate) const COUNTS_LEN: usize = (BUCKET_COUNT + 1) * SUB_BUCKET_HALF_COUNT;
+/// Slots per octave, as a power of two.
+pub(crate) const OCTAVE_MAGNITUDE: u32 = 7;
+/// Slots per octave.
+pub(crate) const OCTAVE_LEN: usize = 1 << OCTAVE_MAGNITUDE;
+const SUB_BUCKET_MASK: u64 = (2 << OCTAVE_MAGNITUDE) - 1;
+const LEADING_ZERO_COUNT_BASE: u32 = 64 - (OCTAVE_MAGNITUDE + 1);
+const BUCKET_COUNT: usize = 35;
+/// Number of slots from 0 to one hour.
+pub(crate) const COUNTS_LEN: usize = (BUCKET_COUNT + 1) * OCTAVE_LEN;
+/// Number of octaves, each of [`OCTAVE_LEN`] slots.
+pub(crate) const OCTAVES: usize = COUNTS_LEN / OCTAVE_LEN;
 
 /// The counter slot of a value, as hdrhistogram computes it (`unit_magnitude` is 0 for a lowest
 /// value of 1).
 #[inline(always)]
-fn slot_of(value: u64) -> usize {
+pub(crate) fn slot_of(value: u64) -> usize {
     let value = value.min(HIGHEST_NS);
     let bucket = LEADING_ZERO_COUNT_BASE - (value | SUB_BUCKET_MASK).leading_zeros();
-    // Both casts are lossless: `bucket` < 33 and the sub-bucket index < 2048.
+    // Both casts are lossless: `bucket` < 36 and the sub-bucket index < 256.
     let sub_bucket = (value >> bucket) as usize;
-    ((bucket as usize + 1) << SUB_BUCKET_HALF_COUNT_MAGNITUDE) + sub_bucket - SUB_BUCKET_HALF_COUNT
+    ((bucket as usize + 1) << OCTAVE_MAGNITUDE) + sub_bucket - OCTAVE_LEN
 }
 
 /// The lowest value that lands in `slot`: the inverse of [`slot_of`].
 fn value_of(slot: usize) -> u64 {
-    let sub_bucket = (slot & (SUB_BUCKET_HALF_COUNT - 1)) + SUB_BUCKET_HALF_COUNT;
+    let sub_bucket = (slot & (OCTAVE_LEN - 1)) + OCTAVE_LEN;
     // Slots below the first half-bucket belong to bucket 0's lower half.
-    let (bucket, sub_bucket) = match (slot >> SUB_BUCKET_HALF_COUNT_MAGNITUDE).checked_sub(1) {
+    let (bucket, sub_bucket) = match (slot >> OCTAVE_MAGNITUDE).checked_sub(1) {
         Some(bucket) => (bucket, sub_bucket),
-        None => (0, sub_bucket - SUB_BUCKET_HALF_COUNT),
+        None => (0, sub_bucket - OCTAVE_LEN),
     };
     (sub_bucket as u64) << bucket
 }
@@ -56,98 +68,21 @@ pub(crate) fn empty() -> Histogram<u64> {
         .expect("constant histogram bounds are valid")
 }
 
-/// One thread's latency counters for one node.
-///
-/// About 264 KiB of address space, allocated zeroed: the operating system backs only the pages a
-/// thread actually writes (typically two to six 4 KiB pages for a function whose latency spans a
-/// few octaves). A bit per cache line of counters says which lines were ever written, so merging
-/// reads only those (one per distinct latency bucket at most) rather than all 33,792 counters:
-/// a snapshot's cost follows what was recorded, not the histogram's range.
-pub(crate) struct LatencyCounts {
-    counts: Box<[AtomicU64]>,
-    touched_lines: [AtomicU64; TOUCHED_WORDS],
-}
-
-/// Counters per touched bit: the eight of one 64-byte cache line.
-const LINE_MAGNITUDE: u32 = 3;
-const LINE_LEN: usize = 1 << LINE_MAGNITUDE;
-const TOUCHED_WORDS: usize = COUNTS_LEN / LINE_LEN / 64;
-const _: () = assert!(
-    TOUCHED_WORDS * 64 * LINE_LEN == COUNTS_LEN,
-    "a bit for every line"
-);
-
-impl LatencyCounts {
-    pub(crate) fn new() -> Self {
-        let layout = Layout::array::<AtomicU64>(COUNTS_LEN).expect("constant layout");
-        // SAFETY: the layout is non-zero-sized; all-zero bytes are a valid `AtomicU64` array of
-        // `COUNTS_LEN` elements, which is exactly what the slice pointer describes, and the
-        // global allocator allocated it with the layout `Box` will free it with.
-        let counts = unsafe {
-            #[allow(
-                clippy::cast_ptr_alignment,
-                reason = "allocated with `AtomicU64`'s layout"
-            )]
-            let ptr = alloc_zeroed(layout).cast::<AtomicU64>();
-            if ptr.is_null() {
-                handle_alloc_error(layout);
-            }
-            Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, COUNTS_LEN))
-        };
-        Self {
-            counts,
-            touched_lines: [const { AtomicU64::new(0) }; TOUCHED_WORDS],
-        }
-    }
-
-    /// Counts one value. Only the thread that owns this array may call it.
-    #[inline(always)]
-    pub(crate) fn record(&self, value_ns: u64) {
-        let slot = slot_of(value_ns);
-        let line = slot >> LINE_MAGNITUDE;
-        let (word, bit) = (&self.touched_lines[line / 64], 1u64 << (line % 64));
-        let touched = word.load(Ordering::Relaxed);
-        // Written once per line in the thread's life: afterwards a predicted, untaken branch.
-        if touched & bit == 0 {
-            word.store(touched | bit, Ordering::Relaxed);
-        }
-        let counter = &self.counts[slot];
-        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-    }
-
-    /// Appends `(slot, count)` for every non-zero counter, slots ascending.
-    pub(crate) fn append_to(&self, bins: &mut Vec<(u32, u64)>) {
-        for (word_index, word) in self.touched_lines.iter().enumerate() {
-            let mut lines = word.load(Ordering::Relaxed);
-            while lines != 0 {
-                let line = word_index * 64 + lines.trailing_zeros() as usize;
-                lines &= lines - 1;
-                let first = line << LINE_MAGNITUDE;
-                for (slot, counter) in (first..).zip(&self.counts[first..first + LINE_LEN]) {
-                    let count = counter.load(Ordering::Relaxed);
-                    if count != 0 {
-                        let slot = u32::try_from(slot).expect("fewer than 2^32 slots");
-                        bins.push((slot, count));
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// The highest value that lands in `slot`.
 fn highest_of(slot: usize) -> u64 {
-    let equivalent_range = 1u64 << (slot >> SUB_BUCKET_HALF_COUNT_MAGNITUDE).saturating_sub(1);
+    let equivalent_range = 1u64 << (slot >> OCTAVE_MAGNITUDE).saturating_sub(1);
     value_of(slot) + equivalent_range - 1
 }
 
 /// A node's merged latency histogram, in nanoseconds.
 ///
 /// The bucket layout is that of `hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000,
-/// 3)`: 1 ns to one hour with 3 significant figures, so a value read back is within 0.1% of a
-/// recorded one and every quantile is what `hdrhistogram` would answer. Only buckets that hold
-/// calls are stored, a few kilobytes for a typical node instead of the 270 kB of a full HDR
-/// histogram; [`to_hdr`](Self::to_hdr) gives the `hdrhistogram` form when a tool needs it.
+/// 2)`: 1 ns to one hour, 128 buckets per power of two. A quantile is the highest value of the
+/// bucket holding the call at its rank, a bucket at most 1/128 as wide as its lowest value, so it
+/// is never below the exact order statistic and less than 0.79% above it; it is what
+/// `hdrhistogram` would answer. Only buckets that hold calls are stored, at most 4,608 and typically about a
+/// hundred per power of two the latency spans; [`to_hdr`](Self::to_hdr) gives the `hdrhistogram`
+/// form when a tool needs it. Cloning shares the counts until one of the clones changes.
 ///
 /// ```
 /// use instrument_runtime::LatencyHistogram;
@@ -156,16 +91,48 @@ fn highest_of(slot: usize) -> u64 {
 /// histogram.record_n(1_000_000, 99); // 99 calls of 1 ms
 /// histogram.record(40_000_000); // one of 40 ms
 /// assert_eq!(histogram.len(), 100);
-/// assert_eq!(histogram.value_at_quantile(0.5), 1_000_447); // 1 ms, to 3 significant figures
+/// assert_eq!(histogram.value_at_quantile(0.5), 1_003_519); // 1 ms, within 0.79%
 /// assert_eq!(histogram.value_at_quantile(1.0), histogram.max());
 /// assert_eq!(histogram.count_above(2_000_000), 1);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LatencyHistogram {
-    /// `(slot, count)`: slots ascending and distinct, counts non-zero.
-    bins: Vec<(u32, u64)>,
+    bins: Bins,
     len: u64,
 }
+
+/// `(slot, count)` pairs, slots ascending and distinct, counts non-zero. Shared between a node's
+/// cumulative histogram and the snapshots taken of it until one of them changes, so a snapshot
+/// copies no counts.
+#[derive(Clone, Debug, Default)]
+struct Bins(Option<Arc<Vec<(u32, u64)>>>);
+
+impl Bins {
+    fn from_vec(bins: Vec<(u32, u64)>) -> Self {
+        Self((!bins.is_empty()).then(|| Arc::new(bins)))
+    }
+
+    /// The pairs, copied first if a snapshot still shares them.
+    fn make_mut(&mut self) -> &mut Vec<(u32, u64)> {
+        Arc::make_mut(self.0.get_or_insert_with(Arc::default))
+    }
+}
+
+impl std::ops::Deref for Bins {
+    type Target = [(u32, u64)];
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+impl PartialEq for Bins {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Bins {}
 
 /// The calls of one histogram bucket: every value from `lowest_ns` to `highest_ns` is recorded
 /// as the same value.
@@ -187,7 +154,7 @@ impl LatencyHistogram {
     /// ```
     pub const fn new() -> Self {
         Self {
-            bins: Vec::new(),
+            bins: Bins(None),
             len: 0,
         }
     }
@@ -207,15 +174,18 @@ impl LatencyHistogram {
         let len = bins
             .iter()
             .fold(0u64, |len, &(_, count)| len.saturating_add(count));
-        Self { bins, len }
+        Self {
+            bins: Bins::from_vec(bins),
+            len,
+        }
     }
 
     /// Records `count` calls of `value_ns` (values above one hour are recorded as one hour).
     ///
     /// ```
     /// let mut histogram = instrument_runtime::LatencyHistogram::new();
-    /// histogram.record_n(5_000, 3);
-    /// assert_eq!((histogram.len(), histogram.min()), (3, 5_000));
+    /// histogram.record_n(5_120, 3);
+    /// assert_eq!((histogram.len(), histogram.min()), (3, 5_120));
     /// ```
     pub fn record_n(&mut self, value_ns: u64, count: u64) {
         if count == 0 {
@@ -223,9 +193,10 @@ impl LatencyHistogram {
         }
         #[allow(clippy::cast_possible_truncation, reason = "slots are below 2^16")]
         let slot = slot_of(value_ns) as u32;
-        match self.bins.binary_search_by_key(&slot, |&(slot, _)| slot) {
-            Ok(at) => self.bins[at].1 = self.bins[at].1.saturating_add(count),
-            Err(at) => self.bins.insert(at, (slot, count)),
+        let bins = self.bins.make_mut();
+        match bins.binary_search_by_key(&slot, |&(slot, _)| slot) {
+            Ok(at) => bins[at].1 = bins[at].1.saturating_add(count),
+            Err(at) => bins.insert(at, (slot, count)),
         }
         self.len = self.len.saturating_add(count);
     }
@@ -255,7 +226,7 @@ impl LatencyHistogram {
     /// assert_eq!((first.len(), first.count_above(1_000)), (4, 1));
     /// ```
     pub fn add(&mut self, other: &Self) {
-        let mut bins = std::mem::take(&mut self.bins);
+        let mut bins = self.bins.to_vec();
         bins.extend_from_slice(&other.bins);
         *self = Self::from_slot_counts(bins);
     }
@@ -267,9 +238,9 @@ impl LatencyHistogram {
     /// let mut histogram = instrument_runtime::LatencyHistogram::new();
     /// histogram.record_n(1_000, 5);
     /// let earlier = histogram.clone();
-    /// histogram.record_n(9_000, 2);
+    /// histogram.record_n(9_216, 2);
     /// let since = histogram.since(&earlier);
-    /// assert_eq!((since.len(), since.min()), (2, 9_000));
+    /// assert_eq!((since.len(), since.min()), (2, 9_216));
     /// ```
     #[must_use]
     pub fn since(&self, earlier: &Self) -> Self {
@@ -318,7 +289,7 @@ impl LatencyHistogram {
     /// ```
     /// let mut histogram = instrument_runtime::LatencyHistogram::new();
     /// histogram.record(123_500);
-    /// assert_eq!(histogram.min(), 123_456); // its bucket's lowest value: within 0.1%
+    /// assert_eq!(histogram.min(), 123_392); // its bucket's lowest value: within 0.79%
     /// ```
     pub fn min(&self) -> u64 {
         self.bins
@@ -331,7 +302,7 @@ impl LatencyHistogram {
     /// ```
     /// let mut histogram = instrument_runtime::LatencyHistogram::new();
     /// histogram.record(123_500);
-    /// assert_eq!(histogram.max(), 123_519); // its bucket's highest value: within 0.1%
+    /// assert_eq!(histogram.max(), 123_903); // its bucket's highest value: within 0.79%
     /// ```
     pub fn max(&self) -> u64 {
         self.bins
@@ -346,29 +317,92 @@ impl LatencyHistogram {
     /// ```
     /// let mut histogram = instrument_runtime::LatencyHistogram::new();
     /// (1..=100).for_each(|ms| histogram.record(ms * 1_000_000));
-    /// assert_eq!(histogram.value_at_quantile(0.95), 95_027_199);
+    /// assert_eq!(histogram.value_at_quantile(0.95), 95_420_415);
     /// ```
+    pub fn value_at_quantile(&self, quantile: f64) -> u64 {
+        self.values_at_quantiles([quantile])[0]
+    }
+
+    /// [`value_at_quantile`](Self::value_at_quantile) of each of `quantiles` (ascending), in one
+    /// pass over the buckets.
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
         clippy::cast_precision_loss,
         reason = "the rank is a rounded product of a count and a fraction at most 1"
     )]
-    pub fn value_at_quantile(&self, quantile: f64) -> u64 {
-        let quantile = quantile.min(1.0);
-        let rank = ((quantile * self.len as f64).ceil() as u64).max(1);
-        let mut below = 0u64;
-        for &(slot, count) in &self.bins {
-            below += count;
-            if below >= rank {
-                return if quantile == 0.0 {
-                    value_of(slot as usize)
-                } else {
-                    highest_of(slot as usize)
-                };
+    pub(crate) fn values_at_quantiles<const N: usize>(&self, quantiles: [f64; N]) -> [u64; N] {
+        debug_assert!(quantiles.is_sorted(), "quantiles ascending");
+        let mut values = [0; N];
+        let mut bins = self.bins.iter();
+        let (mut below, mut at_rank) = (0u64, None);
+        for (value, quantile) in values.iter_mut().zip(quantiles) {
+            let quantile = quantile.min(1.0);
+            let rank = ((quantile * self.len as f64).ceil() as u64).max(1);
+            while below < rank {
+                at_rank = bins.next().map(|&(slot, count)| {
+                    below += count;
+                    slot as usize
+                });
+                if at_rank.is_none() {
+                    break;
+                }
+            }
+            *value = match at_rank {
+                Some(slot) if quantile == 0.0 => value_of(slot),
+                Some(slot) => highest_of(slot),
+                None => 0,
+            };
+        }
+        values
+    }
+
+    /// Raises the counts of some slots to new totals. `totals` holds `(slot, count)` pairs, slots
+    /// ascending and distinct, counts non-zero and at least the slot's present count: a node's
+    /// reader sets the slots its shards changed since the last read, in place (unless a snapshot
+    /// still shares the counts), so a read costs what changed, not what was ever recorded.
+    pub(crate) fn raise_to(&mut self, totals: &[(u32, u64)]) {
+        if totals.is_empty() {
+            return;
+        }
+        let bins = self.bins.make_mut();
+        let (mut added, mut new_slots, mut at) = (0u64, 0, 0);
+        for &(slot, count) in totals {
+            // Both lists ascend: one walk, not a search per slot.
+            while bins.get(at).is_some_and(|&(present, _)| present < slot) {
+                at += 1;
+            }
+            match bins.get_mut(at) {
+                Some(bin) if bin.0 == slot => {
+                    debug_assert!(count >= bin.1, "counts only grow");
+                    added += count - bin.1;
+                    bin.1 = count;
+                }
+                _ => new_slots += 1,
             }
         }
-        0
+        if new_slots > 0 {
+            // New slots are merged in from the back, each pair moving once.
+            let (mut read, mut write) = (bins.len(), bins.len() + new_slots);
+            // Exactly: a node's buckets grow to a bound set by its latency spread, and doubling
+            // would leave up to half of every node's histogram allocated and unused.
+            bins.reserve_exact(new_slots);
+            bins.resize(write, (0, 0));
+            for &(slot, count) in totals.iter().rev() {
+                let mut present = false;
+                while read > 0 && bins[read - 1].0 >= slot {
+                    (read, write) = (read - 1, write - 1);
+                    present |= bins[read].0 == slot;
+                    bins[write] = bins[read];
+                }
+                if !present {
+                    write -= 1;
+                    bins[write] = (slot, count);
+                    added += count;
+                }
+            }
+        }
+        self.len = self.len.saturating_add(added);
     }
 
     /// Calls whose bucket lies wholly above `threshold_ns`: the calls this histogram can tell
@@ -407,7 +441,7 @@ impl LatencyHistogram {
     /// let mut histogram = instrument_runtime::LatencyHistogram::new();
     /// histogram.record_n(5_000, 2);
     /// let bins: Vec<_> = histogram.bins().collect();
-    /// assert_eq!((bins.len(), bins[0].lowest_ns, bins[0].highest_ns, bins[0].count), (1, 5_000, 5_003, 2));
+    /// assert_eq!((bins.len(), bins[0].lowest_ns, bins[0].highest_ns, bins[0].count), (1, 4_992, 5_023, 2));
     /// ```
     pub fn bins(&self) -> impl ExactSizeIterator<Item = LatencyBin> + '_ {
         self.bins.iter().map(|&(slot, count)| LatencyBin {
@@ -427,7 +461,7 @@ impl LatencyHistogram {
     /// ```
     pub fn to_hdr(&self) -> Histogram<u64> {
         let mut hdr = empty();
-        for &(slot, count) in &self.bins {
+        for &(slot, count) in self.bins.iter() {
             // Every slot's value lies within the bounds, so the count is recorded whole.
             hdr.saturating_record_n(value_of(slot as usize), count);
         }
@@ -435,15 +469,15 @@ impl LatencyHistogram {
     }
 
     /// The counts of an `hdrhistogram::Histogram`. Lossless when it has this layout (1 ns to one
-    /// hour, 3 significant figures, as [`to_hdr`](Self::to_hdr) and the `latency_histograms.json`
+    /// hour, 2 significant figures, as [`to_hdr`](Self::to_hdr) and the `latency_histograms.json`
     /// encoding give); a histogram of another precision is rebucketed to this one.
     ///
     /// ```
-    /// let mut hdr = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+    /// let mut hdr = hdrhistogram::Histogram::<u64>::new(2).unwrap();
     /// hdr.record_n(2_500, 4).unwrap();
     /// let histogram = instrument_runtime::LatencyHistogram::from_hdr(&hdr);
     /// assert_eq!(histogram.to_hdr(), {
-    ///     let mut full = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).unwrap();
+    ///     let mut full = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 2).unwrap();
     ///     full.record_n(2_500, 4).unwrap();
     ///     full
     /// });
@@ -476,7 +510,7 @@ impl LatencyHistogram {
             out.push(0); // the count of slot 0, as `hdrhistogram` writes an empty histogram
         }
         let mut next_slot = 0u32;
-        for &(slot, count) in &self.bins {
+        for &(slot, count) in self.bins.iter() {
             match slot - next_slot {
                 0 => {}
                 1 => out.push(0),
@@ -532,7 +566,7 @@ fn write_zig_zag(out: &mut Vec<u8>, value: i64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -551,10 +585,8 @@ mod tests {
     }
 
     /// Values spread over every octave up to the highest trackable value, with the edges.
-    fn spread_values() -> Vec<u64> {
-        let mut values = vec![
-            0, 1, 2, 1023, 1024, 2047, 2048, 2049, 4095, 4096, HIGHEST_NS,
-        ];
+    pub(crate) fn spread_values() -> Vec<u64> {
+        let mut values = vec![0, 1, 2, 255, 256, 257, 511, 512, 4095, 4096, HIGHEST_NS];
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..20_000 {
             // xorshift
@@ -566,22 +598,15 @@ mod tests {
         values
     }
 
-    fn merged(counts: &LatencyCounts) -> LatencyHistogram {
-        let mut bins = Vec::new();
-        counts.append_to(&mut bins);
-        LatencyHistogram::from_slot_counts(bins)
-    }
-
     #[test]
     fn recorded_values_land_where_hdrhistogram_puts_them() {
         let values = spread_values();
-        let ours = LatencyCounts::new();
+        let mut merged = LatencyHistogram::new();
         let mut reference = empty();
         for &value in &values {
-            ours.record(value);
+            merged.record(value);
             reference.record(value).unwrap();
         }
-        let merged = merged(&ours);
         assert_eq!(merged.to_hdr(), reference);
         assert_eq!(LatencyHistogram::from_hdr(&reference), merged);
         assert_eq!(merged.len(), reference.len());
@@ -606,29 +631,6 @@ mod tests {
                 reference.count_between(0, bound)
             );
         }
-    }
-
-    #[test]
-    fn only_touched_lines_are_read_and_several_shards_merge_exactly() {
-        let (first, second) = (LatencyCounts::new(), LatencyCounts::new());
-        let mut reference = empty();
-        for (index, &value) in spread_values().iter().enumerate() {
-            [&first, &second][index % 2].record(value);
-            reference.record(value).unwrap();
-        }
-        let mut bins = Vec::new();
-        first.append_to(&mut bins);
-        second.append_to(&mut bins);
-        assert_eq!(LatencyHistogram::from_slot_counts(bins).to_hdr(), reference);
-
-        let narrow = LatencyCounts::new();
-        narrow.record(1_000_000);
-        narrow.record(1_000_001);
-        let touched: u32 = (narrow.touched_lines.iter())
-            .map(|word| word.load(Ordering::Relaxed).count_ones())
-            .sum();
-        assert_eq!(touched, 1);
-        assert_eq!(merged(&narrow).len(), 2);
     }
 
     #[test]
@@ -698,15 +700,6 @@ mod tests {
         );
         let mut small = LatencyHistogram::new();
         small.record_n(5_001, 2);
-        assert_eq!(serde_json::to_string(&small).unwrap(), "[[5000,2]]");
-    }
-
-    #[test]
-    fn values_beyond_an_hour_are_clamped_not_lost() {
-        let ours = LatencyCounts::new();
-        ours.record(u64::MAX);
-        let merged = merged(&ours);
-        assert_eq!(merged.len(), 1);
-        assert!(empty().equivalent(merged.max(), HIGHEST_NS));
+        assert_eq!(serde_json::to_string(&small).unwrap(), "[[4992,2]]");
     }
 }

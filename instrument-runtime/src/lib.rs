@@ -15,6 +15,7 @@ mod budgets_file;
 mod call;
 mod clock;
 mod compare;
+mod counts;
 mod export;
 pub mod gate;
 mod histogram;

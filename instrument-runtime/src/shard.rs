@@ -12,7 +12,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::LocalKey;
 
 use crate::alloc::{MemoryCounters, MemoryTotals};
-use crate::histogram::{LatencyCounts, LatencyHistogram};
+use crate::counts::{LatencyCounts, fold};
+use crate::histogram::LatencyHistogram;
 use crate::node::Node;
 
 /// How a call ended.
@@ -25,19 +26,22 @@ pub(crate) enum CallEnd {
 }
 
 /// One thread's statistics for one node. Written only by the thread that holds it.
-#[repr(align(64))] // its own cache lines: no false sharing with another thread's shard
+///
+/// What a timed call writes comes first, so that it shares one cache line: the call count, the
+/// sum, and the latency counts' dirty bits (the counter itself is in an octave block elsewhere).
+#[repr(C, align(64))] // its own cache lines: no false sharing with another thread's shard
 pub(crate) struct Shard {
     calls: AtomicU64,
     sum_ns: AtomicU64,
+    latency: LatencyCounts,
+    started: AtomicU64,
     errors: AtomicU64,
     panics: AtomicU64,
     cancelled: AtomicU64,
-    started: AtomicU64,
     // Bumped only by the explicit `items!` / `items_total!` / `warning!` API, never per call.
     items: AtomicU64,
     items_total: AtomicU64,
     warnings: AtomicU64,
-    latency: Option<LatencyCounts>,
     node: &'static Node,
     // Written only by the counting allocator, on this shard's thread.
     memory: MemoryCounters,
@@ -57,14 +61,14 @@ impl Shard {
         Self {
             calls: AtomicU64::new(0),
             sum_ns: AtomicU64::new(0),
+            latency: LatencyCounts::new(),
+            started: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             panics: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
-            started: AtomicU64::new(0),
             items: AtomicU64::new(0),
             items_total: AtomicU64::new(0),
             warnings: AtomicU64::new(0),
-            latency: node.meta.instruments.timed.then(LatencyCounts::new),
             node,
             memory: MemoryCounters::new(),
         }
@@ -89,11 +93,12 @@ impl Shard {
             // A cancelled future did not complete: it is neither a call nor a latency sample.
             CallEnd::Cancelled => return bump(&self.cancelled, 1),
         }
-        bump(&self.calls, 1);
-        if let (Some(elapsed_ns), Some(latency)) = (elapsed_ns, &self.latency) {
+        if let Some(elapsed_ns) = elapsed_ns {
+            self.latency.record(elapsed_ns);
             bump(&self.sum_ns, elapsed_ns);
-            latency.record(elapsed_ns);
         }
+        // Last: a reader that sees this count sees the latency and sum of every call it counts.
+        bump(&self.calls, 1);
     }
 
     /// Counts items processed (`items!`).
@@ -179,6 +184,8 @@ struct Shards {
     all: Vec<&'static Shard>,
     free: Vec<&'static Shard>,
     orphan: Option<&'static Shard>,
+    /// Every latency the shards hold, as of the last read: each read folds in what changed.
+    latency: LatencyHistogram,
 }
 
 impl std::fmt::Debug for Shard {
@@ -204,6 +211,7 @@ impl ShardPool {
             all: Vec::new(),
             free: Vec::new(),
             orphan: None,
+            latency: LatencyHistogram::new(),
         }))
     }
 
@@ -246,12 +254,16 @@ impl ShardPool {
 
     /// Sums every shard. Calls that end while this runs may be only partly seen; once recording
     /// threads are quiet, the totals are exact.
+    ///
+    /// The latency histogram costs what changed since the last call, not what was ever recorded:
+    /// the pool keeps it, and folds in only the counters its shards changed meanwhile.
     pub(crate) fn totals(&self) -> Totals {
-        let shards = self.lock().all.clone();
+        let mut pool = self.lock();
         let mut totals = Totals::default();
         // Ended calls are read before started ones: a call seen ended was seen started, so the
-        // in-flight count is never negative.
-        for shard in &shards {
+        // in-flight count is never negative. They are read before the latency counts, so that
+        // the histogram holds at least every call counted.
+        for shard in &pool.all {
             totals.calls += shard.calls.load(Ordering::Acquire);
             totals.errors += shard.errors.load(Ordering::Acquire);
             totals.panics += shard.panics.load(Ordering::Acquire);
@@ -268,21 +280,14 @@ impl ShardPool {
                 .sum_ns
                 .saturating_add(shard.sum_ns.load(Ordering::Acquire));
         }
-        let timed = shards.iter().filter_map(|shard| shard.latency.as_ref());
-        // A bucket per call at most; rarely more than a few thousand buckets hold calls.
-        let capacity = usize::try_from(totals.calls.min(4_096)).expect("at most 4,096");
-        let mut bins = Vec::with_capacity(capacity);
-        for latency in timed {
-            latency.append_to(&mut bins);
-        }
-        if !bins.is_empty() {
-            totals.latency = Some(LatencyHistogram::from_slot_counts(bins));
-        }
-        let started: u64 = shards
-            .iter()
+        let started: u64 = (pool.all.iter())
             .map(|shard| shard.started.load(Ordering::Acquire))
             .sum();
         totals.in_flight = started.saturating_sub(totals.calls + totals.cancelled);
+        let Shards { all, latency, .. } = &mut *pool;
+        let counts: Vec<&LatencyCounts> = all.iter().map(|shard| &shard.latency).collect();
+        fold(latency, &counts);
+        totals.latency = (!latency.is_empty()).then(|| latency.clone());
         totals
     }
 }
@@ -301,4 +306,16 @@ pub(crate) struct Totals {
     pub(crate) warnings: u64,
     pub(crate) latency: Option<LatencyHistogram>,
     pub(crate) memory: MemoryTotals,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_is_eight_cache_lines_and_a_timed_call_writes_the_first() {
+        // The call count, the sum and the dirty bits of the latency counts share line 0.
+        assert_eq!(std::mem::offset_of!(Shard, latency), 16);
+        assert_eq!(std::mem::size_of::<Shard>(), 512);
+    }
 }

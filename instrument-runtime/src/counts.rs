@@ -1,0 +1,424 @@
+//! One thread's latency counts for one node, written on the hot path, and the read that folds
+//! what changed in them into the node's cumulative histogram.
+//!
+//! # Layout
+//!
+//! The counts live in blocks of one octave each (128 counters of 32 bits, 512 bytes), taken the
+//! first time the
+//! thread records a value in that octave, from regions shared by every node and thread: memory
+//! follows the octaves a node's latency actually spans (a 10 µs .. 10 ms spread touches 11 of
+//! them), never more than [`OCTAVES`] blocks, and a thread's blocks sit next to each other rather
+//! than each in a page-aligned region of its own. A counter about to pass `u32::MAX` (four billion
+//! calls of one thread in one slot) carries into a 64-bit array the shard allocates then, under a
+//! sequence number the reader checks, as a seqlock: the hot path only tests for it.
+//!
+//! # Reading only what changed
+//!
+//! Next to the block pointers, a dirty bit per 8 counters (half a cache line) says which counters
+//! changed since the last read; the bits of every latency under a second share the shard's first
+//! line with its call count. A call stores its counter, then stores the dirty word with the
+//! bit set (always: a plain `Release` store, no locked instruction), then the shard's call count.
+//! The reader takes a dirty word with an atomic swap to zero. That swap either reads a value the
+//! writer stored after the counter (then the `Release`/`Acquire` pair makes the counter visible
+//! to the reads that follow) or precedes that store in the word's modification order (then the
+//! bit is set again for the next read). Either way no count is missed, and none is counted twice:
+//! the reader sets each changed slot to the sum of every shard's counter, it never adds a delta.
+//! A writer's stale load of the word can only bring back bits the reader cleared, which costs a
+//! re-read, not a count.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
+
+use crate::histogram::{
+    COUNTS_LEN, LatencyHistogram, OCTAVE_LEN, OCTAVE_MAGNITUDE, OCTAVES, slot_of,
+};
+
+/// Counters per dirty bit, as a power of two: 8 counters, half a cache line, so that a read of
+/// sparse activity reads few counters that did not change.
+const CHUNK_MAGNITUDE: u32 = 3;
+const CHUNK_LEN: usize = 1 << CHUNK_MAGNITUDE;
+const DIRTY_WORDS: usize = COUNTS_LEN.div_ceil(CHUNK_LEN * 64);
+
+/// One octave of counters.
+#[repr(C, align(64))]
+pub(crate) struct Block([AtomicU32; OCTAVE_LEN]);
+
+/// One thread's latency counts for one node. Only the owning thread records into it.
+#[repr(C)]
+pub(crate) struct LatencyCounts {
+    // First, so that they share a cache line with the shard's call count and sum.
+    dirty: [AtomicU64; DIRTY_WORDS],
+    blocks: [AtomicPtr<Block>; OCTAVES],
+    /// Odd while the writer carries a counter into `carries`.
+    carrying: AtomicU64,
+    /// How many times each counter carried past `u32::MAX`: [`COUNTS_LEN`] of them, or null.
+    carries: AtomicPtr<AtomicU64>,
+}
+
+impl LatencyCounts {
+    pub(crate) const fn new() -> Self {
+        Self {
+            dirty: [const { AtomicU64::new(0) }; DIRTY_WORDS],
+            blocks: [const { AtomicPtr::new(std::ptr::null_mut()) }; OCTAVES],
+            carrying: AtomicU64::new(0),
+            carries: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// Counts one value. Only the thread that owns these counts may call it.
+    #[inline(always)]
+    pub(crate) fn record(&self, value_ns: u64) {
+        let slot = slot_of(value_ns);
+        let octave = &self.blocks[slot >> OCTAVE_MAGNITUDE];
+        let mut block = octave.load(Ordering::Relaxed);
+        if block.is_null() {
+            block = grow(octave);
+        }
+        // SAFETY: a non-null block pointer is a leaked, never freed `Block`.
+        let counter = unsafe { &(*block).0[slot & (OCTAVE_LEN - 1)] };
+        let count = counter.load(Ordering::Relaxed);
+        if count == u32::MAX {
+            self.carry(slot, counter);
+        } else {
+            counter.store(count + 1, Ordering::Relaxed);
+        }
+        let chunk = slot >> CHUNK_MAGNITUDE;
+        let word = &self.dirty[chunk / 64];
+        // Stored even when the bit is already set: that store is what publishes the counter.
+        word.store(
+            word.load(Ordering::Relaxed) | 1 << (chunk % 64),
+            Ordering::Release,
+        );
+    }
+
+    /// The chunks that changed since the last call, as one bit each; clears them.
+    fn take_dirty(&self, into: &mut [u64; DIRTY_WORDS]) {
+        for (taken, word) in into.iter_mut().zip(&self.dirty) {
+            // A plain load first: a shard that did not change is read, never written.
+            if word.load(Ordering::Relaxed) != 0 {
+                *taken |= word.swap(0, Ordering::Acquire);
+            }
+        }
+    }
+
+    /// Counts the call that takes `counter` past `u32::MAX`: 2^32 into `carries`, 0 into the
+    /// counter, as a seqlock's writer.
+    #[cold]
+    #[inline(never)]
+    fn carry(&self, slot: usize, counter: &AtomicU32) {
+        let mut table = self.carries.load(Ordering::Relaxed);
+        if table.is_null() {
+            table = crate::alloc::unattributed(|| {
+                let zeros: Vec<AtomicU64> = (0..COUNTS_LEN).map(|_| AtomicU64::new(0)).collect();
+                Box::leak(zeros.into_boxed_slice()).as_mut_ptr()
+            });
+            self.carries.store(table, Ordering::Release);
+        }
+        // SAFETY: a non-null table holds `COUNTS_LEN` counters and is never freed.
+        let carried = unsafe { &*table.add(slot) };
+        let sequence = self.carrying.load(Ordering::Relaxed);
+        self.carrying.store(sequence + 1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        carried.store(carried.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        counter.store(0, Ordering::Relaxed);
+        self.carrying.store(sequence + 2, Ordering::Release);
+    }
+
+    /// Adds the counts of each of `chunks` (8 counters each) to `totals`, read consistently with
+    /// any carry.
+    fn add_counts(&self, chunks: &[usize], totals: &mut [u64], scratch: &mut Vec<u64>) {
+        loop {
+            let sequence = self.carrying.load(Ordering::Acquire);
+            if sequence % 2 == 1 {
+                // The writer is between two stores of a carry: a few instructions.
+                std::thread::yield_now();
+                continue;
+            }
+            scratch.clear();
+            for &chunk in chunks {
+                let first = chunk << CHUNK_MAGNITUDE;
+                let block = self.blocks[first >> OCTAVE_MAGNITUDE].load(Ordering::Acquire);
+                // SAFETY: as in `record`.
+                match unsafe { block.as_ref() } {
+                    Some(block) => {
+                        let within = first & (OCTAVE_LEN - 1);
+                        let counters = &block.0[within..within + CHUNK_LEN];
+                        scratch.extend(
+                            counters
+                                .iter()
+                                .map(|counter| u64::from(counter.load(Ordering::Relaxed))),
+                        );
+                    }
+                    None => scratch.extend([0; CHUNK_LEN]),
+                }
+            }
+            let table = self.carries.load(Ordering::Acquire);
+            if !table.is_null() {
+                let slots = chunks
+                    .iter()
+                    .flat_map(|&chunk| (chunk << CHUNK_MAGNITUDE)..(chunk + 1) << CHUNK_MAGNITUDE);
+                for (count, slot) in scratch.iter_mut().zip(slots) {
+                    // SAFETY: as in `carry`.
+                    *count += unsafe { &*table.add(slot) }.load(Ordering::Relaxed) << 32;
+                }
+            }
+            fence(Ordering::Acquire);
+            if self.carrying.load(Ordering::Relaxed) == sequence {
+                for (total, count) in totals.iter_mut().zip(scratch.iter()) {
+                    *total += count;
+                }
+                return;
+            }
+        }
+    }
+
+    /// Blocks taken, for the memory accounting of tests and benchmarks.
+    #[cfg(test)]
+    fn blocks_taken(&self) -> usize {
+        (self.blocks.iter())
+            .filter(|block| !block.load(Ordering::Relaxed).is_null())
+            .count()
+    }
+}
+
+/// Folds what changed in a node's shards since the last call into `cumulative`, the histogram
+/// of every count the shards hold. The caller keeps the shard list stable (the pool's lock) and
+/// calls it from one thread at a time.
+pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts]) {
+    let mut dirty = [0u64; DIRTY_WORDS];
+    for shard in shards {
+        shard.take_dirty(&mut dirty);
+    }
+    let mut chunks = Vec::new();
+    for (word_index, &word) in dirty.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            chunks.push(word_index * 64 + bits.trailing_zeros() as usize);
+            bits &= bits - 1;
+        }
+    }
+    if chunks.is_empty() {
+        return;
+    }
+    // Counters only grow, so each sum is at least what the last read saw.
+    let slots = chunks.len() << CHUNK_MAGNITUDE;
+    let (mut totals, mut scratch) = (vec![0; slots], Vec::with_capacity(slots));
+    for shard in shards {
+        shard.add_counts(&chunks, &mut totals, &mut scratch);
+    }
+    let slots = chunks
+        .iter()
+        .flat_map(|&chunk| (chunk << CHUNK_MAGNITUDE)..(chunk + 1) << CHUNK_MAGNITUDE);
+    let totals: Vec<(u32, u64)> = (slots.zip(totals))
+        .filter(|&(_, total)| total != 0)
+        .map(|(slot, total)| (u32::try_from(slot).expect("fewer than 2^32 slots"), total))
+        .collect();
+    cumulative.raise_to(&totals);
+}
+
+/// Takes a block for `octave`, the first time its thread records a value in it.
+#[cold]
+#[inline(never)]
+fn grow(octave: &AtomicPtr<Block>) -> *mut Block {
+    let block = crate::alloc::unattributed(take_block);
+    // `Release`: a reader that sees the pointer sees the zeroed counters.
+    octave.store(block, Ordering::Release);
+    block
+}
+
+/// Blocks are carved from regions of this many, allocated zeroed and never freed: a block takes
+/// no allocator header and no alignment padding, and pages no block touched stay unbacked.
+const REGION_BLOCKS: usize = 256;
+
+/// The unused rest of the current region: its address and the blocks left.
+static REGION: Mutex<(usize, usize)> = Mutex::new((0, 0));
+
+fn take_block() -> *mut Block {
+    let mut region = REGION
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if region.1 == 0 {
+        let layout = std::alloc::Layout::array::<Block>(REGION_BLOCKS).expect("constant layout");
+        // SAFETY: the layout is non-zero-sized; all-zero bytes are valid `AtomicU64`s.
+        let start = unsafe { std::alloc::alloc_zeroed(layout) };
+        if start.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        *region = (start as usize, REGION_BLOCKS);
+    }
+    let block = region.0 as *mut Block;
+    *region = (region.0 + size_of::<Block>(), region.1 - 1);
+    block
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::histogram::empty;
+    use crate::histogram::tests::spread_values;
+
+    fn leaked() -> &'static LatencyCounts {
+        Box::leak(Box::new(LatencyCounts::new()))
+    }
+
+    #[test]
+    fn shards_fold_into_what_hdrhistogram_records() {
+        let shards = [leaked(), leaked(), leaked()];
+        let mut reference = empty();
+        let mut cumulative = LatencyHistogram::new();
+        for (index, &value) in spread_values().iter().enumerate() {
+            shards[index % 3].record(value);
+            reference.record(value).unwrap();
+            // Reads between recordings: each folds only what changed since the one before.
+            if index % 997 == 0 {
+                fold(&mut cumulative, &shards);
+                assert_eq!(cumulative.len(), index as u64 + 1);
+            }
+        }
+        fold(&mut cumulative, &shards);
+        assert_eq!(cumulative.to_hdr(), reference);
+        // Nothing changed: nothing is read, and the histogram stays as it is.
+        let before = cumulative.clone();
+        fold(&mut cumulative, &shards);
+        assert_eq!(cumulative, before);
+        assert!(shards.iter().all(|shard| {
+            shard
+                .dirty
+                .iter()
+                .all(|word| word.load(Ordering::Relaxed) == 0)
+        }));
+    }
+
+    /// A small xorshift generator: the property test needs reproducible noise, not a crate.
+    struct Noise(u64);
+
+    impl Noise {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        /// A value spread evenly over the powers of two below `2^bits`.
+        fn log_uniform(&mut self, bits: u64) -> u64 {
+            let magnitude = self.next() % bits;
+            self.next() >> (63 - magnitude)
+        }
+    }
+
+    #[test]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "ranks of a few thousand calls"
+    )]
+    fn every_quantile_is_within_the_stated_error_of_the_exact_order_statistic() {
+        let mut noise = Noise(0x2545_F491_4F6C_DD1D);
+        for case in 0..200 {
+            let shards = [leaked(), leaked(), leaked(), leaked()];
+            let len = 1 + noise.next() % 5_000;
+            // Some cases span every octave to an hour, some three decades, some a narrow cluster.
+            let (floor, bits) = match case % 3 {
+                0 => (0, 42),
+                1 => (10_000, 10),
+                _ => (noise.next() % 1_000_000_000, 8),
+            };
+            let mut values: Vec<u64> = (0..len)
+                .map(|_| (floor + noise.log_uniform(bits)).min(crate::histogram::HIGHEST_NS))
+                .collect();
+            let mut cumulative = LatencyHistogram::new();
+            for (index, &value) in values.iter().enumerate() {
+                shards[index % shards.len()].record(value);
+                if noise.next().is_multiple_of(500) {
+                    fold(&mut cumulative, &shards);
+                }
+            }
+            fold(&mut cumulative, &shards);
+            values.sort_unstable();
+            for step in 0..=1_000 {
+                let quantile = f64::from(step) / 1_000.0;
+                let rank = ((quantile * len as f64).ceil() as usize).max(1);
+                let exact = values[rank - 1];
+                let reported = cumulative.value_at_quantile(quantile);
+                if quantile == 0.0 {
+                    assert!(
+                        reported <= exact && exact - reported <= exact / 128,
+                        "{exact}"
+                    );
+                } else {
+                    // Never below the exact order statistic, less than 1/128 (0.79%) above it.
+                    assert!(
+                        reported >= exact && reported - exact <= exact / 128,
+                        "case {case}, q {quantile}: reported {reported}, exact {exact}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_narrow_latency_takes_one_block_and_one_dirty_bit() {
+        let shard = leaked();
+        shard.record(1_000_000);
+        shard.record(1_000_001);
+        let dirty: u32 = (shard.dirty.iter())
+            .map(|word| word.load(Ordering::Relaxed).count_ones())
+            .sum();
+        assert_eq!((shard.blocks_taken(), dirty), (1, 1));
+        let mut cumulative = LatencyHistogram::new();
+        fold(&mut cumulative, &[shard]);
+        assert_eq!(cumulative.len(), 2);
+    }
+
+    #[test]
+    fn a_snapshot_taken_before_a_read_keeps_its_counts() {
+        let shard = leaked();
+        let mut cumulative = LatencyHistogram::new();
+        shard.record(5_000);
+        fold(&mut cumulative, &[shard]);
+        let snapshot = cumulative.clone();
+        shard.record(5_000);
+        shard.record(9_000_000);
+        fold(&mut cumulative, &[shard]);
+        assert_eq!((snapshot.len(), cumulative.len()), (1, 3));
+    }
+
+    #[test]
+    fn the_dirty_bit_of_a_call_under_a_second_is_in_the_first_line() {
+        let chunk = slot_of(999_999_999) >> CHUNK_MAGNITUDE;
+        // Six dirty words follow the shard's call count and sum in its first 64 bytes.
+        assert!(chunk / 64 < 6, "{chunk}");
+        assert_eq!(std::mem::offset_of!(LatencyCounts, dirty), 0);
+    }
+
+    #[test]
+    fn a_counter_past_four_billion_carries_into_64_bits() {
+        let shard = leaked();
+        shard.record(70_000);
+        let slot = slot_of(70_000);
+        let block = shard.blocks[slot >> OCTAVE_MAGNITUDE].load(Ordering::Relaxed);
+        // Four billion calls in one slot, without making them.
+        unsafe { &(*block).0[slot & (OCTAVE_LEN - 1)] }.store(u32::MAX - 1, Ordering::Relaxed);
+        let mut cumulative = LatencyHistogram::new();
+        fold(&mut cumulative, &[shard]);
+        assert_eq!(cumulative.len(), u64::from(u32::MAX) - 1);
+        for _ in 0..3 {
+            shard.record(70_000);
+        }
+        fold(&mut cumulative, &[shard]);
+        assert_eq!(cumulative.len(), (1 << 32) + 1);
+        assert_eq!(shard.carrying.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn values_beyond_an_hour_are_clamped_not_lost() {
+        let shard = leaked();
+        shard.record(u64::MAX);
+        let mut cumulative = LatencyHistogram::new();
+        fold(&mut cumulative, &[shard]);
+        assert_eq!(cumulative.len(), 1);
+        assert!(empty().equivalent(cumulative.max(), crate::histogram::HIGHEST_NS));
+    }
+}
