@@ -39,10 +39,11 @@ impl Kind {
 
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Kind::Timed => &["name"],
-            Kind::Counted => &["name", "in_flight"],
+            Kind::Timed => &["name", "is_failure"],
+            Kind::Counted => &["name", "in_flight", "is_failure"],
             Kind::Budget => &[
                 "name",
+                "is_failure",
                 "p50",
                 "p90",
                 "p95",
@@ -489,7 +490,7 @@ mod tests {
             (
                 Kind::Timed,
                 "colour",
-                "unknown argument `colour` for `#[timed]`; expected `name`",
+                "unknown argument `colour` for `#[timed]`; expected `name` or `is_failure`",
             ),
             (
                 Kind::Budget,

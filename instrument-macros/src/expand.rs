@@ -75,14 +75,18 @@ fn instrumented(plan: &Plan, mut function: MaybeFn) -> TokenStream {
         TokenStream::new()
     };
     let sig = &function.sig;
-    let block = function.body.to_token_stream();
+    // The braces are the macro's, located at the user's: rustc would otherwise take a one-line
+    // body (`{ self.id }`) now nested in the wrapper for braces the user wrote in vain, and warn
+    // `unused_braces` with a fix that breaks the build.
+    let mut block = function.body.clone();
+    block.set_span(Span::call_site().located_at(function.body.span()));
+    let block = block.to_token_stream();
     let node = node_declaration(plan, sig);
     // `()` cannot fail and `!` never returns: neither has a value to judge.
-    let check_failure = plan.counted
-        && match &sig.output {
-            ReturnType::Default => false,
-            ReturnType::Type(_, ty) => !matches!(**ty, Type::Never(_)),
-        };
+    let check_failure = match &sig.output {
+        ReturnType::Default => false,
+        ReturnType::Type(_, ty) => !matches!(**ty, Type::Never(_)),
+    };
     let async_trait_future = if sig.asyncness.is_none() {
         function.async_trait_future()
     } else {
@@ -93,7 +97,7 @@ fn instrumented(plan: &Plan, mut function: MaybeFn) -> TokenStream {
         // inside is what runs, so it is what gets measured. (Validation keeps breakers off it.)
         let mut wrap = WrapAsyncBlock {
             plan,
-            check_failure: plan.counted,
+            check_failure: true,
             done: false,
         };
         wrap.visit_block_mut(&mut future_body);
@@ -160,8 +164,23 @@ fn start_call(plan: &Plan, is_async: bool) -> TokenStream {
     }
 }
 
-/// Sets the guard's failure flag from the return value, when its type says (`Outcome`).
-fn observe_failure() -> TokenStream {
+/// Sets the guard's failure flag from the return value: by the node's `is_failure` function when
+/// it has one, else when the value's type says (`Outcome`).
+fn observe_failure(plan: &Plan) -> TokenStream {
+    if let Some(is_failure) = &plan.is_failure {
+        let path = &is_failure.path;
+        // As the breaker's: a closure, so a wrong argument type is reported on the path.
+        let call = quote_spanned! {path.span()=>
+            ::instrument_runtime::__private::breaker_failed_with(
+                &__instrument_ret,
+                |__instrument_error| #path(__instrument_error),
+            )
+        };
+        return quote! {
+            #[allow(clippy::redundant_closure)]
+            __instrument_call.failed_if(#call);
+        };
+    }
     quote! {
         __instrument_call.failed_if({
             #[allow(unused_imports)]
@@ -225,7 +244,7 @@ fn wrap_block(
         },
     };
     let observe = if check_failure {
-        observe_failure()
+        observe_failure(plan)
     } else {
         TokenStream::new()
     };
@@ -307,6 +326,17 @@ impl VisitMut for WrapAsyncBlock<'_> {
 
 fn node_declaration(plan: &Plan, sig: &Signature) -> TokenStream {
     let name = &plan.name;
+    // The type name of an item nested in the node static is its path, the function's with its
+    // `Self` type included (`app::Store::get::__INSTRUMENT_NODE::__instrument_path`): the runtime
+    // qualifies a default name with it.
+    let path = option_tokens(plan.default_name.then(|| {
+        quote! {{
+            fn __instrument_path() -> &'static str {
+                ::core::any::type_name_of_val(&__instrument_path)
+            }
+            __instrument_path
+        }}
+    }));
     let line = quote_spanned!(sig.ident.span()=> ::core::line!());
     let (timed, counted, in_flight) = (plan.timed, plan.counted, plan.in_flight);
     let has_budget = plan.budget.is_some();
@@ -315,6 +345,7 @@ fn node_declaration(plan: &Plan, sig: &Signature) -> TokenStream {
         static __INSTRUMENT_NODE: ::instrument_runtime::__private::Node =
             ::instrument_runtime::__private::Node::new(::instrument_runtime::__private::NodeMeta {
                 name: #name,
+                path: #path,
                 module_path: ::core::module_path!(),
                 file: ::core::file!(),
                 line: #line,

@@ -14,6 +14,11 @@ use instrument_duration::{format_nanos, parse_nanos};
 /// What to generate for one function.
 pub(crate) struct Plan {
     pub(crate) name: String,
+    /// Whether the name is the function's own (no `name = ...`): the runtime then qualifies it.
+    pub(crate) default_name: bool,
+    /// Which errors count as failures of the node: `is_failure` of `#[timed]`, `#[counted]` or
+    /// `#[budget]`, else the breaker's; without one, every `Err` (see `Outcome`).
+    pub(crate) is_failure: Option<FunctionPath>,
     pub(crate) timed: bool,
     pub(crate) counted: bool,
     pub(crate) in_flight: bool,
@@ -66,6 +71,7 @@ pub(crate) enum WindowPlan {
 }
 
 /// A function named in an argument: the path, and the path as written for reports.
+#[derive(Clone)]
 pub(crate) struct FunctionPath {
     pub(crate) path: syn::Path,
     pub(crate) written: String,
@@ -103,8 +109,11 @@ pub(crate) fn build(attrs: &[AttrArgs], function: &MaybeFn, errors: &mut Errors)
             );
         }
     }
+    let name = node_name(attrs, errors);
     let mut plan = Plan {
-        name: node_name(attrs, sig, errors),
+        default_name: name.is_none(),
+        name: name.unwrap_or_else(|| sig.ident.unraw_name()),
+        is_failure: None,
         timed: false,
         counted: false,
         in_flight: false,
@@ -112,6 +121,15 @@ pub(crate) fn build(attrs: &[AttrArgs], function: &MaybeFn, errors: &mut Errors)
         breaker: None,
     };
     for attr in attrs {
+        if attr.kind != Kind::CircuitBreaker
+            && let Some((key, _)) = attr.args.is_failure.get()
+        {
+            if plan.is_failure.is_some() {
+                errors.push(key.span(), format!("duplicate argument `{key}`"));
+            } else {
+                plan.is_failure = function_path(&attr.args.is_failure, "is_absent", errors);
+            }
+        }
         match attr.kind {
             Kind::Timed => plan.timed = true,
             Kind::Counted => {
@@ -129,6 +147,12 @@ pub(crate) fn build(attrs: &[AttrArgs], function: &MaybeFn, errors: &mut Errors)
             }
         }
     }
+    if plan.is_failure.is_none() {
+        plan.is_failure = plan
+            .breaker
+            .as_ref()
+            .and_then(|breaker| breaker.is_failure.clone());
+    }
     plan
 }
 
@@ -141,8 +165,8 @@ fn check_signature(primary: Kind, sig: &Signature, errors: &mut Errors) {
     }
 }
 
-/// The node name: `name = "..."` (the same in every attribute that gives one), else the fn's name.
-fn node_name(attrs: &[AttrArgs], sig: &Signature, errors: &mut Errors) -> String {
+/// The node name given with `name = "..."` (the same in every attribute that gives one).
+fn node_name(attrs: &[AttrArgs], errors: &mut Errors) -> Option<String> {
     let mut chosen: Option<(String, Span)> = None;
     // A breaker's `name` names the breaker, which several nodes may share.
     for attr in attrs
@@ -164,7 +188,7 @@ fn node_name(attrs: &[AttrArgs], sig: &Signature, errors: &mut Errors) -> String
             None => chosen = Some((name, value.span())),
         }
     }
-    chosen.map_or_else(|| sig.ident.unraw_name(), |(name, _)| name)
+    chosen.map(|(name, _)| name)
 }
 
 trait UnrawName {

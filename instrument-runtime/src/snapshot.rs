@@ -200,15 +200,19 @@ pub fn snapshot() -> Snapshot {
     let nodes = registered();
     let metas: Vec<_> = nodes.iter().map(|node| node.meta()).collect();
     let applied = applied();
+    let conflicts = conflicts_among(&metas);
     Snapshot {
         host: host_name(),
         run_id: crate::run::run_id().to_owned(),
         taken_at_unix_ms: crate::clock::unix_ms_now(),
-        conflicts: conflicts_among(&metas),
-        nodes: nodes
-            .into_iter()
-            .map(|node| NodeSnapshot::of(node, &applied))
-            .collect(),
+        nodes: told_apart(
+            nodes
+                .into_iter()
+                .map(|node| NodeSnapshot::of(node, &applied))
+                .collect(),
+            &conflicts,
+        ),
+        conflicts,
         breakers: {
             let now_ns = crate::clock::breaker_now_ns();
             crate::breaker::table::all()
@@ -219,6 +223,17 @@ pub fn snapshot() -> Snapshot {
         budgets_file: applied.use_.clone(),
         process: ProcessMemory::read(),
     }
+}
+
+/// Nodes sharing a name get their site added to it (`step (src/a.rs:12)`), so that every export
+/// shows each of them: a series per name would keep one and drop the others silently.
+fn told_apart(mut nodes: Vec<NodeSnapshot>, conflicts: &[NameConflict]) -> Vec<NodeSnapshot> {
+    for node in &mut nodes {
+        if conflicts.iter().any(|conflict| conflict.name == node.name) {
+            node.name = format!("{} ({}:{})", node.name, node.file, node.line);
+        }
+    }
+    nodes
 }
 
 /// The host name, read once: from the kernel on Linux, else `HOSTNAME` / `COMPUTERNAME`.
@@ -238,8 +253,8 @@ fn host_name() -> String {
 impl NodeSnapshot {
     fn of(node: &'static Node, applied: &Applied) -> Self {
         let meta = node.meta();
-        let (budget, budget_source) = if let Some((budget, source)) = applied.budgets.get(meta.name)
-        {
+        let name = meta.qualified_name();
+        let (budget, budget_source) = if let Some((budget, source)) = applied.budgets.get(&*name) {
             (Some(*budget), Some(source.clone()))
         } else {
             let site = || CodeSite {
@@ -254,7 +269,7 @@ impl NodeSnapshot {
             .as_ref()
             .map(|histogram| Latency::of(histogram, totals.sum_ns));
         Self {
-            name: meta.name.to_owned(),
+            name: name.into_owned(),
             module_path: meta.module_path.to_owned(),
             file: meta.file.to_owned(),
             line: meta.line,

@@ -252,6 +252,7 @@ mod tests {
 
     static NODE: Node = Node::new(NodeMeta {
         name: "node",
+        path: None,
         module_path: "app",
         file: "src/app.rs",
         line: 1,
