@@ -17,7 +17,8 @@ pub(crate) struct Plan {
     /// Whether the name is the function's own (no `name = ...`): the runtime then qualifies it.
     pub(crate) default_name: bool,
     /// Which errors count as failures of the node: `is_failure` of `#[timed]`, `#[counted]` or
-    /// `#[budget]`, else the breaker's; without one, every `Err` (see `Outcome`).
+    /// `#[budget]`; without one, every `Err` (see `Outcome`). The breaker's own `is_failure`
+    /// decides only what trips the breaker.
     pub(crate) is_failure: Option<FunctionPath>,
     pub(crate) timed: bool,
     pub(crate) counted: bool,
@@ -71,7 +72,6 @@ pub(crate) enum WindowPlan {
 }
 
 /// A function named in an argument: the path, and the path as written for reports.
-#[derive(Clone)]
 pub(crate) struct FunctionPath {
     pub(crate) path: syn::Path,
     pub(crate) written: String,
@@ -146,12 +146,6 @@ pub(crate) fn build(attrs: &[AttrArgs], function: &MaybeFn, errors: &mut Errors)
                 plan.breaker = Some(breaker(attr, sig, errors));
             }
         }
-    }
-    if plan.is_failure.is_none() {
-        plan.is_failure = plan
-            .breaker
-            .as_ref()
-            .and_then(|breaker| breaker.is_failure.clone());
     }
     plan
 }

@@ -70,9 +70,13 @@ impl NodeMeta {
 /// The function the generated node static is declared in, qualified within its module:
 /// `app::store::Store::get::__INSTRUMENT_NODE::__instrument_path` in `app::store` -> `Store::get`.
 fn qualify(path: &str, module_path: &str) -> String {
-    let path = path
+    let mut path = path
         .strip_suffix("::__INSTRUMENT_NODE::__instrument_path")
         .unwrap_or(path);
+    // The body of an `async fn` is a closure of it.
+    while let Some(function) = path.strip_suffix("::{{closure}}") {
+        path = function;
+    }
     path.replace(&format!("{module_path}::"), "")
 }
 

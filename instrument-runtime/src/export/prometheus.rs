@@ -35,7 +35,7 @@ pub(crate) const BREAKER_SLA_VIOLATIONS: &str = "breaker_recovery_sla_violations
 /// Renders the snapshot in the Prometheus text exposition format 0.0.4, the content of
 /// `performance_metrics.prom`.
 ///
-/// Per node: calls, errors (for `#[counted]` nodes), panics and cancellations as `_total`
+/// Per node: calls, errors, panics and cancellations as `_total`
 /// counters; the in-flight gauge (with `#[counted(in_flight)]`); for timed nodes the latency
 /// histogram `node_latency_seconds` (buckets of [`ExportOptions::buckets_for`], plus each
 /// budget's allowance so that the generated alerts compare against a bucket bound), and the
@@ -492,8 +492,8 @@ fn node_families<'a>(
         (
             "node_errors_total",
             Kind::Counter,
-            "Calls of the node whose return value was a failure (nodes with #[counted]).",
-            |node| node.instruments.counted.then_some(node.errors),
+            "Calls of the node whose return value was a failure.",
+            |node| Some(node.errors),
         ),
         (
             "node_panics_total",
