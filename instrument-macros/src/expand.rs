@@ -499,7 +499,10 @@ fn admission(breaker: &BreakerPlan, sig: &Signature) -> TokenStream {
 /// Tells the breaker how the call went: failed (by `Outcome`, or by the `is_failure` function),
 /// and a description of the value for its report.
 fn finish_breaker(breaker: &BreakerPlan, output: &ReturnType) -> TokenStream {
-    let failed = if let Some(is_failure) = &breaker.is_failure {
+    let failed = if matches!(output, ReturnType::Default) {
+        // Nothing returned, nothing failed: only the slow-call limit judges the call.
+        quote!(let __instrument_failed = false;)
+    } else if let Some(is_failure) = &breaker.is_failure {
         let path = &is_failure.path;
         // Called from a closure: an argument of the wrong type is then reported on the path as a
         // plain mismatch, not with a suggestion to write a closure (which the attribute rejects).

@@ -242,7 +242,19 @@ fn check_breaker_target(attr: &AttrArgs, function: &MaybeFn, errors: &mut Errors
     let message = "`#[circuit_breaker]` needs a function that returns a `Result` (or a type implementing `instrument_runtime::Outcome`)";
     let sig = &function.sig;
     match &sig.output {
-        ReturnType::Default => errors.push_spanned(sig, message),
+        // Only a slow call can fail a call that returns nothing, and only a fallback can stand in
+        // for it while the breaker is open.
+        ReturnType::Default => match (attr.args.slow_call.get(), attr.args.fallback.get()) {
+            (Some(_), Some(_)) => {}
+            (None, _) => errors.push_spanned(
+                sig,
+                format!("{message}; a function returning `()` never fails unless it is slow: give it `slow_call = \"...\"` and a `fallback`"),
+            ),
+            (Some(_), None) => errors.push_spanned(
+                sig,
+                "`#[circuit_breaker]` on a function returning `()` needs a `fallback`, to run in its place while the breaker is open",
+            ),
+        },
         ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => {
             errors.push_spanned(&sig.output, message);
         }
