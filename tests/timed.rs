@@ -472,3 +472,28 @@ fn two_nodes_with_one_name_are_a_conflict_never_merged() {
         .collect();
     assert_eq!(calls, vec![1, 1]);
 }
+
+#[test]
+fn reproduces_closures_having_no_way_to_be_timed() {
+    let clock = ManualClock::new();
+    let _installed = clock.install();
+    let visited: Vec<u64> = [1, 2, 3]
+        .into_iter()
+        .map(|ms| {
+            let _node = instrument_runtime::timed_scope!("scope_visit_entry");
+            clock.advance(Duration::from_millis(ms));
+            ms
+        })
+        .collect();
+    assert_eq!(visited, [1, 2, 3]);
+    let doubled = instrument_runtime::timed_scope!("scope_expression", {
+        clock.advance(Duration::from_millis(5));
+        21 * 2
+    });
+    assert_eq!(doubled, 42);
+    let visit = node("scope_visit_entry");
+    assert_eq!(visit.calls, 3);
+    assert_close(visit.latency.unwrap().max_ns, 3 * MS);
+    assert!(visit.file.ends_with("timed.rs"));
+    assert_close(node("scope_expression").latency.unwrap().max_ns, 5 * MS);
+}

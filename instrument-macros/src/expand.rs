@@ -30,6 +30,13 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     let mut function: MaybeFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
         Err(error) => {
+            if syn::parse2::<syn::ExprClosure>(item.clone()).is_ok() {
+                // Past rustc's own "attributes on expressions are experimental": in expression
+                // position only one expression is read, so the error and the closure are one.
+                errors.push_error(item::closure(kind, &item));
+                let compile_errors = errors.into_compile_errors();
+                return quote!({ #compile_errors #item });
+            }
             errors.push_error(item::not_a_function(kind, &item, error));
             return quote!(#item)
                 .into_iter()

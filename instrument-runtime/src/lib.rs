@@ -27,6 +27,7 @@ mod registry;
 mod report;
 mod resources;
 mod run;
+mod scope;
 mod shard;
 mod snapshot;
 mod sync;
