@@ -226,8 +226,9 @@ fn wrap_block(
     let is_async = matches!(run, Run::Async(_));
     let start = start_call(plan, is_async);
     let run = match run {
-        // Nothing to read from the value: the block is the body's tail expression.
-        Run::Sync(_) if !check_failure => {
+        // Nothing to read from the value and nothing to tell a breaker after the call: the block
+        // is the body's tail expression.
+        Run::Sync(_) if !check_failure && after.is_empty() => {
             return quote! {
                 #before
                 #[allow(unused_mut)]

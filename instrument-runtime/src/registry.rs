@@ -36,8 +36,9 @@ pub fn nodes() -> Vec<&'static NodeMeta> {
 
 /// Two or more functions registered under one node name.
 ///
-/// Their statistics are never merged: each stays a node of its own, and the conflict is reported
-/// in the snapshot and in the report at exit so the names can be made unique.
+/// Their statistics are never merged: each stays a node of its own, named in the snapshot and
+/// every export with its site (`step (src/a.rs:12)`), and the conflict is reported in the
+/// snapshot and in the report at exit so the names can be made unique.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NameConflict {
     /// The shared name.
