@@ -5,28 +5,28 @@ mod common;
 
 use instrument_runtime::{ExportOptions, artifacts, check_budgets, prometheus_text, snapshot};
 
-struct Store;
-struct Cache;
-struct Index;
+struct Store(u32);
+struct Cache(u32);
+struct Index(u32);
 
 impl Store {
     #[instrument_runtime::timed]
     fn get(&self) -> u32 {
-        1
+        self.0
     }
 }
 
 impl Cache {
     #[instrument_runtime::timed]
     fn get(&self) -> u32 {
-        2
+        self.0
     }
 }
 
 impl Index {
     #[instrument_runtime::timed]
     fn get(&self) -> u32 {
-        3
+        self.0
     }
 }
 
@@ -44,7 +44,7 @@ const GETS: [&str; 3] = ["Cache::get", "Index::get", "Store::get"];
 
 #[test]
 fn reproduces_same_named_methods_of_three_types_collapsing_into_one_series() {
-    assert_eq!(Store.get() + Cache.get() + Index.get(), 6);
+    assert_eq!(Store(1).get() + Cache(2).get() + Index(3).get(), 6);
     let snapshot = snapshot();
     for name in GETS {
         assert_eq!(

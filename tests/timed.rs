@@ -482,10 +482,10 @@ fn reproduces_closures_having_no_way_to_be_timed() {
         .map(|ms| {
             let _node = instrument_runtime::timed_scope!("scope_visit_entry");
             clock.advance(Duration::from_millis(ms));
-            ms
+            ms * 10
         })
         .collect();
-    assert_eq!(visited, [1, 2, 3]);
+    assert_eq!(visited, [10, 20, 30]);
     let doubled = instrument_runtime::timed_scope!("scope_expression", {
         clock.advance(Duration::from_millis(5));
         21 * 2

@@ -17,7 +17,7 @@ use syn::{FnArg, GenericArgument, Pat, PatIdent, PathArguments, ReturnType, Sign
 use crate::args::{self, Kind};
 use crate::errors::Errors;
 use crate::item::{self, MaybeFn};
-use crate::plan::{self, BreakerPlan, BudgetPlan, FailureRatePlan, Plan, WindowPlan};
+use crate::plan::{self, BreakerPlan, BudgetPlan, FailureRatePlan, NodeName, Plan, WindowPlan};
 
 /// Everything one attribute expansion does: parse, validate, expand, or report.
 #[allow(
@@ -333,11 +333,14 @@ impl VisitMut for WrapAsyncBlock<'_> {
 }
 
 fn node_declaration(plan: &Plan, sig: &Signature) -> TokenStream {
-    let name = &plan.name;
+    let (name, default_name) = match &plan.name {
+        NodeName::Given(name) => (name, false),
+        NodeName::Default(name) => (name, true),
+    };
     // The type name of an item nested in the node static is its path, the function's with its
     // `Self` type included (`app::Store::get::__INSTRUMENT_NODE::__instrument_path`): the runtime
     // qualifies a default name with it.
-    let path = option_tokens(plan.default_name.then(|| {
+    let path = option_tokens(default_name.then(|| {
         quote! {{
             fn __instrument_path() -> &'static str {
                 ::core::any::type_name_of_val(&__instrument_path)

@@ -13,9 +13,7 @@ use instrument_duration::{format_nanos, parse_nanos};
 
 /// What to generate for one function.
 pub(crate) struct Plan {
-    pub(crate) name: String,
-    /// Whether the name is the function's own (no `name = ...`): the runtime then qualifies it.
-    pub(crate) default_name: bool,
+    pub(crate) name: NodeName,
     /// Which errors count as failures of the node: `is_failure` of `#[timed]`, `#[counted]` or
     /// `#[budget]`; without one, every `Err` (see `Outcome`). The breaker's own `is_failure`
     /// decides only what trips the breaker.
@@ -25,6 +23,14 @@ pub(crate) struct Plan {
     pub(crate) in_flight: bool,
     pub(crate) budget: Option<BudgetPlan>,
     pub(crate) breaker: Option<BreakerPlan>,
+}
+
+/// A node's name as the attributes decide it.
+pub(crate) enum NodeName {
+    /// `name = "..."`.
+    Given(String),
+    /// The function's identifier; the runtime qualifies it with the function's path.
+    Default(String),
 }
 
 pub(crate) struct BudgetPlan {
@@ -111,8 +117,10 @@ pub(crate) fn build(attrs: &[AttrArgs], function: &MaybeFn, errors: &mut Errors)
     }
     let name = node_name(attrs, errors);
     let mut plan = Plan {
-        default_name: name.is_none(),
-        name: name.unwrap_or_else(|| sig.ident.unraw_name()),
+        name: name.map_or_else(
+            || NodeName::Default(sig.ident.unraw_name()),
+            NodeName::Given,
+        ),
         is_failure: None,
         timed: false,
         counted: false,
@@ -721,7 +729,7 @@ mod tests {
     use proc_macro2::TokenStream;
     use quote::quote;
 
-    use super::{BreakerPlan, WindowPlan, build};
+    use super::{BreakerPlan, NodeName, WindowPlan, build};
     use crate::args::{Kind, parse_primary};
     use crate::errors::Errors;
     use crate::item::MaybeFn;
@@ -838,7 +846,7 @@ mod tests {
         .expect("a function");
         let plan = build(&attrs, &function, &mut errors);
         assert!(errors.is_empty(), "{:?}", errors.messages());
-        assert_eq!(plan.name, "embed_step");
+        assert!(matches!(&plan.name, NodeName::Given(name) if name == "embed_step"));
         assert!(plan.counted && plan.timed);
         assert_eq!(plan.breaker.expect("a breaker").name, "embedding");
     }

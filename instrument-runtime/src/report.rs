@@ -270,6 +270,25 @@ impl std::fmt::Display for Bytes {
     }
 }
 
+/// The summary's table of nodes.
+const NODES: Table<11> = Table {
+    header: [
+        "node",
+        "calls",
+        "errors",
+        "panics",
+        "cancelled",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "budget",
+        "verdict",
+    ],
+    left_aligned: &[0, 9, 10],
+    status: Some(10),
+};
+
 /// Renders the compact summary table printed at exit.
 ///
 /// ```
@@ -280,23 +299,6 @@ impl std::fmt::Display for Bytes {
 /// assert!(table.contains("node"));
 /// ```
 pub fn render_summary(snapshot: &Snapshot, budgets: &BudgetReport, style: TableStyle) -> String {
-    const NODES: Table<11> = Table {
-        header: [
-            "node",
-            "calls",
-            "errors",
-            "panics",
-            "cancelled",
-            "p50",
-            "p95",
-            "p99",
-            "max",
-            "budget",
-            "verdict",
-        ],
-        left_aligned: &[0, 9, 10],
-        status: Some(10),
-    };
     const BREAKERS: Table<10> = Table {
         header: [
             "breaker",
