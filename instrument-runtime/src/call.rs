@@ -170,6 +170,17 @@ pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
 impl<const FLAGS: u8> Drop for Call<FLAGS> {
     #[inline(always)]
     fn drop(&mut self) {
+        let elapsed_ns = if FLAGS & flags::TIMED != 0 {
+            // A measured call started off the fast path, and the end is off it too: its start
+            // has no tag by the time it is read.
+            let end = clock::now_or(|| self.leave());
+            Some(clock::elapsed_ns(self.start, end))
+        } else {
+            if self.start != 0 {
+                self.leave();
+            }
+            None
+        };
         let end = if FLAGS & flags::ASYNC != 0 {
             match self.async_state.load(Ordering::Relaxed) {
                 BODY_PANICKED => CallEnd::Panicked,
@@ -187,19 +198,6 @@ impl<const FLAGS: u8> Drop for Call<FLAGS> {
             CallEnd::Failed
         } else {
             CallEnd::Returned
-        };
-        // A panicking call is counted but not timed: by the time it unwinds here the panic hook
-        // has run (a backtrace can take hundreds of milliseconds), which is not the call's time.
-        let elapsed_ns = if FLAGS & flags::TIMED != 0 && end != CallEnd::Panicked {
-            // A measured call started off the fast path, and the end is off it too: its start
-            // has no tag by the time it is read.
-            let end = clock::now_or(|| self.leave());
-            Some(clock::elapsed_ns(self.start, end))
-        } else {
-            if self.start != 0 {
-                self.leave();
-            }
-            None
         };
         with_shard(self.node, self.local, |shard| shard.finish(end, elapsed_ns));
     }
