@@ -490,12 +490,12 @@ mod tests {
             (
                 Kind::Timed,
                 "colour",
-                "unknown argument `colour` for `#[timed]`; expected `name` or `is_failure`",
+                "unknown argument `colour` for `#[timed]`; expected one of `name`, `is_failure`",
             ),
             (
                 Kind::Budget,
                 "colour",
-                "unknown argument `colour` for `#[budget]`; expected one of `name`, `p50`, `p90`, `p95`, `p99`, `max`, `tolerance`, `min_samples`",
+                "unknown argument `colour` for `#[budget]`; expected one of `name`, `is_failure`, `p50`, `p90`, `p95`, `p99`, `max`, `tolerance`, `min_samples`",
             ),
         ];
         for (kind, name, message) in cases {

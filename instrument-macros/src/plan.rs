@@ -1038,23 +1038,42 @@ mod tests {
     #[test]
     fn the_function_must_return_a_value() {
         let message = "`#[circuit_breaker]` needs a function that returns a `Result` (or a type implementing `instrument_runtime::Outcome`)";
-        for function in [
-            quote!(
-                fn embed() {}
+        let unit = format!(
+            "{message}; a function returning `()` never fails unless it is slow: give it `slow_call = \"...\"` and a `fallback`"
+        );
+        for (function, expected) in [
+            (
+                quote!(
+                    fn embed() {}
+                ),
+                unit.as_str(),
             ),
-            quote!(
-                async fn embed() {}
+            (
+                quote!(
+                    async fn embed() {}
+                ),
+                unit.as_str(),
             ),
-            quote!(
-                fn embed() -> ! {
-                    loop {}
-                }
+            (
+                quote!(
+                    fn embed() -> ! {
+                        loop {}
+                    }
+                ),
+                message,
             ),
         ] {
             let written = function.to_string();
             let (_, errors) = breaker_on(quote!(), function);
-            assert_eq!(errors, [message], "{written}");
+            assert_eq!(errors, [expected], "{written}");
         }
+        let (_, errors) = breaker_on(
+            quote!(slow_call = "1s", fallback = later),
+            quote!(
+                fn notify() {}
+            ),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
         let (_, errors) = breaker_on(
             quote!(),
             quote!(

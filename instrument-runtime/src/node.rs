@@ -43,6 +43,8 @@ impl NodeMeta {
     /// within its module, so that methods of different types never share a name: `Store::get`
     /// for a method, `<Store as Cache>::get` for a trait method, `parse` for a free function.
     ///
+    /// An item declared inside a function has that function in its path (`main::Store::get`).
+    ///
     /// ```
     /// struct Store;
     ///
@@ -54,10 +56,14 @@ impl NodeMeta {
     /// #[instrument_runtime::timed(name = "qualified_name_doc")]
     /// fn named() {}
     ///
-    /// let names: Vec<_> = instrument_runtime::nodes().iter().map(|n| n.qualified_name()).collect();
-    /// assert!(names.iter().any(|name| name == "Store::get"));
-    /// assert!(names.iter().any(|name| name == "qualified_name_doc"));
-    /// # Store.get();
+    /// fn main() {
+    ///     let nodes = instrument_runtime::nodes();
+    ///     let names: Vec<_> = nodes.iter().map(|node| node.qualified_name()).collect();
+    ///     assert!(names.iter().any(|name| name == "Store::get"));
+    ///     assert!(names.iter().any(|name| name == "qualified_name_doc"));
+    /// #   Store.get();
+    /// #   named();
+    /// }
     /// ```
     pub fn qualified_name(&self) -> std::borrow::Cow<'static, str> {
         match self.path {

@@ -1123,7 +1123,7 @@ p_node_calls_total{node="a\"b"} 3
 # HELP p_node_cancellations_total Async calls of the node dropped before completing.
 # TYPE p_node_cancellations_total counter
 p_node_cancellations_total{node="a\"b"} 2
-# HELP p_node_errors_total Calls of the node whose return value was a failure (nodes with #[counted]).
+# HELP p_node_errors_total Calls of the node whose return value was a failure.
 # TYPE p_node_errors_total counter
 p_node_errors_total{node="a\"b"} 1
 # HELP p_node_latency_budget_judged 1 when the node had enough calls for its budget to be judged, 0 when not exercised.
