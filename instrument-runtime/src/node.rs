@@ -103,7 +103,8 @@ fn qualify(path: &str, module_path: &str) -> String {
 pub struct Instruments {
     /// Latency is recorded (`#[timed]`, or implied by `#[budget]`).
     pub timed: bool,
-    /// Outcomes are counted: errors as well as calls, panics and cancellations (`#[counted]`).
+    /// The function carries `#[counted]` (every attribute counts calls, errors, panics and
+    /// cancellations).
     pub counted: bool,
     /// An in-flight gauge is kept (`#[counted(in_flight)]`).
     pub in_flight: bool,

@@ -95,9 +95,9 @@ pub struct NodeSnapshot {
     pub budget_source: Option<BudgetSource>,
     /// Calls that ended: returned (with or without an error) or panicked.
     pub calls: u64,
-    /// Calls whose return value was a failure (counted with `#[counted]`).
+    /// Calls whose return value was a failure (see [`Outcome`](crate::Outcome) and `is_failure`).
     pub errors: u64,
-    /// Calls that panicked. Their latency is recorded; the panic still propagated.
+    /// Calls that panicked. Counted in `calls`, not in the latency: the panic still propagated.
     pub panics: u64,
     /// Async calls dropped before completing: not in `calls`, not in the latency.
     pub cancelled: u64,
