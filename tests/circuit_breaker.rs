@@ -484,6 +484,24 @@ fn functions_sharing_a_breaker_name_with_different_settings_stop_the_program_at_
     assert!(stderr.contains("(breaker_conflict_fixture::fetch_batch): failure_threshold = 3, timeout_ns = 5000000000"), "{stderr}");
 }
 
+#[test]
+fn reproduces_a_breaker_conflict_first_met_in_a_spawned_thread_leaving_main_a_poisoned_lock() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_breaker-conflict-fixture"))
+        .arg("spawned")
+        .env("INSTRUMENT_REPORT", "off")
+        .output()
+        .expect("the fixture runs");
+    assert!(!output.status.success(), "{output:?}");
+    assert!(output.stdout.is_empty(), "main stopped too");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!stderr.contains("poisoned"), "{stderr}");
+    // Once in the spawned thread, once in `main`: each names both functions.
+    for function in ["fetch", "fetch_batch"] {
+        let named = format!("(breaker_conflict_fixture::{function}): failure_threshold");
+        assert_eq!(stderr.matches(&named).count(), 2, "{stderr}");
+    }
+}
+
 #[instrument_runtime::circuit_breaker(
     name = "it_cancelled_probe",
     failure_threshold = 1,

@@ -188,3 +188,44 @@ fn in_flight_is_released_by_a_panic() {
     let node = node("in_flight_panic");
     assert_eq!((node.in_flight, node.panics), (Some(0), 1));
 }
+
+#[derive(Debug)]
+enum TokenError {
+    /// An optional token that is not there: control flow, not a failure.
+    Absent,
+    Malformed,
+}
+
+fn is_malformed(error: &TokenError) -> bool {
+    matches!(error, TokenError::Malformed)
+}
+
+fn first_letter(input: &str) -> Result<char, TokenError> {
+    match input.chars().next() {
+        None => Err(TokenError::Absent),
+        Some(c) if c.is_alphabetic() => Ok(c),
+        Some(_) => Err(TokenError::Malformed),
+    }
+}
+
+#[counted(name = "optional_token", is_failure = is_malformed)]
+fn optional_token(input: &str) -> Result<char, TokenError> {
+    first_letter(input)
+}
+
+#[instrument_runtime::timed(name = "optional_token_timed", is_failure = is_malformed)]
+fn optional_token_timed(input: &str) -> Result<char, TokenError> {
+    first_letter(input)
+}
+
+#[test]
+fn reproduces_every_err_counted_as_a_failure_when_is_failure_says_otherwise() {
+    for input in ["", "", "a", "1"] {
+        let _ = optional_token(input);
+        let _ = optional_token_timed(input);
+    }
+    for name in ["optional_token", "optional_token_timed"] {
+        let node = node(name);
+        assert_eq!((node.calls, node.errors), (4, 1), "{name}");
+    }
+}

@@ -39,10 +39,11 @@ impl Kind {
 
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Kind::Timed => &["name"],
-            Kind::Counted => &["name", "in_flight"],
+            Kind::Timed => &["name", "is_failure"],
+            Kind::Counted => &["name", "in_flight", "is_failure"],
             Kind::Budget => &[
                 "name",
+                "is_failure",
                 "p50",
                 "p90",
                 "p95",
@@ -489,12 +490,12 @@ mod tests {
             (
                 Kind::Timed,
                 "colour",
-                "unknown argument `colour` for `#[timed]`; expected `name`",
+                "unknown argument `colour` for `#[timed]`; expected one of `name`, `is_failure`",
             ),
             (
                 Kind::Budget,
                 "colour",
-                "unknown argument `colour` for `#[budget]`; expected one of `name`, `p50`, `p90`, `p95`, `p99`, `max`, `tolerance`, `min_samples`",
+                "unknown argument `colour` for `#[budget]`; expected one of `name`, `is_failure`, `p50`, `p90`, `p95`, `p99`, `max`, `tolerance`, `min_samples`",
             ),
         ];
         for (kind, name, message) in cases {

@@ -17,7 +17,7 @@ use syn::{FnArg, GenericArgument, Pat, PatIdent, PathArguments, ReturnType, Sign
 use crate::args::{self, Kind};
 use crate::errors::Errors;
 use crate::item::{self, MaybeFn};
-use crate::plan::{self, BreakerPlan, BudgetPlan, FailureRatePlan, Plan, WindowPlan};
+use crate::plan::{self, BreakerPlan, BudgetPlan, FailureRatePlan, NodeName, Plan, WindowPlan};
 
 /// Everything one attribute expansion does: parse, validate, expand, or report.
 #[allow(
@@ -30,6 +30,13 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     let mut function: MaybeFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
         Err(error) => {
+            if syn::parse2::<syn::ExprClosure>(item.clone()).is_ok() {
+                // Past rustc's own "attributes on expressions are experimental": in expression
+                // position only one expression is read, so the error and the closure are one.
+                errors.push_error(item::closure(kind, &item));
+                let compile_errors = errors.into_compile_errors();
+                return quote!({ #compile_errors #item });
+            }
             errors.push_error(item::not_a_function(kind, &item, error));
             return quote!(#item)
                 .into_iter()
@@ -75,14 +82,18 @@ fn instrumented(plan: &Plan, mut function: MaybeFn) -> TokenStream {
         TokenStream::new()
     };
     let sig = &function.sig;
-    let block = function.body.to_token_stream();
+    // The braces are the macro's, located at the user's: rustc would otherwise take a one-line
+    // body (`{ self.id }`) now nested in the wrapper for braces the user wrote in vain, and warn
+    // `unused_braces` with a fix that breaks the build.
+    let mut block = function.body.clone();
+    block.set_span(Span::call_site().located_at(function.body.span()));
+    let block = block.to_token_stream();
     let node = node_declaration(plan, sig);
     // `()` cannot fail and `!` never returns: neither has a value to judge.
-    let check_failure = plan.counted
-        && match &sig.output {
-            ReturnType::Default => false,
-            ReturnType::Type(_, ty) => !matches!(**ty, Type::Never(_)),
-        };
+    let check_failure = match &sig.output {
+        ReturnType::Default => false,
+        ReturnType::Type(_, ty) => !matches!(**ty, Type::Never(_)),
+    };
     let async_trait_future = if sig.asyncness.is_none() {
         function.async_trait_future()
     } else {
@@ -93,7 +104,7 @@ fn instrumented(plan: &Plan, mut function: MaybeFn) -> TokenStream {
         // inside is what runs, so it is what gets measured. (Validation keeps breakers off it.)
         let mut wrap = WrapAsyncBlock {
             plan,
-            check_failure: plan.counted,
+            check_failure: true,
             done: false,
         };
         wrap.visit_block_mut(&mut future_body);
@@ -160,8 +171,23 @@ fn start_call(plan: &Plan, is_async: bool) -> TokenStream {
     }
 }
 
-/// Sets the guard's failure flag from the return value, when its type says (`Outcome`).
-fn observe_failure() -> TokenStream {
+/// Sets the guard's failure flag from the return value: by the node's `is_failure` function when
+/// it has one, else when the value's type says (`Outcome`).
+fn observe_failure(plan: &Plan) -> TokenStream {
+    if let Some(is_failure) = &plan.is_failure {
+        let path = &is_failure.path;
+        // As the breaker's: a closure, so a wrong argument type is reported on the path.
+        let call = quote_spanned! {path.span()=>
+            ::instrument_runtime::__private::breaker_failed_with(
+                &__instrument_ret,
+                |__instrument_error| #path(__instrument_error),
+            )
+        };
+        return quote! {
+            #[allow(clippy::redundant_closure)]
+            __instrument_call.failed_if(#call);
+        };
+    }
     quote! {
         __instrument_call.failed_if({
             #[allow(unused_imports)]
@@ -200,8 +226,9 @@ fn wrap_block(
     let is_async = matches!(run, Run::Async(_));
     let start = start_call(plan, is_async);
     let run = match run {
-        // Nothing to read from the value: the block is the body's tail expression.
-        Run::Sync(_) if !check_failure => {
+        // Nothing to read from the value and nothing to tell a breaker after the call: the block
+        // is the body's tail expression.
+        Run::Sync(_) if !check_failure && after.is_empty() => {
             return quote! {
                 #before
                 #[allow(unused_mut)]
@@ -225,7 +252,7 @@ fn wrap_block(
         },
     };
     let observe = if check_failure {
-        observe_failure()
+        observe_failure(plan)
     } else {
         TokenStream::new()
     };
@@ -306,7 +333,21 @@ impl VisitMut for WrapAsyncBlock<'_> {
 }
 
 fn node_declaration(plan: &Plan, sig: &Signature) -> TokenStream {
-    let name = &plan.name;
+    let (name, default_name) = match &plan.name {
+        NodeName::Given(name) => (name, false),
+        NodeName::Default(name) => (name, true),
+    };
+    // The type name of an item nested in the node static is its path, the function's with its
+    // `Self` type included (`app::Store::get::__INSTRUMENT_NODE::__instrument_path`): the runtime
+    // qualifies a default name with it.
+    let path = option_tokens(default_name.then(|| {
+        quote! {{
+            fn __instrument_path() -> &'static str {
+                ::core::any::type_name_of_val(&__instrument_path)
+            }
+            __instrument_path
+        }}
+    }));
     let line = quote_spanned!(sig.ident.span()=> ::core::line!());
     let (timed, counted, in_flight) = (plan.timed, plan.counted, plan.in_flight);
     let has_budget = plan.budget.is_some();
@@ -315,6 +356,7 @@ fn node_declaration(plan: &Plan, sig: &Signature) -> TokenStream {
         static __INSTRUMENT_NODE: ::instrument_runtime::__private::Node =
             ::instrument_runtime::__private::Node::new(::instrument_runtime::__private::NodeMeta {
                 name: #name,
+                path: #path,
                 module_path: ::core::module_path!(),
                 file: ::core::file!(),
                 line: #line,
@@ -468,7 +510,10 @@ fn admission(breaker: &BreakerPlan, sig: &Signature) -> TokenStream {
 /// Tells the breaker how the call went: failed (by `Outcome`, or by the `is_failure` function),
 /// and a description of the value for its report.
 fn finish_breaker(breaker: &BreakerPlan, output: &ReturnType) -> TokenStream {
-    let failed = if let Some(is_failure) = &breaker.is_failure {
+    let failed = if matches!(output, ReturnType::Default) {
+        // Nothing returned, nothing failed: only the slow-call limit judges the call.
+        quote!(let __instrument_failed = false;)
+    } else if let Some(is_failure) = &breaker.is_failure {
         let path = &is_failure.path;
         // Called from a closure: an argument of the wrong type is then reported on the path as a
         // plain mismatch, not with a suggestion to write a closure (which the attribute rejects).

@@ -28,6 +28,24 @@ pub(crate) fn not_a_function(kind: Kind, item: &TokenStream, error: syn::Error) 
     )
 }
 
+/// The error for an attribute written on a closure, on its first token, pointing at the block
+/// form.
+pub(crate) fn closure(kind: Kind, closure: &TokenStream) -> syn::Error {
+    let span = closure
+        .clone()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |token| token.span());
+    syn::Error::new(
+        span,
+        format!(
+            "`#[{}]` cannot be applied to a closure; closures: use the block form, \
+             `let _node = instrument_runtime::timed_scope!(\"name\");` inside the closure",
+            kind.name()
+        ),
+    )
+}
+
 pub(crate) struct MaybeFn {
     pub(crate) attrs: Vec<Attribute>,
     pub(crate) vis: Visibility,

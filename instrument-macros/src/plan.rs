@@ -13,12 +13,24 @@ use instrument_duration::{format_nanos, parse_nanos};
 
 /// What to generate for one function.
 pub(crate) struct Plan {
-    pub(crate) name: String,
+    pub(crate) name: NodeName,
+    /// Which errors count as failures of the node: `is_failure` of `#[timed]`, `#[counted]` or
+    /// `#[budget]`; without one, every `Err` (see `Outcome`). The breaker's own `is_failure`
+    /// decides only what trips the breaker.
+    pub(crate) is_failure: Option<FunctionPath>,
     pub(crate) timed: bool,
     pub(crate) counted: bool,
     pub(crate) in_flight: bool,
     pub(crate) budget: Option<BudgetPlan>,
     pub(crate) breaker: Option<BreakerPlan>,
+}
+
+/// A node's name as the attributes decide it.
+pub(crate) enum NodeName {
+    /// `name = "..."`.
+    Given(String),
+    /// The function's identifier; the runtime qualifies it with the function's path.
+    Default(String),
 }
 
 pub(crate) struct BudgetPlan {
@@ -103,8 +115,13 @@ pub(crate) fn build(attrs: &[AttrArgs], function: &MaybeFn, errors: &mut Errors)
             );
         }
     }
+    let name = node_name(attrs, errors);
     let mut plan = Plan {
-        name: node_name(attrs, sig, errors),
+        name: name.map_or_else(
+            || NodeName::Default(sig.ident.unraw_name()),
+            NodeName::Given,
+        ),
+        is_failure: None,
         timed: false,
         counted: false,
         in_flight: false,
@@ -112,6 +129,15 @@ pub(crate) fn build(attrs: &[AttrArgs], function: &MaybeFn, errors: &mut Errors)
         breaker: None,
     };
     for attr in attrs {
+        if attr.kind != Kind::CircuitBreaker
+            && let Some((key, _)) = attr.args.is_failure.get()
+        {
+            if plan.is_failure.is_some() {
+                errors.push(key.span(), format!("duplicate argument `{key}`"));
+            } else {
+                plan.is_failure = function_path(&attr.args.is_failure, "is_absent", errors);
+            }
+        }
         match attr.kind {
             Kind::Timed => plan.timed = true,
             Kind::Counted => {
@@ -141,8 +167,8 @@ fn check_signature(primary: Kind, sig: &Signature, errors: &mut Errors) {
     }
 }
 
-/// The node name: `name = "..."` (the same in every attribute that gives one), else the fn's name.
-fn node_name(attrs: &[AttrArgs], sig: &Signature, errors: &mut Errors) -> String {
+/// The node name given with `name = "..."` (the same in every attribute that gives one).
+fn node_name(attrs: &[AttrArgs], errors: &mut Errors) -> Option<String> {
     let mut chosen: Option<(String, Span)> = None;
     // A breaker's `name` names the breaker, which several nodes may share.
     for attr in attrs
@@ -164,7 +190,7 @@ fn node_name(attrs: &[AttrArgs], sig: &Signature, errors: &mut Errors) -> String
             None => chosen = Some((name, value.span())),
         }
     }
-    chosen.map_or_else(|| sig.ident.unraw_name(), |(name, _)| name)
+    chosen.map(|(name, _)| name)
 }
 
 trait UnrawName {
@@ -224,7 +250,19 @@ fn check_breaker_target(attr: &AttrArgs, function: &MaybeFn, errors: &mut Errors
     let message = "`#[circuit_breaker]` needs a function that returns a `Result` (or a type implementing `instrument_runtime::Outcome`)";
     let sig = &function.sig;
     match &sig.output {
-        ReturnType::Default => errors.push_spanned(sig, message),
+        // Only a slow call can fail a call that returns nothing, and only a fallback can stand in
+        // for it while the breaker is open.
+        ReturnType::Default => match (attr.args.slow_call.get(), attr.args.fallback.get()) {
+            (Some(_), Some(_)) => {}
+            (None, _) => errors.push_spanned(
+                sig,
+                format!("{message}; a function returning `()` never fails unless it is slow: give it `slow_call = \"...\"` and a `fallback`"),
+            ),
+            (Some(_), None) => errors.push_spanned(
+                sig,
+                "`#[circuit_breaker]` on a function returning `()` needs a `fallback`, to run in its place while the breaker is open",
+            ),
+        },
         ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => {
             errors.push_spanned(&sig.output, message);
         }
@@ -691,7 +729,7 @@ mod tests {
     use proc_macro2::TokenStream;
     use quote::quote;
 
-    use super::{BreakerPlan, WindowPlan, build};
+    use super::{BreakerPlan, NodeName, WindowPlan, build};
     use crate::args::{Kind, parse_primary};
     use crate::errors::Errors;
     use crate::item::MaybeFn;
@@ -808,7 +846,7 @@ mod tests {
         .expect("a function");
         let plan = build(&attrs, &function, &mut errors);
         assert!(errors.is_empty(), "{:?}", errors.messages());
-        assert_eq!(plan.name, "embed_step");
+        assert!(matches!(&plan.name, NodeName::Given(name) if name == "embed_step"));
         assert!(plan.counted && plan.timed);
         assert_eq!(plan.breaker.expect("a breaker").name, "embedding");
     }
@@ -1000,23 +1038,42 @@ mod tests {
     #[test]
     fn the_function_must_return_a_value() {
         let message = "`#[circuit_breaker]` needs a function that returns a `Result` (or a type implementing `instrument_runtime::Outcome`)";
-        for function in [
-            quote!(
-                fn embed() {}
+        let unit = format!(
+            "{message}; a function returning `()` never fails unless it is slow: give it `slow_call = \"...\"` and a `fallback`"
+        );
+        for (function, expected) in [
+            (
+                quote!(
+                    fn embed() {}
+                ),
+                unit.as_str(),
             ),
-            quote!(
-                async fn embed() {}
+            (
+                quote!(
+                    async fn embed() {}
+                ),
+                unit.as_str(),
             ),
-            quote!(
-                fn embed() -> ! {
-                    loop {}
-                }
+            (
+                quote!(
+                    fn embed() -> ! {
+                        loop {}
+                    }
+                ),
+                message,
             ),
         ] {
             let written = function.to_string();
             let (_, errors) = breaker_on(quote!(), function);
-            assert_eq!(errors, [message], "{written}");
+            assert_eq!(errors, [expected], "{written}");
         }
+        let (_, errors) = breaker_on(
+            quote!(slow_call = "1s", fallback = later),
+            quote!(
+                fn notify() {}
+            ),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
         let (_, errors) = breaker_on(
             quote!(),
             quote!(

@@ -28,6 +28,7 @@ mod registry;
 mod report;
 mod resources;
 mod run;
+mod scope;
 mod shard;
 mod snapshot;
 mod sync;
@@ -73,17 +74,28 @@ pub use histogram::{LatencyBin, LatencyHistogram};
 /// node per source function), `const`- and lifetime-generic functions, functions returning
 /// `impl Trait`, `unsafe fn`, `async fn` (timed from first poll to completion; a future dropped
 /// before completion counts as cancelled) and methods of `#[async_trait]` impls. Early `return`
-/// and `?` keep their meaning. A panic is counted, its latency recorded, and it propagates
-/// unchanged. Stacks with `#[counted]` and `#[budget]` in any order, recording once.
+/// and `?` keep their meaning. A panic is counted and propagates unchanged; its latency is not
+/// recorded, since the panic hook has run by the time the unwind ends the call. A returned value
+/// that is a failure is counted as an error (see [`Outcome`]). Stacks with `#[counted]` and
+/// `#[budget]` in any order, recording once. Closures cannot carry attributes: use the block form,
+/// [`timed_scope!`].
 ///
 /// # Arguments
 ///
 /// ## `name`
 ///
-/// The node's name (default: the function's name). Two functions with one name are reported as
-/// a conflict (see [`conflicts`]), never merged. Any printable text will do (`Store::get`,
-/// `checkout v2`); an empty name or one with a control character (`\r`, `\x1b`) is a compile
-/// error, since names are printed in tables, logs and metrics.
+/// The node's name. By default, the function's path within its module: `parse` for a free
+/// function, `Store::get` for a method, `<Store as Cache>::get` for a trait method (see
+/// [`NodeMeta::qualified_name`]). Two functions given one name are reported as a conflict (see
+/// [`conflicts`]), never merged, and each is named with its site in the exports. Any printable
+/// text will do (`Store::get`, `checkout v2`); an empty name or one with a control character
+/// (`\r`, `\x1b`) is a compile error, since names are printed in tables, logs and metrics.
+///
+/// ## `is_failure`
+///
+/// The path of a function `fn(&E) -> bool` deciding which `Err(E)` count as errors, for code
+/// where an `Err` is control flow (default: every `Err`). The same on `#[counted]` and
+/// `#[budget]`.
 ///
 /// # Example
 ///
@@ -113,7 +125,27 @@ pub use printable::printable;
 ///
 /// ## `name`
 ///
-/// The node's name (default: the function's name), as for [`timed`].
+/// The node's name (default: the function's path within its module), as for [`timed`].
+///
+/// ## `is_failure`
+///
+/// Which errors count as failures, as for [`timed`]:
+///
+/// ```
+/// fn is_malformed(error: &std::num::ParseIntError) -> bool {
+///     !matches!(error.kind(), std::num::IntErrorKind::Empty)
+/// }
+///
+/// #[instrument_runtime::counted(name = "counted_doc_is_failure", is_failure = is_malformed)]
+/// fn optional_number(text: &str) -> Result<u32, std::num::ParseIntError> {
+///     text.parse()
+/// }
+///
+/// let _ = optional_number("");
+/// let _ = optional_number("x");
+/// let snapshot = instrument_runtime::snapshot();
+/// assert_eq!(snapshot.node("counted_doc_is_failure").unwrap().errors, 1);
+/// ```
 ///
 /// ## `in_flight`
 ///
@@ -163,7 +195,11 @@ pub use instrument_macros::counted;
 ///
 /// ## `name`
 ///
-/// The node's name (default: the function's name), as for [`timed`].
+/// The node's name (default: the function's path within its module), as for [`timed`].
+///
+/// ## `is_failure`
+///
+/// Which errors count as failures, as for [`timed`].
 ///
 /// # Example
 ///

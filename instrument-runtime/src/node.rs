@@ -19,8 +19,13 @@ use crate::shard::ShardPool;
 /// ```
 #[derive(Debug)]
 pub struct NodeMeta {
-    /// The node's name: `name = "..."` from an attribute, or the function's name.
+    /// The name as written: `name = "..."` from an attribute, or the function's identifier.
+    /// Reports and exports use [`qualified_name`](Self::qualified_name).
     pub name: &'static str,
+    /// For a node named by default, the type name of an item nested in its static: a path that
+    /// includes the function's, from which [`qualified_name`](Self::qualified_name) takes the `Self` type of a method.
+    #[doc(hidden)]
+    pub path: Option<fn() -> &'static str>,
     /// `module_path!()` where the function is defined.
     pub module_path: &'static str,
     /// Source file of the function.
@@ -31,6 +36,54 @@ pub struct NodeMeta {
     pub instruments: Instruments,
     /// The latency budget declared with `#[budget(...)]`, if any.
     pub budget: Option<Budget>,
+}
+
+impl NodeMeta {
+    /// The node's name in reports and exports: `name = "..."` when given, else the function's path
+    /// within its module, so that methods of different types never share a name: `Store::get`
+    /// for a method, `<Store as Cache>::get` for a trait method, `parse` for a free function.
+    ///
+    /// An item declared inside a function has that function in its path (`main::Store::get`).
+    ///
+    /// ```
+    /// struct Store;
+    ///
+    /// impl Store {
+    ///     #[instrument_runtime::timed]
+    ///     fn get(&self) {}
+    /// }
+    ///
+    /// #[instrument_runtime::timed(name = "qualified_name_doc")]
+    /// fn named() {}
+    ///
+    /// fn main() {
+    ///     let nodes = instrument_runtime::nodes();
+    ///     let names: Vec<_> = nodes.iter().map(|node| node.qualified_name()).collect();
+    ///     assert!(names.iter().any(|name| name == "Store::get"));
+    ///     assert!(names.iter().any(|name| name == "qualified_name_doc"));
+    /// #   Store.get();
+    /// #   named();
+    /// }
+    /// ```
+    pub fn qualified_name(&self) -> std::borrow::Cow<'static, str> {
+        match self.path {
+            Some(path) => qualify(path(), self.module_path).into(),
+            None => self.name.into(),
+        }
+    }
+}
+
+/// The function the generated node static is declared in, qualified within its module:
+/// `app::store::Store::get::__INSTRUMENT_NODE::__instrument_path` in `app::store` -> `Store::get`.
+fn qualify(path: &str, module_path: &str) -> String {
+    let mut path = path
+        .strip_suffix("::__INSTRUMENT_NODE::__instrument_path")
+        .unwrap_or(path);
+    // The body of an `async fn` is a closure of it.
+    while let Some(function) = path.strip_suffix("::{{closure}}") {
+        path = function;
+    }
+    path.replace(&format!("{module_path}::"), "")
 }
 
 /// Which of instrument's attributes a node carries.
@@ -50,7 +103,8 @@ pub struct NodeMeta {
 pub struct Instruments {
     /// Latency is recorded (`#[timed]`, or implied by `#[budget]`).
     pub timed: bool,
-    /// Outcomes are counted: errors as well as calls, panics and cancellations (`#[counted]`).
+    /// The function carries `#[counted]` (every attribute counts calls, errors, panics and
+    /// cancellations).
     pub counted: bool,
     /// An in-flight gauge is kept (`#[counted(in_flight)]`).
     pub in_flight: bool,
@@ -157,6 +211,7 @@ macro_rules! test_node {
     ($node:ident, $local:ident, $name:literal) => {
         static $node: $crate::node::Node = $crate::node::Node::new($crate::node::NodeMeta {
             name: $name,
+            path: None,
             module_path: module_path!(),
             file: file!(),
             line: line!(),
@@ -190,6 +245,35 @@ mod tests {
             + std::mem::size_of::<crate::shard::LocalShard>()
             + std::mem::size_of::<usize>();
         assert!(per_node < 1024, "{per_node} bytes");
+    }
+
+    #[test]
+    fn a_default_name_is_the_path_within_the_module() {
+        let cases = [
+            (
+                "app::store::Store::get::__INSTRUMENT_NODE::__instrument_path",
+                "Store::get",
+            ),
+            (
+                "<app::store::Store as app::store::Cache>::get::__INSTRUMENT_NODE::__instrument_path",
+                "<Store as Cache>::get",
+            ),
+            (
+                "<app::store::Store as app::Cache>::get::__INSTRUMENT_NODE::__instrument_path",
+                "<Store as app::Cache>::get",
+            ),
+            (
+                "app::store::Pair<_>::get::__INSTRUMENT_NODE::__instrument_path",
+                "Pair<_>::get",
+            ),
+            (
+                "app::store::parse::__INSTRUMENT_NODE::__instrument_path",
+                "parse",
+            ),
+        ];
+        for (path, name) in cases {
+            assert_eq!(qualify(path, "app::store"), name, "{path}");
+        }
     }
 
     #[test]

@@ -5,15 +5,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::node::{Node, NodeMeta, NodeRef};
 
-/// Every registered node, sorted by name, then module, then line.
+/// Every registered node, sorted by qualified name, then module, then line.
 pub(crate) fn registered() -> Vec<&'static Node> {
     let mut nodes: Vec<&'static Node> = inventory::iter::<NodeRef>
         .into_iter()
         .map(|node| node.0)
         .collect();
-    nodes.sort_by_key(|node| {
+    nodes.sort_by_cached_key(|node| {
         (
-            node.meta.name,
+            node.meta.qualified_name(),
             node.meta.module_path,
             node.meta.file,
             node.meta.line,
@@ -36,8 +36,9 @@ pub fn nodes() -> Vec<&'static NodeMeta> {
 
 /// Two or more functions registered under one node name.
 ///
-/// Their statistics are never merged: each stays a node of its own, and the conflict is reported
-/// in the snapshot and in the report at exit so the names can be made unique.
+/// Their statistics are never merged: each stays a node of its own, named in the snapshot and
+/// every export with its site (`step (src/a.rs:12)`), and the conflict is reported in the
+/// snapshot and in the report at exit so the names can be made unique.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NameConflict {
     /// The shared name.
@@ -61,10 +62,10 @@ pub fn conflicts() -> Vec<NameConflict> {
 
 pub(crate) fn conflicts_among(nodes: &[&NodeMeta]) -> Vec<NameConflict> {
     nodes
-        .chunk_by(|a, b| a.name == b.name)
+        .chunk_by(|a, b| a.qualified_name() == b.qualified_name())
         .filter(|same_name| same_name.len() > 1)
         .map(|same_name| NameConflict {
-            name: same_name[0].name.to_owned(),
+            name: same_name[0].qualified_name().into_owned(),
             sites: same_name
                 .iter()
                 .map(|node| format!("{} ({}:{})", node.module_path, node.file, node.line))
@@ -81,6 +82,7 @@ mod tests {
     fn meta(name: &'static str, line: u32) -> NodeMeta {
         NodeMeta {
             name,
+            path: None,
             module_path: "app::steps",
             file: "src/steps.rs",
             line,

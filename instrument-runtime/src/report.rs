@@ -270,6 +270,25 @@ impl std::fmt::Display for Bytes {
     }
 }
 
+/// The summary's table of nodes.
+const NODES: Table<11> = Table {
+    header: [
+        "node",
+        "calls",
+        "errors",
+        "panics",
+        "cancelled",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "budget",
+        "verdict",
+    ],
+    left_aligned: &[0, 9, 10],
+    status: Some(10),
+};
+
 /// Renders the compact summary table printed at exit.
 ///
 /// ```
@@ -280,13 +299,6 @@ impl std::fmt::Display for Bytes {
 /// assert!(table.contains("node"));
 /// ```
 pub fn render_summary(snapshot: &Snapshot, budgets: &BudgetReport, style: TableStyle) -> String {
-    const NODES: Table<10> = Table {
-        header: [
-            "node", "calls", "errors", "panics", "p50", "p95", "p99", "max", "budget", "verdict",
-        ],
-        left_aligned: &[0, 8, 9],
-        status: Some(9),
-    };
     const BREAKERS: Table<10> = Table {
         header: [
             "breaker",
@@ -317,7 +329,7 @@ pub fn render_summary(snapshot: &Snapshot, budgets: &BudgetReport, style: TableS
         budgets.failed,
         budgets.not_exercised.len()
     );
-    let rows: Vec<[String; 10]> = snapshot
+    let rows: Vec<[String; 11]> = snapshot
         .nodes
         .iter()
         .map(|node| summary_row(node, style))
@@ -470,7 +482,7 @@ impl<const N: usize> Table<N> {
     }
 }
 
-fn summary_row(node: &NodeSnapshot, style: TableStyle) -> [String; 10] {
+fn summary_row(node: &NodeSnapshot, style: TableStyle) -> [String; 11] {
     let quantile = |pick: fn(&crate::Latency) -> u64| {
         node.latency.as_ref().map_or_else(
             || "-".to_owned(),
@@ -518,6 +530,7 @@ fn summary_row(node: &NodeSnapshot, style: TableStyle) -> [String; 10] {
         node.calls.to_string(),
         node.errors.to_string(),
         node.panics.to_string(),
+        node.cancelled.to_string(),
         quantile(|l| l.p50_ns),
         quantile(|l| l.p95_ns),
         quantile(|l| l.p99_ns),
@@ -601,9 +614,9 @@ mod tests {
         let table = render_summary(&snapshot, &budgets, TableStyle::Ascii);
         let expected = "\
 instrument: 2 nodes; budgets: 0 pass, 1 fail, 0 not exercised
-node          calls  errors  panics     p50     p95     p99     max  budget      verdict
-embedding       120       1       0  1.00ms  2.64ms  3.00ms  4.00ms  p95 2.00ms  FAIL p95 +20%
-sanitization    120       1       0  1.00ms  20.0us  3.00ms  4.00ms  -           -
+node          calls  errors  panics  cancelled     p50     p95     p99     max  budget      verdict
+embedding       120       1       0          0  1.00ms  2.64ms  3.00ms  4.00ms  p95 2.00ms  FAIL p95 +20%
+sanitization    120       1       0          0  1.00ms  20.0us  3.00ms  4.00ms  -           -
 ";
         assert_eq!(table, expected);
     }

@@ -89,7 +89,12 @@ impl Shard {
         match end {
             CallEnd::Returned => {}
             CallEnd::Failed => bump(&self.errors, 1),
-            CallEnd::Panicked => bump(&self.panics, 1),
+            // A panic is a call but not a latency sample: by the time the unwind ends the call,
+            // the panic hook has run (a backtrace can take hundreds of milliseconds).
+            CallEnd::Panicked => {
+                bump(&self.panics, 1);
+                return bump(&self.calls, 1);
+            }
             // A cancelled future did not complete: it is neither a call nor a latency sample.
             CallEnd::Cancelled => return bump(&self.cancelled, 1),
         }

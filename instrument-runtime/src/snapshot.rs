@@ -95,9 +95,9 @@ pub struct NodeSnapshot {
     pub budget_source: Option<BudgetSource>,
     /// Calls that ended: returned (with or without an error) or panicked.
     pub calls: u64,
-    /// Calls whose return value was a failure (counted with `#[counted]`).
+    /// Calls whose return value was a failure (see [`Outcome`](crate::Outcome) and `is_failure`).
     pub errors: u64,
-    /// Calls that panicked. Their latency is recorded; the panic still propagated.
+    /// Calls that panicked. Counted in `calls`, not in the latency: the panic still propagated.
     pub panics: u64,
     /// Async calls dropped before completing: not in `calls`, not in the latency.
     pub cancelled: u64,
@@ -201,15 +201,19 @@ pub fn snapshot() -> Snapshot {
     let nodes = registered();
     let metas: Vec<_> = nodes.iter().map(|node| node.meta()).collect();
     let applied = applied();
+    let conflicts = conflicts_among(&metas);
     Snapshot {
         host: host_name(),
         run_id: crate::run::run_id().to_owned(),
         taken_at_unix_ms: crate::clock::unix_ms_now(),
-        conflicts: conflicts_among(&metas),
-        nodes: nodes
-            .into_iter()
-            .map(|node| NodeSnapshot::of(node, &applied))
-            .collect(),
+        nodes: told_apart(
+            nodes
+                .into_iter()
+                .map(|node| NodeSnapshot::of(node, &applied))
+                .collect(),
+            &conflicts,
+        ),
+        conflicts,
         breakers: {
             let now_ns = crate::clock::breaker_now_ns();
             crate::breaker::table::all()
@@ -220,6 +224,17 @@ pub fn snapshot() -> Snapshot {
         budgets_file: applied.use_.clone(),
         process: ProcessMemory::read(),
     }
+}
+
+/// Nodes sharing a name get their site added to it (`step (src/a.rs:12)`), so that every export
+/// shows each of them: a series per name would keep one and drop the others silently.
+fn told_apart(mut nodes: Vec<NodeSnapshot>, conflicts: &[NameConflict]) -> Vec<NodeSnapshot> {
+    for node in &mut nodes {
+        if conflicts.iter().any(|conflict| conflict.name == node.name) {
+            node.name = format!("{} ({}:{})", node.name, node.file, node.line);
+        }
+    }
+    nodes
 }
 
 /// The host name, read once: from the kernel on Linux, else `HOSTNAME` / `COMPUTERNAME`.
@@ -239,8 +254,8 @@ fn host_name() -> String {
 impl NodeSnapshot {
     fn of(node: &'static Node, applied: &Applied) -> Self {
         let meta = node.meta();
-        let (budget, budget_source) = if let Some((budget, source)) = applied.budgets.get(meta.name)
-        {
+        let name = meta.qualified_name();
+        let (budget, budget_source) = if let Some((budget, source)) = applied.budgets.get(&*name) {
             (Some(*budget), Some(source.clone()))
         } else {
             let site = || CodeSite {
@@ -255,7 +270,7 @@ impl NodeSnapshot {
             .as_ref()
             .map(|histogram| Latency::of(histogram, totals.sum_ns));
         Self {
-            name: meta.name.to_owned(),
+            name: name.into_owned(),
             module_path: meta.module_path.to_owned(),
             file: meta.file.to_owned(),
             line: meta.line,

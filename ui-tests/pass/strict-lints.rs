@@ -60,7 +60,30 @@ pub mod public {
     }
 }
 
+/// A record with an id.
+struct Record {
+    id: u32,
+}
+
+impl Record {
+    /// One-line bodies: the wrapper's braces must not read as the user's redundant ones.
+    #[instrument_runtime::timed]
+    fn id(&self) -> u32 { self.id }
+
+    /// The same, judged for failure and budgeted.
+    #[instrument_runtime::budget(p99 = "1ms")]
+    #[instrument_runtime::counted]
+    fn checked(&self) -> Result<u32, String> { Ok(self.id) }
+
+    /// The same, async.
+    #[instrument_runtime::timed]
+    async fn later(&self) -> u32 { self.id }
+}
+
 fn main() {
+    let record = Record { id: 3 };
+    assert_eq!(record.id() + record.checked().unwrap_or(0), 6);
+    assert_eq!(futures::executor::block_on(record.later()), 3);
     assert_eq!(double(2), 4);
     assert_eq!(parse("5"), Ok(5));
     let mut values = Vec::new();

@@ -10,8 +10,9 @@ use crate::breaker::site::{BreakerSite, BreakerSiteRef};
 use crate::breaker::{Breaker, BreakerState, ForcedState};
 use crate::clock;
 
-/// The breakers, sorted by name.
-static BREAKERS: LazyLock<Vec<&'static Breaker>> = LazyLock::new(build);
+/// The breakers, sorted by name; or what is wrong with their declarations. Building never panics,
+/// so the lock is never poisoned: every thread that uses a breaker gets the same message.
+static BREAKERS: LazyLock<Result<Vec<&'static Breaker>, String>> = LazyLock::new(build);
 
 fn sites() -> Vec<&'static BreakerSite> {
     let mut sites: Vec<&'static BreakerSite> = inventory::iter::<BreakerSiteRef>
@@ -22,10 +23,12 @@ fn sites() -> Vec<&'static BreakerSite> {
     sites
 }
 
-fn build() -> Vec<&'static Breaker> {
+fn build() -> Result<Vec<&'static Breaker>, String> {
     let sites = sites();
     let conflicts = conflicts_among(&sites);
-    assert!(conflicts.is_empty(), "{}", describe_conflicts(&conflicts));
+    if !conflicts.is_empty() {
+        return Err(describe_conflicts(&conflicts));
+    }
     let mut breakers = Vec::new();
     for group in sites.chunk_by(|left, right| left.decl.name == right.decl.name) {
         let breaker: &'static Breaker = Box::leak(Box::new(Breaker::new(
@@ -40,13 +43,16 @@ fn build() -> Vec<&'static Breaker> {
         }
         breakers.push(breaker);
     }
-    breakers
+    Ok(breakers)
 }
 
 /// Sets up every breaker, first use only. Panics, naming each function and the settings that
 /// differ, when functions sharing a breaker name declare different settings.
 pub(crate) fn all() -> &'static [&'static Breaker] {
-    &BREAKERS
+    match &*BREAKERS {
+        Ok(breakers) => breakers,
+        Err(conflicts) => panic!("{conflicts}"),
+    }
 }
 
 #[cold]
@@ -252,6 +258,7 @@ mod tests {
 
     static NODE: Node = Node::new(NodeMeta {
         name: "node",
+        path: None,
         module_path: "app",
         file: "src/app.rs",
         line: 1,

@@ -176,7 +176,7 @@ pub struct NodeBudgetInput {
 impl From<&NodeMeta> for NodeBudgetInput {
     fn from(meta: &NodeMeta) -> Self {
         Self {
-            name: meta.name.to_owned(),
+            name: meta.qualified_name().into_owned(),
             budget: meta.budget,
             site: CodeSite {
                 file: meta.file.to_owned(),

@@ -6,9 +6,10 @@
 //! then one writer prints them in either format (how it is spelled). Every family has HELP and
 //! TYPE; families are sorted by name and series by label values, so the same snapshot always
 //! renders to the same bytes. A node name claimed by two functions (a conflict, see
-//! [`conflicts`](crate::conflicts)) is exported once, for the first function, as
-//! [`Snapshot::node`] finds it: two series with one label set would be silently merged by
-//! every Prometheus reader.
+//! [`conflicts`](crate::conflicts)) is told apart in the snapshot, each named with its site, so
+//! each is exported; a snapshot built by hand that still repeats a name is exported once, for
+//! the first node, as [`Snapshot::node`] finds it: two series with one label set would be
+//! silently merged by every Prometheus reader.
 
 use std::collections::BTreeSet;
 use std::fmt::{self, Display, Write as _};
@@ -35,7 +36,7 @@ pub(crate) const BREAKER_SLA_VIOLATIONS: &str = "breaker_recovery_sla_violations
 /// Renders the snapshot in the Prometheus text exposition format 0.0.4, the content of
 /// `performance_metrics.prom`.
 ///
-/// Per node: calls, errors (for `#[counted]` nodes), panics and cancellations as `_total`
+/// Per node: calls, errors, panics and cancellations as `_total`
 /// counters; the in-flight gauge (with `#[counted(in_flight)]`); for timed nodes the latency
 /// histogram `node_latency_seconds` (buckets of [`ExportOptions::buckets_for`], plus each
 /// budget's allowance so that the generated alerts compare against a bucket bound), and the
@@ -492,8 +493,8 @@ fn node_families<'a>(
         (
             "node_errors_total",
             Kind::Counter,
-            "Calls of the node whose return value was a failure (nodes with #[counted]).",
-            |node| node.instruments.counted.then_some(node.errors),
+            "Calls of the node whose return value was a failure.",
+            |node| Some(node.errors),
         ),
         (
             "node_panics_total",
@@ -1122,7 +1123,7 @@ p_node_calls_total{node="a\"b"} 3
 # HELP p_node_cancellations_total Async calls of the node dropped before completing.
 # TYPE p_node_cancellations_total counter
 p_node_cancellations_total{node="a\"b"} 2
-# HELP p_node_errors_total Calls of the node whose return value was a failure (nodes with #[counted]).
+# HELP p_node_errors_total Calls of the node whose return value was a failure.
 # TYPE p_node_errors_total counter
 p_node_errors_total{node="a\"b"} 1
 # HELP p_node_latency_budget_judged 1 when the node had enough calls for its budget to be judged, 0 when not exercised.

@@ -1,0 +1,108 @@
+//! Default node names: a method is named after its type (`Store::get`), so same-named methods of
+//! different types stay apart in every export; names shared on purpose are told apart by site.
+
+mod common;
+
+use instrument_runtime::{ExportOptions, artifacts, check_budgets, prometheus_text, snapshot};
+
+struct Store(u32);
+struct Cache(u32);
+struct Index(u32);
+
+impl Store {
+    #[instrument_runtime::timed]
+    fn get(&self) -> u32 {
+        self.0
+    }
+}
+
+impl Cache {
+    #[instrument_runtime::timed]
+    fn get(&self) -> u32 {
+        self.0
+    }
+}
+
+impl Index {
+    #[instrument_runtime::timed]
+    fn get(&self) -> u32 {
+        self.0
+    }
+}
+
+mod first {
+    #[instrument_runtime::counted(name = "naming_shared")]
+    pub(crate) fn step() {}
+}
+
+mod second {
+    #[instrument_runtime::counted(name = "naming_shared")]
+    pub(crate) fn step() {}
+}
+
+const GETS: [&str; 3] = ["Cache::get", "Index::get", "Store::get"];
+
+#[test]
+fn reproduces_same_named_methods_of_three_types_collapsing_into_one_series() {
+    assert_eq!(Store(1).get() + Cache(2).get() + Index(3).get(), 6);
+    let snapshot = snapshot();
+    for name in GETS {
+        assert_eq!(
+            snapshot.node(name).map(|node| node.calls),
+            Some(1),
+            "{name}"
+        );
+    }
+    let budgets = check_budgets(&snapshot);
+    let text = prometheus_text(&snapshot, &budgets, &ExportOptions::default());
+    for name in GETS {
+        let series = format!("instrument_node_calls_total{{node=\"{name}\"}} 1\n");
+        assert!(text.contains(&series), "{series} missing from\n{text}");
+    }
+    common::assert_promtool_accepts(&text);
+    // Every export names each of them; the alert rules cover budgeted nodes only.
+    for artifact in artifacts(&snapshot, &budgets, &ExportOptions::default()) {
+        if artifact.file_name.contains("alert") {
+            continue;
+        }
+        for name in GETS {
+            assert!(
+                artifact.contents.contains(name),
+                "{name} missing from {}",
+                artifact.file_name
+            );
+        }
+    }
+}
+
+#[test]
+fn a_name_two_functions_share_is_told_apart_by_site_in_every_export() {
+    first::step();
+    second::step();
+    let snapshot = snapshot();
+    let conflict = snapshot
+        .conflicts
+        .iter()
+        .find(|conflict| conflict.name == "naming_shared")
+        .expect("the shared name is reported");
+    assert_eq!(conflict.sites.len(), 2);
+    let shared: Vec<&str> = snapshot
+        .nodes
+        .iter()
+        .map(|node| node.name.as_str())
+        .filter(|name| name.starts_with("naming_shared"))
+        .collect();
+    assert_eq!(
+        shared,
+        [
+            "naming_shared (tests/naming.rs:35)",
+            "naming_shared (tests/naming.rs:40)"
+        ]
+    );
+    let budgets = check_budgets(&snapshot);
+    let text = prometheus_text(&snapshot, &budgets, &ExportOptions::default());
+    for name in shared {
+        assert!(text.contains(&format!("node=\"{name}\"")), "{name}");
+    }
+    common::assert_promtool_accepts(&text);
+}
