@@ -63,10 +63,12 @@ use instrument_runtime::{TableStyle, printable};
 
 mod args;
 mod artifact;
+mod baseline;
 mod check;
 mod compare;
 mod iterations;
 mod merge;
+mod ranks;
 mod table;
 #[cfg(test)]
 mod test_support;
@@ -131,7 +133,7 @@ pub fn run_with_color(
             EXIT_PASS
         }
         Ok(args::Command::Check(args)) => check::check(&args, &mut console),
-        Ok(args::Command::BaselineSave(args)) => compare::save(&args, &mut console),
+        Ok(args::Command::BaselineSave(args)) => baseline::save(&args, &mut console),
         Ok(args::Command::Compare(args)) => compare::compare(&args, &mut console),
         Err(error) => {
             console.error(&format!("{error}\nsee `instrument-gate --help`"));
