@@ -61,6 +61,7 @@ use std::io::Write;
 
 use instrument_runtime::{TableStyle, printable};
 
+mod across;
 mod args;
 mod artifact;
 mod baseline;
