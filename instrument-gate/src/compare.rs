@@ -301,10 +301,13 @@ fn judge(
     if ranks::smallest_p(n, m) >= alpha {
         row.change = Change::Inconclusive;
         let needed = ranks::runs_needed(alpha);
-        row.note = Some(if n.min(m) == 1 {
+        let one_run = "cannot separate run-to-run variation from a change";
+        row.note = Some(if n == 1 && m == 1 {
+            format!("one run per side {one_run}; use {needed} or more runs per side")
+        } else if n.min(m) == 1 {
             format!(
-                "one run per side cannot separate run-to-run variation from a change; use \
-                 {needed} or more runs per side"
+                "{n} against {m} runs: a side of one run {one_run}; use {needed} or more runs \
+                 per side"
             )
         } else {
             format!(
