@@ -274,18 +274,18 @@ fn judge(
         sorted.sort_by(f64::total_cmp);
         (!sorted.is_empty()).then(|| ranks::median_of_sorted(&sorted).round() as u64)
     };
-    let (b, c) = (as_f64(&before), as_f64(&now));
+    let (base, cand) = (as_f64(&before), as_f64(&now));
     let mut row = NodeComparison {
         node: name.to_owned(),
         quantile: options.quantile,
         change: Change::TooFewSamples,
-        baseline_ns: median(&b),
-        candidate_ns: median(&c),
+        baseline_ns: median(&base),
+        candidate_ns: median(&cand),
         baseline_runs_ns: before,
         candidate_runs_ns: now,
         baseline_calls: before_calls,
         candidate_calls: now_calls,
-        ratio: ranks::ratio(&b, &c),
+        ratio: ranks::ratio(&base, &cand),
         p_value: None,
         p_beyond_tolerance: None,
         note: None,
@@ -297,7 +297,7 @@ fn judge(
     let Some(ratio) = row.ratio else {
         return row;
     };
-    let (n, m) = (b.len(), c.len());
+    let (n, m) = (base.len(), cand.len());
     if ranks::smallest_p(n, m) >= alpha {
         row.change = Change::Inconclusive;
         let needed = ranks::runs_needed(alpha);
@@ -316,18 +316,18 @@ fn judge(
         });
         return row;
     }
-    let scaled = |factor: f64| -> Vec<f64> { b.iter().map(|v| v * factor).collect() };
-    let (above, _) = ranks::one_sided(&scaled(1.0 + options.tolerance), &c);
-    let (_, below) = ranks::one_sided(&scaled(1.0 - options.tolerance), &c);
-    let p = ranks::two_sided(&b, &c);
-    row.p_value = Some(p);
+    let scaled = |factor: f64| -> Vec<f64> { base.iter().map(|v| v * factor).collect() };
+    let (above, _) = ranks::one_sided(&scaled(1.0 + options.tolerance), &cand);
+    let (_, below) = ranks::one_sided(&scaled(1.0 - options.tolerance), &cand);
+    let p_value = ranks::two_sided(&base, &cand);
+    row.p_value = Some(p_value);
     row.p_beyond_tolerance = Some(if ratio >= 1.0 { above } else { below });
     let band = 1.0 - options.tolerance..=1.0 + options.tolerance;
     row.change = if above < alpha / 2.0 {
         Change::Slower
     } else if below < alpha / 2.0 {
         Change::Faster
-    } else if p >= alpha {
+    } else if p_value >= alpha {
         row.note = Some("~: the runs do not differ significantly".to_owned());
         Change::Unchanged
     } else if band.contains(&ratio) {
@@ -373,7 +373,7 @@ fn render_table(rows: &[NodeComparison], style: TableStyle) -> String {
                     row.baseline_calls.min(row.candidate_calls),
                     row.baseline_calls.max(row.candidate_calls),
                 ),
-                other => other.to_string(),
+                Change::Faster => "faster".to_owned(),
             };
             let p = row
                 .p_value
