@@ -198,8 +198,12 @@ fn long_calibration() {
             false_alarms += 1;
             eprintln!("{out}");
         }
-        let (status, _) = compare(&dir.join("slower"), baseline, slower);
-        caught += usize::from(status == 1);
+        let (status, out) = compare(&dir.join("slower"), baseline, slower);
+        if status == 1 {
+            caught += 1;
+        } else {
+            eprintln!("missed:\n{out}");
+        }
         let (status, _) = compare(&dir.join("one"), &baseline[..1], &equal[..1]);
         one_run_alarms += usize::from(status != 0);
         bootstrap_alarms += usize::from(bootstrap_calls_slower(&baseline[0], &equal[0]));

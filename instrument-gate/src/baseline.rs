@@ -294,6 +294,22 @@ mod tests {
     }
 
     #[test]
+    fn the_help_says_report_repeats() {
+        let (status, out, _) = gate(&["--help"]);
+        assert_eq!(status, 0);
+        assert!(
+            out.contains("baseline save [--report FILE]... [--output FILE]"),
+            "{out}"
+        );
+        assert!(
+            out.contains("compare --baseline FILE [--report FILE]... [OPTIONS]"),
+            "{out}"
+        );
+        assert!(out.contains("repeat it for several runs"), "{out}");
+        assert!(out.contains("--interleave N -- BASELINE_COMMAND... -- CANDIDATE_COMMAND..."));
+    }
+
+    #[test]
     fn a_baseline_without_runs_reads_as_one_run() {
         let dir = scratch_dir("baseline-old");
         fs::create_dir_all(&dir).unwrap();
