@@ -209,6 +209,7 @@ fn long_calibration() {
         bootstrap_alarms += usize::from(bootstrap_calls_slower(&baseline[0], &equal[0]));
         let _ = std::fs::remove_dir_all(&dir);
     }
+    let _ = std::fs::remove_dir_all(&dir);
     println!(
         "comparisons: {comparisons}; same binary called slower (5 runs a side, one loaded): \
          {false_alarms}; 30% slower step caught: {caught}; one run against one called slower: \

@@ -311,7 +311,9 @@ fn judge(
             )
         } else {
             format!(
-                "{n} against {m} runs cannot reach p < {alpha}; use {needed} or more runs per side"
+                "{n} against {m} runs cannot be significant at {}; use {needed} or more runs per \
+                 side",
+                percent(alpha)
             )
         });
         return row;
@@ -575,7 +577,7 @@ mod tests {
         let (status, out, _) = compare_runs_of(&dir, &baseline, &[1500, 1500, 1500], &[]);
         assert_eq!(status, 0, "{out}");
         assert!(
-            out.contains("3 against 3 runs cannot reach p < 0.05"),
+            out.contains("3 against 3 runs cannot be significant at 5%; use 4 or more runs"),
             "{out}"
         );
         fs::remove_dir_all(dir).unwrap();
