@@ -27,7 +27,7 @@ use crate::{Console, EXIT_ERROR, EXIT_FAIL, EXIT_PASS};
 
 /// One node's comparison at one quantile, as `--output` writes it.
 #[derive(Debug, Serialize)]
-pub(crate) struct NodeComparison {
+struct NodeComparison {
     node: String,
     quantile: f64,
     change: Change,
@@ -214,7 +214,7 @@ fn sides(
 }
 
 /// Every node in either side, at every quantile asked, in name order.
-pub(crate) fn compare_runs(
+fn compare_runs(
     baseline: &[Run],
     candidate: &[Run],
     options: &[CompareOptions],
