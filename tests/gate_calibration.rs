@@ -20,6 +20,12 @@ const WORK: &str = "30000";
 /// Calls per run: a run takes about 0.15 s.
 const CALLS: &str = "200";
 
+/// The suite judges the median only. A p95 of the I/O-like wait is the machine's wake-up delay
+/// under load, 0.4 to 12 ms between runs of one binary: five runs a side come out of order by
+/// chance about 1.6% of the time, and the long calibration saw it (3 of 240). No p50 was ever
+/// called slower there.
+const SUITE_QUANTILES: &str = "p50";
+
 /// Five runs' I/O-like factors a side, in percent: up to 25% apart, the sides interleaved.
 const BASELINE_WAITS: [u32; 5] = [80, 115, 95, 125, 100];
 const CANDIDATE_WAITS: [u32; 5] = [120, 85, 105, 78, 110];
@@ -95,8 +101,14 @@ fn report_args(reports: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-/// Saves `baseline` and compares `candidate` with it at a 10% tolerance: status and stdout.
-fn compare(dir: &Path, baseline: &[PathBuf], candidate: &[PathBuf]) -> (u8, String) {
+/// Saves `baseline` and compares `candidate` with it at a 10% tolerance, at the `quantiles`
+/// given (like `p50,p95`): status and stdout.
+fn compare(
+    dir: &Path,
+    baseline: &[PathBuf],
+    candidate: &[PathBuf],
+    quantiles: &str,
+) -> (u8, String) {
     let saved = dir.join("performance_baseline.json").display().to_string();
     let mut save = vec!["baseline".to_owned(), "save".to_owned()];
     save.extend(report_args(baseline));
@@ -105,7 +117,7 @@ fn compare(dir: &Path, baseline: &[PathBuf], candidate: &[PathBuf]) -> (u8, Stri
     assert_eq!(status, 0, "{out}{err}");
     let mut args = vec!["compare".to_owned(), "--baseline".to_owned(), saved];
     args.extend(report_args(candidate));
-    args.extend(["--tolerance".to_owned(), "10%".to_owned()]);
+    args.extend(["--tolerance", "10%", "--quantile", quantiles].map(str::to_owned));
     let (status, out, err) = gate(&args);
     assert!(status < 2, "{out}{err}");
     (status, out)
@@ -129,11 +141,11 @@ fn the_same_binary_is_not_slower_and_a_step_30_percent_slower_is() {
     let dir = common::scratch_dir("calibration");
     let [baseline, equal, slower] = three_sets(&dir);
 
-    let (status, out) = compare(&dir.join("equal"), &baseline, &equal);
+    let (status, out) = compare(&dir.join("equal"), &baseline, &equal, SUITE_QUANTILES);
     assert_eq!(status, 0, "{out}");
     assert!(!out.contains("SLOWER"), "{out}");
 
-    let (status, out) = compare(&dir.join("slower"), &baseline, &slower);
+    let (status, out) = compare(&dir.join("slower"), &baseline, &slower, SUITE_QUANTILES);
     assert_eq!(status, 1, "{out}");
     let compute_p50 = out
         .lines()
@@ -159,7 +171,7 @@ fn one_run_against_one_is_never_called_slower() {
         ("cpu", 100, 30),
     ] {
         let candidate = [run(&dir, name, Some(wait), slower, false)];
-        let (status, out) = compare(&dir.join(name), &baseline, &candidate);
+        let (status, out) = compare(&dir.join(name), &baseline, &candidate, "p50,p95");
         assert_eq!(status, 0, "{out}");
         assert!(!out.contains("SLOWER"), "{out}");
         assert!(
@@ -193,18 +205,18 @@ fn long_calibration() {
             sets[2].push(run(&dir, &format!("slower-{i}"), None, 30, false));
         }
         let [baseline, equal, slower] = &sets;
-        let (status, out) = compare(&dir.join("equal"), baseline, equal);
+        let (status, out) = compare(&dir.join("equal"), baseline, equal, "p50,p95");
         if status != 0 {
             false_alarms += 1;
             eprintln!("{out}");
         }
-        let (status, out) = compare(&dir.join("slower"), baseline, slower);
+        let (status, out) = compare(&dir.join("slower"), baseline, slower, "p50,p95");
         if status == 1 {
             caught += 1;
         } else {
             eprintln!("missed:\n{out}");
         }
-        let (status, _) = compare(&dir.join("one"), &baseline[..1], &equal[..1]);
+        let (status, _) = compare(&dir.join("one"), &baseline[..1], &equal[..1], "p50,p95");
         one_run_alarms += usize::from(status != 0);
         bootstrap_alarms += usize::from(bootstrap_calls_slower(&baseline[0], &equal[0]));
         let _ = std::fs::remove_dir_all(&dir);
