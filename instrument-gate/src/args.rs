@@ -38,22 +38,48 @@ pub(crate) struct Iterations {
     pub(crate) command: Vec<String>,
 }
 
+/// Where the runs of one side come from: reports already written (`--report`, repeated), or a
+/// command run N times (`--iterations N -- COMMAND...`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Runs {
+    Reports(Vec<PathBuf>),
+    Command(Iterations),
+}
+
 /// `baseline save`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SaveArgs {
-    pub(crate) report: PathBuf,
+    pub(crate) runs: Runs,
     pub(crate) output: PathBuf,
 }
 
 /// `compare`.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct CompareArgs {
-    pub(crate) baseline: PathBuf,
-    pub(crate) report: PathBuf,
-    /// One set of options per quantile compared, in the order given.
+    pub(crate) sides: Sides,
+    /// One set of options per quantile compared, in the order given. The rank test's level is
+    /// `1 - confidence`.
     pub(crate) options: Vec<CompareOptions>,
+    /// An inconclusive comparison (too few runs to tell) is an error, not a pass.
+    pub(crate) require_conclusive: bool,
     pub(crate) output: Option<PathBuf>,
 }
+
+/// What `compare` judges against what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Sides {
+    /// A saved baseline against the runs given.
+    Baseline { baseline: PathBuf, runs: Runs },
+    /// `--interleave N -- BASELINE... -- CANDIDATE...`: both commands, N runs each, alternating.
+    Interleave {
+        count: u32,
+        baseline: Vec<String>,
+        candidate: Vec<String>,
+    },
+}
+
+/// The default confidence of `compare`: the rank test at the 5% level, as `benchstat` uses.
+pub(crate) const DEFAULT_CONFIDENCE: f64 = 0.95;
 
 /// The report `report_at_exit()` writes by default.
 pub(crate) fn default_report() -> PathBuf {
@@ -83,6 +109,9 @@ pub(crate) enum UsageError {
     },
     IterationsWithoutCommand,
     EmptyCommand,
+    /// Two sources of runs for one side, like `--report` and `--iterations`.
+    Conflict(&'static str, &'static str),
+    InterleaveCommands,
 }
 
 impl fmt::Display for UsageError {
@@ -113,6 +142,10 @@ impl fmt::Display for UsageError {
                 f.write_str("`--iterations` needs the command to run after `--`")
             }
             Self::EmptyCommand => f.write_str("expected a command to run after `--`"),
+            Self::Conflict(a, b) => write!(f, "`{a}` and `{b}` cannot be used together"),
+            Self::InterleaveCommands => f.write_str(
+                "`--interleave` needs two commands: `-- BASELINE_COMMAND... -- CANDIDATE_COMMAND...`",
+            ),
         }
     }
 }
@@ -137,11 +170,48 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, UsageError> {
     }
 }
 
-fn parse_check(args: &[String]) -> Result<Command, UsageError> {
-    let (args, command) = match args.iter().position(|arg| arg == "--") {
+/// The flags before `--`, and the words after it.
+fn split_command(args: &[String]) -> (&[String], Option<Vec<String>>) {
+    match args.iter().position(|arg| arg == "--") {
         Some(at) => (&args[..at], Some(args[at + 1..].to_vec())),
         None => (args, None),
-    };
+    }
+}
+
+/// `--iterations N` and the command after `--`, if any, checked together.
+fn iterations_of(
+    count: Option<u32>,
+    command: Option<Vec<String>>,
+) -> Result<Option<Iterations>, UsageError> {
+    match (count, command) {
+        (_, Some(command)) if command.is_empty() => Err(UsageError::EmptyCommand),
+        (count, Some(command)) => Ok(Some(Iterations {
+            count: count.unwrap_or(1),
+            command,
+        })),
+        (Some(_), None) => Err(UsageError::IterationsWithoutCommand),
+        (None, None) => Ok(None),
+    }
+}
+
+/// One side's runs: the reports given (the default report when none), or the command's.
+fn runs_of(reports: Vec<PathBuf>, iterations: Option<Iterations>) -> Result<Runs, UsageError> {
+    match iterations {
+        Some(_) if !reports.is_empty() => Err(UsageError::Conflict("--report", "--iterations")),
+        Some(iterations) => Ok(Runs::Command(iterations)),
+        None if reports.is_empty() => Ok(Runs::Reports(vec![default_report()])),
+        None => Ok(Runs::Reports(reports)),
+    }
+}
+
+fn count_flag(flags: &mut Flags<'_>, slot: &mut Option<u32>) -> Result<(), UsageError> {
+    flags.set(slot, "a number of runs like `5`", |v| {
+        v.parse().ok().filter(|&n: &u32| n > 0)
+    })
+}
+
+fn parse_check(args: &[String]) -> Result<Command, UsageError> {
+    let (args, command) = split_command(args);
     let mut flags = Flags::new("check", args);
     let (mut report, mut budgets, mut output) = (None, None, None);
     let (mut min_samples, mut iterations) = (None, None);
@@ -154,9 +224,7 @@ fn parse_check(args: &[String]) -> Result<Command, UsageError> {
             "--min-samples" => flags.set(&mut min_samples, "a whole number like `100`", |v| {
                 v.parse().ok()
             })?,
-            "--iterations" => flags.set(&mut iterations, "a number of runs like `5`", |v| {
-                v.parse().ok().filter(|&n: &u32| n > 0)
-            })?,
+            "--iterations" => count_flag(&mut flags, &mut iterations)?,
             "--strict" => flags.switch(&mut strict)?,
             "--require-all" => flags.switch(&mut require_all)?,
             "--allow-empty" => flags.switch(&mut allow_empty)?,
@@ -164,15 +232,7 @@ fn parse_check(args: &[String]) -> Result<Command, UsageError> {
             _ => return Err(flags.unknown()),
         }
     }
-    let iterations = match (iterations, command) {
-        (_, Some(command)) if command.is_empty() => return Err(UsageError::EmptyCommand),
-        (count, Some(command)) => Some(Iterations {
-            count: count.unwrap_or(1),
-            command,
-        }),
-        (Some(_), None) => return Err(UsageError::IterationsWithoutCommand),
-        (None, None) => None,
-    };
+    let iterations = iterations_of(iterations, command)?;
     Ok(Command::Check(CheckArgs {
         report: report.unwrap_or_else(default_report),
         budgets,
@@ -186,30 +246,37 @@ fn parse_check(args: &[String]) -> Result<Command, UsageError> {
 }
 
 fn parse_save(args: &[String]) -> Result<Command, UsageError> {
+    let (args, command) = split_command(args);
     let mut flags = Flags::new("baseline save", args);
-    let (mut report, mut output) = (None, None);
+    let (mut reports, mut output, mut iterations) = (Vec::new(), None, None);
     while let Some(flag) = flags.next_flag() {
         match flag.as_str() {
-            "--report" => flags.set_path(&mut report)?,
+            "--report" => flags.add_path(&mut reports)?,
             "--output" => flags.set_path(&mut output)?,
+            "--iterations" => count_flag(&mut flags, &mut iterations)?,
             "-h" | "--help" => return Ok(Command::Help),
             _ => return Err(flags.unknown()),
         }
     }
     Ok(Command::BaselineSave(SaveArgs {
-        report: report.unwrap_or_else(default_report),
+        runs: runs_of(reports, iterations_of(iterations, command)?)?,
         output: output.unwrap_or_else(|| PathBuf::from(crate::BASELINE_FILE)),
     }))
 }
 
 fn parse_compare(args: &[String]) -> Result<Command, UsageError> {
+    let (args, command) = split_command(args);
     let mut flags = Flags::new("compare", args);
-    let (mut baseline, mut report, mut output) = (None, None, None);
+    let (mut baseline, mut reports, mut output) = (None, Vec::new(), None);
+    let (mut iterations, mut interleave, mut require_conclusive) = (None, None, false);
     let (mut tolerance, mut confidence, mut quantiles, mut min_samples) = (None, None, None, None);
     while let Some(flag) = flags.next_flag() {
         match flag.as_str() {
             "--baseline" => flags.set_path(&mut baseline)?,
-            "--report" => flags.set_path(&mut report)?,
+            "--report" => flags.add_path(&mut reports)?,
+            "--iterations" => count_flag(&mut flags, &mut iterations)?,
+            "--interleave" => count_flag(&mut flags, &mut interleave)?,
+            "--require-conclusive" => flags.switch(&mut require_conclusive)?,
             "--output" => flags.set_path(&mut output)?,
             "--tolerance" => flags.set(
                 &mut tolerance,
@@ -231,11 +298,42 @@ fn parse_compare(args: &[String]) -> Result<Command, UsageError> {
             _ => return Err(flags.unknown()),
         }
     }
-    let Some(baseline) = baseline else {
-        return Err(UsageError::Missing {
-            command: "compare",
-            flag: "--baseline",
-        });
+    let sides = match (interleave, baseline) {
+        (Some(count), baseline) => {
+            let conflict = if baseline.is_some() {
+                Some("--baseline")
+            } else if !reports.is_empty() {
+                Some("--report")
+            } else {
+                iterations.map(|_| "--iterations")
+            };
+            if let Some(other) = conflict {
+                return Err(UsageError::Conflict("--interleave", other));
+            }
+            let command = command.ok_or(UsageError::InterleaveCommands)?;
+            let Some(at) = command.iter().position(|arg| arg == "--") else {
+                return Err(UsageError::InterleaveCommands);
+            };
+            let (baseline, candidate) = (&command[..at], &command[at + 1..]);
+            if baseline.is_empty() || candidate.is_empty() {
+                return Err(UsageError::InterleaveCommands);
+            }
+            Sides::Interleave {
+                count,
+                baseline: baseline.to_vec(),
+                candidate: candidate.to_vec(),
+            }
+        }
+        (None, Some(baseline)) => Sides::Baseline {
+            baseline,
+            runs: runs_of(reports, iterations_of(iterations, command)?)?,
+        },
+        (None, None) => {
+            return Err(UsageError::Missing {
+                command: "compare",
+                flag: "--baseline",
+            });
+        }
     };
     let defaults = CompareOptions::DEFAULT;
     let options = quantiles
@@ -244,15 +342,15 @@ fn parse_compare(args: &[String]) -> Result<Command, UsageError> {
         .map(|quantile| CompareOptions {
             quantile,
             tolerance: tolerance.unwrap_or(defaults.tolerance),
-            confidence: confidence.unwrap_or(defaults.confidence),
+            confidence: confidence.unwrap_or(DEFAULT_CONFIDENCE),
             min_samples: min_samples.unwrap_or(defaults.min_samples),
             ..defaults
         })
         .collect();
     Ok(Command::Compare(CompareArgs {
-        baseline,
-        report: report.unwrap_or_else(default_report),
+        sides,
         options,
+        require_conclusive,
         output,
     }))
 }
@@ -339,6 +437,14 @@ impl<'a> Flags<'a> {
             expected,
             found: value,
         })?);
+        Ok(())
+    }
+
+    /// Adds the next value to `paths`: a flag that may be repeated.
+    fn add_path(&mut self, paths: &mut Vec<PathBuf>) -> Result<(), UsageError> {
+        let mut path = None;
+        self.set_path(&mut path)?;
+        paths.extend(path);
         Ok(())
     }
 
@@ -475,7 +581,13 @@ mod tests {
         ) else {
             panic!()
         };
-        assert_eq!(args.baseline, PathBuf::from("b.json"));
+        assert_eq!(
+            args.sides,
+            Sides::Baseline {
+                baseline: "b.json".into(),
+                runs: Runs::Reports(vec![default_report()]),
+            }
+        );
         let quantiles: Vec<f64> = args.options.iter().map(|o| o.quantile).collect();
         assert_eq!(quantiles, [0.5, 0.999, 1.0]);
         for options in &args.options {
@@ -494,7 +606,7 @@ mod tests {
             CompareOptions {
                 quantile: 0.5,
                 tolerance: 0.05,
-                confidence: 0.99,
+                confidence: 0.95,
                 ..CompareOptions::DEFAULT
             }
         );
@@ -503,11 +615,64 @@ mod tests {
     }
 
     #[test]
+    fn reports_repeat_and_a_side_takes_reports_or_a_command() {
+        let Ok(Command::Compare(args)) =
+            parse_line("compare --baseline b --report 1.json --report=2.json --require-conclusive")
+        else {
+            panic!()
+        };
+        assert!(args.require_conclusive);
+        assert_eq!(
+            args.sides,
+            Sides::Baseline {
+                baseline: "b".into(),
+                runs: Runs::Reports(vec!["1.json".into(), "2.json".into()]),
+            }
+        );
+        assert_eq!(
+            parse_line("baseline save --iterations 5 -- ./app --fast"),
+            Ok(Command::BaselineSave(SaveArgs {
+                runs: Runs::Command(Iterations {
+                    count: 5,
+                    command: vec!["./app".to_owned(), "--fast".to_owned()],
+                }),
+                output: "performance_baseline.json".into(),
+            }))
+        );
+        let Ok(Command::Compare(args)) =
+            parse_line("compare --interleave 6 -- ./old --seed 1 -- ./new --seed 1")
+        else {
+            panic!()
+        };
+        assert_eq!(
+            args.sides,
+            Sides::Interleave {
+                count: 6,
+                baseline: vec!["./old".into(), "--seed".into(), "1".into()],
+                candidate: vec!["./new".into(), "--seed".into(), "1".into()],
+            }
+        );
+        let message = |line| parse_line(line).unwrap_err().to_string();
+        assert_eq!(
+            message("baseline save --report r --iterations 2 -- ./app"),
+            "`--report` and `--iterations` cannot be used together"
+        );
+        assert_eq!(
+            message("compare --baseline b --interleave 2 -- a -- b"),
+            "`--interleave` and `--baseline` cannot be used together"
+        );
+        assert_eq!(
+            message("compare --interleave 2 -- ./only"),
+            "`--interleave` needs two commands: `-- BASELINE_COMMAND... -- CANDIDATE_COMMAND...`"
+        );
+    }
+
+    #[test]
     fn baseline_save_defaults_and_help_anywhere() {
         assert_eq!(
             parse_line("baseline save"),
             Ok(Command::BaselineSave(SaveArgs {
-                report: default_report(),
+                runs: Runs::Reports(vec![default_report()]),
                 output: "performance_baseline.json".into(),
             }))
         );

@@ -11,6 +11,7 @@ use instrument_runtime::{
 };
 use serde::Serialize;
 
+use crate::across::Spread;
 use crate::args::CheckArgs;
 use crate::table::{Table, signed_percent};
 use crate::{CI_REPORT_FILE, CI_REPORT_SCHEMA, Console, EXIT_ERROR, EXIT_FAIL, EXIT_PASS};
@@ -52,12 +53,16 @@ fn beside(report: &Path, name: &str) -> PathBuf {
 /// Why the gate could not judge: one message per line (every diagnostic of a budgets file).
 type Failure = Vec<String>;
 
+/// A budgeted node, its verdict, where its budget came from, and each check's spread over the
+/// runs (empty for one run).
+type Judged<'a> = (&'a NodeSnapshot, BudgetVerdict, BudgetSource, Vec<Spread>);
+
 fn judge_report(
     args: &CheckArgs,
     console: &mut Console<'_>,
     ci: &mut CiReport,
 ) -> Result<u8, Failure> {
-    let mut report = match &args.iterations {
+    let (mut report, runs) = match &args.iterations {
         Some(iterations) => {
             let reports = crate::iterations::run(iterations, console).map_err(|e| vec![e])?;
             let merged = crate::merge::merge_reports(&reports).map_err(|e| vec![e])?;
@@ -67,9 +72,12 @@ fn judge_report(
                 reports.len(),
                 args.report.display()
             ));
-            merged
+            (merged, reports)
         }
-        None => crate::artifact::load_report(&args.report).map_err(|e| vec![e])?,
+        None => (
+            crate::artifact::load_report(&args.report).map_err(|e| vec![e])?,
+            Vec::new(),
+        ),
     };
     for conflict in &report.snapshot.conflicts {
         console.warning(&format!(
@@ -81,18 +89,32 @@ fn judge_report(
     }
     let resolved = resolve_budgets(args, &report, console, ci)?;
     let sources = apply_budgets(&mut report, &resolved, args.min_samples);
-    let budgets = check_budgets(&report.snapshot);
-    let verdicts: Vec<(&NodeSnapshot, BudgetVerdict, BudgetSource)> = report
+    let verdicts: Vec<Judged> = report
         .snapshot
         .nodes
         .iter()
         .zip(sources)
         .filter_map(|(node, source)| {
-            let verdict =
+            let mut verdict =
                 instrument_runtime::judge(node.budget.as_ref()?, node.calls, node.latency.as_ref());
-            Some((node, verdict, source?))
+            // Several runs: the rule across runs decides (see `across`), one run: its figures.
+            let spreads = if runs.len() > 1 {
+                crate::across::judge(node, &mut verdict, &runs)
+            } else {
+                Vec::new()
+            };
+            Some((node, verdict, source?, spreads))
         })
         .collect();
+    let budgets = if runs.len() > 1 {
+        crate::across::summary(
+            verdicts
+                .iter()
+                .map(|(node, verdict, ..)| (node.name.as_str(), verdict)),
+        )
+    } else {
+        check_budgets(&report.snapshot)
+    };
     console.print(&render_table(&verdicts, console.style));
     let (status, result) = decide(args, &budgets);
     console.print(&format!(
@@ -237,52 +259,92 @@ fn decide(args: &CheckArgs, budgets: &BudgetReport) -> (u8, String) {
     (EXIT_PASS, "result: pass".to_owned())
 }
 
-fn render_table(
-    verdicts: &[(&NodeSnapshot, BudgetVerdict, BudgetSource)],
-    style: TableStyle,
-) -> String {
+fn render_table(verdicts: &[Judged<'_>], style: TableStyle) -> String {
     let duration = |ns| format_duration(ns, style);
+    let several = verdicts.iter().any(|(.., spreads)| !spreads.is_empty());
     let mut rows = Vec::new();
-    for (node, verdict, _) in verdicts {
+    for (node, verdict, _, spreads) in verdicts {
         if verdict.status == VerdictStatus::NotExercised {
-            let dash = || "-".to_owned();
-            rows.push(vec![
-                node.name.clone(),
-                node.calls.to_string(),
-                dash(),
-                dash(),
-                dash(),
-                dash(),
-                format!(
-                    "not exercised ({}/{} calls)",
-                    verdict.calls, verdict.min_samples
-                ),
-            ]);
+            let mut row = vec![node.name.clone(), node.calls.to_string()];
+            row.extend(std::iter::repeat_n(
+                "-".to_owned(),
+                if several { 6 } else { 4 },
+            ));
+            row.push(format!(
+                "not exercised ({}/{} calls)",
+                verdict.calls, verdict.min_samples
+            ));
+            rows.push(row);
         }
-        for check in &verdict.checks {
-            rows.push(vec![
+        for (at, check) in verdict.checks.iter().enumerate() {
+            let mut row = vec![
                 node.name.clone(),
                 node.calls.to_string(),
                 check.quantile.to_string(),
                 duration(check.observed_ns),
-                duration(check.allowed_ns),
-                signed_percent(check.margin_percent()),
-                if check.passed { "pass" } else { "FAIL" }.to_owned(),
-            ]);
+            ];
+            if several {
+                let spread = spreads.get(at);
+                row.push(
+                    spread
+                        .and_then(|s| Some((s.low()?, s.high()?)))
+                        .map_or_else(
+                            || "-".to_owned(),
+                            |(low, high)| format!("{}..{}", duration(low), duration(high)),
+                        ),
+                );
+                row.push(spread.map_or_else(
+                    || "-".to_owned(),
+                    |s| {
+                        format!(
+                            "{}/{}{}",
+                            s.failed,
+                            s.runs,
+                            if s.rule == "merged" { " (merged)" } else { "" }
+                        )
+                    },
+                ));
+            }
+            row.push(duration(check.allowed_ns));
+            row.push(signed_percent(check.margin_percent()));
+            row.push(if check.passed { "pass" } else { "FAIL" }.to_owned());
+            rows.push(row);
         }
     }
+    let (header, verdict): (&'static [&'static str], usize) = if several {
+        (
+            &[
+                "node",
+                "calls",
+                "statistic",
+                "observed",
+                "runs spread",
+                "runs over",
+                "allowed",
+                "margin",
+                "verdict",
+            ],
+            8,
+        )
+    } else {
+        (
+            &[
+                "node",
+                "calls",
+                "statistic",
+                "observed",
+                "allowed",
+                "margin",
+                "verdict",
+            ],
+            6,
+        )
+    };
+    let left_aligned: &'static [usize] = if several { &[0, 2, 8] } else { &[0, 2, 6] };
     Table {
-        header: &[
-            "node",
-            "calls",
-            "statistic",
-            "observed",
-            "allowed",
-            "margin",
-            "verdict",
-        ],
-        left_aligned: &[0, 2, 6],
-        verdict: 6,
+        header,
+        left_aligned,
+        verdict,
         rows,
     }
     .render(style)
@@ -348,6 +410,9 @@ struct Check {
     /// Headroom under the allowance as a percentage of it; negative when over.
     margin_percent: f64,
     passed: bool,
+    /// With `--iterations` above 1: the statistic in each run and how many were over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runs: Option<Spread>,
 }
 
 impl CiReport {
@@ -388,7 +453,7 @@ impl CiReport {
     fn judged(
         &mut self,
         budgets: &BudgetReport,
-        verdicts: &[(&NodeSnapshot, BudgetVerdict, BudgetSource)],
+        verdicts: &[Judged<'_>],
         exit_code: u8,
         result: String,
     ) {
@@ -408,7 +473,7 @@ impl CiReport {
         self.violations.clone_from(&budgets.violations);
         self.nodes = verdicts
             .iter()
-            .map(|(node, verdict, source)| NodeVerdict {
+            .map(|(node, verdict, source, spreads)| NodeVerdict {
                 node: node.name.clone(),
                 status: verdict.status,
                 calls: verdict.calls,
@@ -418,13 +483,15 @@ impl CiReport {
                 checks: verdict
                     .checks
                     .iter()
-                    .map(|check| Check {
+                    .enumerate()
+                    .map(|(at, check)| Check {
                         quantile: check.quantile,
                         observed_ns: check.observed_ns,
                         budget_ns: check.budget_ns,
                         allowed_ns: check.allowed_ns,
                         margin_percent: check.margin_percent(),
                         passed: check.passed,
+                        runs: spreads.get(at).cloned(),
                     })
                     .collect(),
             })

@@ -1,111 +1,53 @@
-//! `baseline save` and `compare`: each node's full latency histogram now against the one saved.
-
-use std::collections::BTreeMap;
+//! `compare`: is each node slower than the baseline? Decided between runs, from one figure per
+//! run: the rank test of [`crate::ranks`] on the runs' quantiles, against the tolerance.
+//!
+//! Per node and quantile, with `n` baseline runs and `m` candidate runs:
+//!
+//! - too few calls on a side (all its runs together under `--min-samples`): not compared;
+//! - runs too few for the test ever to be significant (a side of one run, or `n` against `m`
+//!   whose smallest p-value is not below the level): **inconclusive**, with the runs needed;
+//! - **slower** when the candidate's runs are significantly above the baseline's scaled by
+//!   `1 + tolerance` (one-sided rank test at half the level, so a change within the tolerance is
+//!   never called, however many runs there are); **faster** likewise below `1 - tolerance`;
+//! - otherwise **unchanged**: `~` when the runs do not differ significantly at all (two-sided
+//!   p at or above the level), "within tolerance" when they do but the estimated ratio is inside
+//!   the band, and inconclusive when the ratio is outside it but not significantly.
 
 use instrument_runtime::{
-    Change, CompareOptions, Comparison, LatencyHistogram, Report, TableStyle, format_duration,
-    printable,
+    Change, CompareOptions, LatencyHistogram, Report, TableStyle, format_duration, printable,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::args::{CompareArgs, SaveArgs};
-use crate::artifact::{LoadError, load_json, load_report, unix_ms_now, write_json};
+use crate::args::{CompareArgs, Sides};
+use crate::artifact::{unix_ms_now, write_json};
+use crate::baseline::{Run, load_runs, reports_of};
+use crate::ranks;
 use crate::table::Table;
-use crate::{BASELINE_SCHEMA, Console, EXIT_ERROR, EXIT_FAIL, EXIT_PASS};
+use crate::{Console, EXIT_ERROR, EXIT_FAIL, EXIT_PASS};
 
-/// A baseline file: every timed node's histogram, and where it came from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct Baseline {
-    schema: String,
-    /// When `baseline save` ran, in milliseconds since the Unix epoch.
-    saved_at_unix_ms: u64,
-    /// The report it was saved from, as named on the command line.
-    report: String,
-    /// The report's snapshot time and host.
-    taken_at_unix_ms: u64,
-    host: String,
-    nodes: Vec<BaselineNode>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct BaselineNode {
-    name: String,
-    calls: u64,
-    sum_ns: u64,
-    /// `[lowest value in ns, count]` pairs, as in `report.json`.
-    histogram: LatencyHistogram,
-}
-
-/// Each timed node's histogram, nodes that share a name added together, sorted by name.
-fn histograms(report: &Report) -> BTreeMap<String, BaselineNode> {
-    let mut nodes: BTreeMap<String, BaselineNode> = BTreeMap::new();
-    for node in &report.snapshot.nodes {
-        let Some(histogram) = node.histogram.as_ref().filter(|h| !h.is_empty()) else {
-            continue;
-        };
-        let entry = nodes
-            .entry(node.name.clone())
-            .or_insert_with(|| BaselineNode {
-                name: node.name.clone(),
-                calls: 0,
-                sum_ns: 0,
-                histogram: LatencyHistogram::new(),
-            });
-        entry.calls += histogram.len();
-        entry.sum_ns += node.sum_ns;
-        entry.histogram.add(histogram);
-    }
-    nodes
-}
-
-/// Runs `baseline save` and returns the exit status.
-pub(crate) fn save(args: &SaveArgs, console: &mut Console<'_>) -> u8 {
-    let report = match load_report(&args.report) {
-        Ok(report) => report,
-        Err(message) => {
-            console.error(&message);
-            return EXIT_ERROR;
-        }
-    };
-    let nodes: Vec<BaselineNode> = histograms(&report).into_values().collect();
-    if nodes.is_empty() {
-        console.error(&format!(
-            "`{}` has no latency histograms: no timed node was called, or the report comes \
-             from an older runtime",
-            args.report.display()
-        ));
-        return EXIT_ERROR;
-    }
-    let baseline = Baseline {
-        schema: BASELINE_SCHEMA.to_owned(),
-        saved_at_unix_ms: unix_ms_now(),
-        report: args.report.display().to_string(),
-        taken_at_unix_ms: report.snapshot.taken_at_unix_ms,
-        host: report.snapshot.host.clone(),
-        nodes,
-    };
-    match write_json(&args.output, &baseline) {
-        Ok(()) => {
-            console.print(&format!(
-                "baseline: {} nodes saved to {}\n",
-                baseline.nodes.len(),
-                args.output.display()
-            ));
-            EXIT_PASS
-        }
-        Err(message) => {
-            console.error(&message);
-            EXIT_ERROR
-        }
-    }
-}
-
-/// One node's comparison at one quantile.
+/// One node's comparison at one quantile, as `--output` writes it.
 #[derive(Debug, Serialize)]
 struct NodeComparison {
     node: String,
-    #[serde(flatten)]
-    comparison: Comparison,
+    quantile: f64,
+    change: Change,
+    /// The quantile in each run that has the node, in run order.
+    baseline_runs_ns: Vec<u64>,
+    candidate_runs_ns: Vec<u64>,
+    baseline_calls: u64,
+    candidate_calls: u64,
+    /// The median of the runs' quantiles, each side.
+    baseline_ns: Option<u64>,
+    candidate_ns: Option<u64>,
+    /// Hodges-Lehmann: the median of every candidate ÷ baseline pair of runs.
+    ratio: Option<f64>,
+    /// Two-sided rank test p-value: could the two sets of runs come from one distribution?
+    p_value: Option<f64>,
+    /// One-sided p-value that the candidate is beyond `1 ± tolerance` of the baseline, in the
+    /// ratio's direction: the test that calls a change.
+    p_beyond_tolerance: Option<f64>,
+    /// Why the comparison could not decide, or what `~` means here.
+    note: Option<String>,
 }
 
 /// What `compare --output` writes.
@@ -114,68 +56,94 @@ struct CompareReport<'a> {
     schema: &'static str,
     baseline: String,
     report: String,
+    baseline_runs: usize,
+    candidate_runs: usize,
+    tolerance: f64,
+    /// The rank test's level: `1 - confidence`.
+    alpha: f64,
+    method: &'static str,
     exit_code: u8,
     slower: Vec<String>,
     comparisons: &'a [NodeComparison],
     generated_at_unix_ms: u64,
 }
 
+/// How the runs are judged, in one line for the JSON file.
+const METHOD: &str = "mann-whitney rank test on per-run quantiles (exact distribution), called \
+                      slower when significant against the baseline scaled by 1 + tolerance; \
+                      ratio: hodges-lehmann";
+
 /// Runs `compare` and returns the exit status.
 pub(crate) fn compare(args: &CompareArgs, console: &mut Console<'_>) -> u8 {
-    let loaded = load_baseline(&args.baseline)
-        .and_then(|baseline| Ok((baseline, load_report(&args.report)?)));
-    let (baseline, report) = match loaded {
-        Ok(loaded) => loaded,
+    let (baseline_name, report_name, baseline, candidate) = match sides(args, console) {
+        Ok(sides) => sides,
         Err(message) => {
             console.error(&message);
             return EXIT_ERROR;
         }
     };
-    let comparisons = compare_all(&baseline, &report, &args.options);
+    let comparisons = compare_runs(&baseline, &candidate, &args.options);
     console.print(&render_table(&comparisons, console.style));
+    let options = &args.options[0];
     // Like `check`, the gate never passes on nothing: every row short of calls judges nothing.
     if comparisons
         .iter()
-        .all(|row| row.comparison.change == Change::TooFewSamples)
+        .all(|row| row.change == Change::TooFewSamples)
     {
         console.error(&format!(
-            "no node of `{}` had enough calls on both sides to be compared (`--min-samples` {})",
-            args.baseline.display(),
-            args.options[0].min_samples
+            "no node of `{baseline_name}` had enough calls on both sides to be compared \
+             (`--min-samples` {})",
+            options.min_samples
         ));
         return EXIT_ERROR;
     }
-    let slower: Vec<String> = comparisons
-        .iter()
-        .filter(|row| row.comparison.change == Change::Slower)
-        .map(|row| format!("{} {}", row.node, quantile_name(row.comparison.quantile)))
-        .collect();
+    let named = |change| -> Vec<String> {
+        comparisons
+            .iter()
+            .filter(|row| row.change == change)
+            .map(|row| format!("{} {}", row.node, quantile_name(row.quantile)))
+            .collect()
+    };
+    let (slower, inconclusive) = (named(Change::Slower), named(Change::Inconclusive));
     let count = |change| {
         comparisons
             .iter()
-            .filter(|row| row.comparison.change == change)
+            .filter(|row| row.change == change)
             .count()
     };
-    let options = &args.options[0];
     console.print(&format!(
-        "compared: {} (tolerance {}, confidence {}); slower: {}, faster: {}, unchanged: {}, \
-         inconclusive: {}, too few samples: {}\n",
+        "compared: {} ({} baseline runs, {} candidate runs; tolerance {}, rank test at {}); \
+         slower: {}, faster: {}, unchanged: {}, inconclusive: {}, too few samples: {}\n",
         comparisons.len(),
+        baseline.len(),
+        candidate.len(),
         percent(options.tolerance),
-        percent(options.confidence),
+        percent(1.0 - options.confidence),
         count(Change::Slower),
         count(Change::Faster),
         count(Change::Unchanged),
-        count(Change::Inconclusive),
+        inconclusive.len(),
         count(Change::TooFewSamples),
     ));
-    let status = if slower.is_empty() {
-        console.print("result: pass: no node is slower than the baseline\n");
-        EXIT_PASS
-    } else {
+    let status = if !slower.is_empty() {
         let shown = printable(&slower.join(", ")).into_owned();
         console.print(&format!("result: FAIL: slower: {shown}\n"));
         EXIT_FAIL
+    } else if inconclusive.is_empty() {
+        console.print("result: pass: no node is slower than the baseline\n");
+        EXIT_PASS
+    } else if args.require_conclusive {
+        let shown = printable(&inconclusive.join(", ")).into_owned();
+        console.print(&format!(
+            "result: ERROR: inconclusive, and `--require-conclusive` is set: {shown}\n"
+        ));
+        EXIT_ERROR
+    } else {
+        console.print(
+            "result: pass: no node is called slower; some comparisons are inconclusive (see \
+             above); `--require-conclusive` makes that an error\n",
+        );
+        EXIT_PASS
     };
     let Some(output) = &args.output else {
         return status;
@@ -183,9 +151,14 @@ pub(crate) fn compare(args: &CompareArgs, console: &mut Console<'_>) -> u8 {
     let written = write_json(
         output,
         &CompareReport {
-            schema: "instrument.compare/1",
-            baseline: args.baseline.display().to_string(),
-            report: args.report.display().to_string(),
+            schema: "instrument.compare/2",
+            baseline: baseline_name,
+            report: report_name,
+            baseline_runs: baseline.len(),
+            candidate_runs: candidate.len(),
+            tolerance: options.tolerance,
+            alpha: 1.0 - options.confidence,
+            method: METHOD,
             exit_code: status,
             slower,
             comparisons: &comparisons,
@@ -201,104 +174,246 @@ pub(crate) fn compare(args: &CompareArgs, console: &mut Console<'_>) -> u8 {
     }
 }
 
-/// Reads a baseline and checks it ([`validate::baseline`](crate::validate::baseline)).
-fn load_baseline(path: &std::path::Path) -> Result<Baseline, String> {
-    let baseline = load_json::<Baseline>(path, "baseline", BASELINE_SCHEMA)
-        .map_err(|(LoadError::Unreadable(message) | LoadError::Invalid(message))| message)?;
-    let nodes = baseline
-        .nodes
-        .iter()
-        .map(|node| (node.name.as_str(), node.calls, &node.histogram));
-    crate::validate::baseline(path, nodes)?;
-    Ok(baseline)
+/// The baseline's runs and the candidate's, with the names of where they came from.
+fn sides(
+    args: &CompareArgs,
+    console: &mut Console<'_>,
+) -> Result<(String, String, Vec<Run>, Vec<Run>), String> {
+    let runs = |reports: &[Report]| reports.iter().map(Run::of).collect::<Vec<_>>();
+    match &args.sides {
+        Sides::Baseline {
+            baseline,
+            runs: candidate,
+        } => {
+            let before = load_runs(baseline)?;
+            let reports = reports_of(candidate, console)?;
+            let names: Vec<&str> = reports.iter().map(|(name, _)| name.as_str()).collect();
+            let now = reports.iter().map(|(_, report)| Run::of(report)).collect();
+            Ok((
+                baseline.display().to_string(),
+                names.join(", "),
+                before,
+                now,
+            ))
+        }
+        Sides::Interleave {
+            count,
+            baseline,
+            candidate,
+        } => {
+            let (before, now) =
+                crate::iterations::interleave(*count, baseline, candidate, console)?;
+            Ok((
+                baseline.join(" "),
+                candidate.join(" "),
+                runs(&before),
+                runs(&now),
+            ))
+        }
+    }
 }
 
-/// Every node in either file, at every quantile asked, in name order.
-fn compare_all(
-    baseline: &Baseline,
-    report: &Report,
+/// Every node in either side, at every quantile asked, in name order.
+fn compare_runs(
+    baseline: &[Run],
+    candidate: &[Run],
     options: &[CompareOptions],
 ) -> Vec<NodeComparison> {
-    let pairs = |histogram: &LatencyHistogram| -> Vec<(u64, u64)> {
-        histogram
-            .bins()
-            .map(|bin| (bin.lowest_ns, bin.count))
-            .collect()
-    };
-    let before: BTreeMap<&str, Vec<(u64, u64)>> = baseline
-        .nodes
+    let mut names: Vec<&str> = baseline
         .iter()
-        .map(|node| (node.name.as_str(), pairs(&node.histogram)))
-        .collect();
-    let now: BTreeMap<String, Vec<(u64, u64)>> = histograms(report)
-        .into_values()
-        .map(|node| (node.name, pairs(&node.histogram)))
-        .collect();
-    let mut names: Vec<&str> = before
-        .keys()
-        .copied()
-        .chain(now.keys().map(String::as_str))
+        .chain(candidate)
+        .flat_map(|run| run.nodes.keys().map(String::as_str))
         .collect();
     names.sort_unstable();
     names.dedup();
     let mut rows = Vec::new();
     for name in names {
-        let (before, now) = (
-            before.get(name).map_or(&[][..], Vec::as_slice),
-            now.get(name).map_or(&[][..], Vec::as_slice),
-        );
+        let (before, now) = (runs_with(baseline, name), runs_with(candidate, name));
         for options in options {
-            rows.push(NodeComparison {
-                node: name.to_owned(),
-                comparison: instrument_runtime::compare(before, now, options),
-            });
+            let figures = |runs: &[&LatencyHistogram]| -> Vec<u64> {
+                runs.iter()
+                    .map(|histogram| histogram.value_at_quantile(options.quantile))
+                    .collect()
+            };
+            let calls = |runs: &[&LatencyHistogram]| -> u64 {
+                runs.iter().map(|histogram| histogram.len()).sum()
+            };
+            rows.push(judge(
+                name,
+                (figures(&before), calls(&before)),
+                (figures(&now), calls(&now)),
+                options,
+            ));
         }
     }
     rows
 }
 
+/// The node's histogram in each run that has it.
+fn runs_with<'a>(runs: &'a [Run], name: &str) -> Vec<&'a LatencyHistogram> {
+    runs.iter().filter_map(|run| run.nodes.get(name)).collect()
+}
+
+/// One node at one quantile: the per-run figures and calls of each side -> the verdict.
+#[allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "latencies in ns, far inside f64's exact range; the median is rounded back"
+)]
+fn judge(
+    name: &str,
+    (before, before_calls): (Vec<u64>, u64),
+    (now, now_calls): (Vec<u64>, u64),
+    options: &CompareOptions,
+) -> NodeComparison {
+    let alpha = 1.0 - options.confidence;
+    let as_f64 = |values: &[u64]| -> Vec<f64> { values.iter().map(|&v| v as f64).collect() };
+    let median = |values: &[f64]| -> Option<u64> {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        (!sorted.is_empty()).then(|| ranks::median_of_sorted(&sorted).round() as u64)
+    };
+    let (base, cand) = (as_f64(&before), as_f64(&now));
+    let mut row = NodeComparison {
+        node: name.to_owned(),
+        quantile: options.quantile,
+        change: Change::TooFewSamples,
+        baseline_ns: median(&base),
+        candidate_ns: median(&cand),
+        baseline_runs_ns: before,
+        candidate_runs_ns: now,
+        baseline_calls: before_calls,
+        candidate_calls: now_calls,
+        ratio: ranks::ratio(&base, &cand),
+        p_value: None,
+        p_beyond_tolerance: None,
+        note: None,
+    };
+    let min_samples = options.min_samples.max(1);
+    if before_calls < min_samples || now_calls < min_samples {
+        return row;
+    }
+    let Some(ratio) = row.ratio else {
+        return row;
+    };
+    let (n, m) = (base.len(), cand.len());
+    if ranks::smallest_p(n, m) >= alpha {
+        row.change = Change::Inconclusive;
+        let needed = ranks::runs_needed(alpha);
+        let one_run = "cannot separate run-to-run variation from a change";
+        row.note = Some(if n == 1 && m == 1 {
+            format!("one run per side {one_run}; use {needed} or more runs per side")
+        } else if n.min(m) == 1 {
+            format!(
+                "{n} against {m} runs: a side of one run {one_run}; use {needed} or more runs \
+                 per side"
+            )
+        } else {
+            format!(
+                "{n} against {m} runs cannot be significant at {}; use {needed} or more runs per \
+                 side",
+                percent(alpha)
+            )
+        });
+        return row;
+    }
+    let scaled = |factor: f64| -> Vec<f64> { base.iter().map(|v| v * factor).collect() };
+    let (above, _) = ranks::one_sided(&scaled(1.0 + options.tolerance), &cand);
+    let (_, below) = ranks::one_sided(&scaled(1.0 - options.tolerance), &cand);
+    let p_value = ranks::two_sided(&base, &cand);
+    row.p_value = Some(p_value);
+    row.p_beyond_tolerance = Some(if ratio >= 1.0 { above } else { below });
+    let band = 1.0 - options.tolerance..=1.0 + options.tolerance;
+    row.change = if above < alpha / 2.0 {
+        Change::Slower
+    } else if below < alpha / 2.0 {
+        Change::Faster
+    } else if p_value >= alpha {
+        row.note = Some("~: the runs do not differ significantly".to_owned());
+        Change::Unchanged
+    } else if band.contains(&ratio) {
+        row.note = Some("a significant change within the tolerance".to_owned());
+        Change::Unchanged
+    } else {
+        row.note = Some(
+            "changed, but not significantly by more than the tolerance; more runs would tell"
+                .to_owned(),
+        );
+        Change::Inconclusive
+    };
+    row
+}
+
 fn render_table(rows: &[NodeComparison], style: TableStyle) -> String {
     let duration =
         |ns: Option<u64>| ns.map_or_else(|| "-".to_owned(), |ns| format_duration(ns, style));
+    let spread = |runs: &[u64]| -> String {
+        match (runs.iter().min(), runs.iter().max()) {
+            (Some(&low), Some(&high)) if runs.len() > 1 => format!(
+                "{}..{}",
+                format_duration(low, style),
+                format_duration(high, style)
+            ),
+            _ => "-".to_owned(),
+        }
+    };
     let rows = rows
         .iter()
         .map(|row| {
-            let comparison = &row.comparison;
-            let (ratio, interval) = comparison.ratio.map_or_else(
-                || ("-".to_owned(), "-".to_owned()),
-                |ratio| {
-                    (
-                        format!("{:.3}x", ratio.estimate),
-                        format!("[{:.3}, {:.3}]", ratio.low, ratio.high),
-                    )
-                },
-            );
-            let change = match comparison.change {
+            let change = match row.change {
                 Change::Slower => "SLOWER".to_owned(),
+                Change::Unchanged => match &row.note {
+                    Some(note) if note.starts_with('~') => "~".to_owned(),
+                    _ => "unchanged (within tolerance)".to_owned(),
+                },
+                Change::Inconclusive => {
+                    format!("inconclusive: {}", row.note.as_deref().unwrap_or_default())
+                }
                 Change::TooFewSamples => format!(
                     "too few samples ({}/{} calls)",
-                    comparison.baseline_calls.min(comparison.candidate_calls),
-                    comparison.baseline_calls.max(comparison.candidate_calls),
+                    row.baseline_calls.min(row.candidate_calls),
+                    row.baseline_calls.max(row.candidate_calls),
                 ),
-                other => other.to_string(),
+                Change::Faster => "faster".to_owned(),
             };
+            let p = row
+                .p_value
+                .map_or_else(|| "-".to_owned(), |value| format!("{value:.3}"));
             vec![
                 row.node.clone(),
-                quantile_name(comparison.quantile),
-                duration(comparison.baseline_ns),
-                duration(comparison.candidate_ns),
-                ratio,
-                interval,
+                quantile_name(row.quantile),
+                format!(
+                    "{}/{}",
+                    row.baseline_runs_ns.len(),
+                    row.candidate_runs_ns.len()
+                ),
+                duration(row.baseline_ns),
+                spread(&row.baseline_runs_ns),
+                duration(row.candidate_ns),
+                spread(&row.candidate_runs_ns),
+                row.ratio
+                    .map_or_else(|| "-".to_owned(), |r| format!("{r:.3}x")),
+                p,
                 change,
             ]
         })
         .collect();
     Table {
         header: &[
-            "node", "quantile", "baseline", "current", "ratio", "interval", "change",
+            "node",
+            "quantile",
+            "runs",
+            "baseline",
+            "runs spread",
+            "current",
+            "runs spread",
+            "ratio",
+            "p",
+            "change",
         ],
-        left_aligned: &[0, 1, 6],
-        verdict: 6,
+        left_aligned: &[0, 1, 9],
+        verdict: 9,
         rows,
     }
     .render(style)
@@ -322,111 +437,105 @@ fn percent(share: f64) -> String {
 #[cfg(test)]
 mod tests {
     use std::fs;
+    use std::path::Path;
 
     use super::*;
     use crate::test_support::{gate, node, report, scratch_dir, write_report};
 
     const US: u64 = 1_000;
 
-    /// 2,000 calls spread over 100 to 299 µs, each latency scaled by `percent / 100`.
-    fn spread(percent: u64) -> Vec<(u64, u64)> {
-        (100..300).map(|us| (us * US * percent / 100, 10)).collect()
+    /// 2,000 calls spread over 100 to 299 µs, each latency scaled by `permille / 1000`.
+    fn spread(permille: u64) -> Vec<(u64, u64)> {
+        (100..300)
+            .map(|us| (us * US * permille / 1000, 10))
+            .collect()
     }
 
-    fn save_baseline(dir: &std::path::Path) -> String {
-        let path = write_report(
-            &dir.join("before"),
-            &report(vec![
-                node("embedding", &spread(100), None),
-                node("parse", &spread(100), None),
-            ]),
-        );
-        let baseline = dir.join("performance_baseline.json");
-        let (status, out, err) = gate(&[
-            "baseline",
-            "save",
-            "--report",
-            path.to_str().unwrap(),
-            "--output",
-            baseline.to_str().unwrap(),
-        ]);
+    /// One report per factor (in permille) under `dir/side/i`, with `embedding` scaled by it
+    /// and `parse` not: the `--report` arguments naming them.
+    fn runs(dir: &Path, side: &str, factors: &[u64]) -> Vec<String> {
+        factors
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &factor)| {
+                let path = write_report(
+                    &dir.join(side).join(i.to_string()),
+                    &report(vec![
+                        node("embedding", &spread(factor), None),
+                        node("parse", &spread(1000), None),
+                    ]),
+                );
+                ["--report".to_owned(), path.display().to_string()]
+            })
+            .collect()
+    }
+
+    fn save_baseline(dir: &Path, factors: &[u64]) -> String {
+        let baseline = dir.join("performance_baseline.json").display().to_string();
+        let mut args = vec!["baseline".to_owned(), "save".to_owned()];
+        args.extend(runs(dir, "before", factors));
+        args.extend(["--output".to_owned(), baseline.clone()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (status, out, err) = gate(&args);
         assert_eq!(status, 0, "{out}{err}");
-        assert_eq!(
-            out,
-            format!("baseline: 2 nodes saved to {}\n", baseline.display())
-        );
-        baseline.to_str().unwrap().to_owned()
+        baseline
     }
 
-    /// `compare` of a run of `nodes` (written to `dir/now`) against `baseline`, with `extra`
-    /// arguments: the exit status, stdout and stderr.
-    fn compare_run(
-        dir: &std::path::Path,
+    /// `compare` of runs scaled by `factors` against `baseline`, with `extra` arguments.
+    fn compare_runs_of(
+        dir: &Path,
         baseline: &str,
-        nodes: Vec<instrument_runtime::NodeSnapshot>,
+        factors: &[u64],
         extra: &[&str],
     ) -> (u8, String, String) {
-        let now = write_report(&dir.join("now"), &report(nodes));
-        let mut args = vec!["compare", "--baseline", baseline, "--report"];
-        args.push(now.to_str().unwrap());
-        args.extend_from_slice(extra);
+        let mut args = vec![
+            "compare".to_owned(),
+            "--baseline".to_owned(),
+            baseline.to_owned(),
+        ];
+        args.extend(runs(dir, "now", factors));
+        args.extend(extra.iter().map(|&arg| arg.to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         gate(&args)
     }
 
+    fn rows<'a>(out: &'a str, node: &str) -> Vec<&'a str> {
+        out.lines().filter(|line| line.starts_with(node)).collect()
+    }
+
+    /// Five runs each whose run-to-run factors interleave (up to 25% apart): not called.
+    const VARIED: [u64; 5] = [800, 1150, 950, 1250, 1000];
+    const VARIED_TOO: [u64; 5] = [1200, 850, 1050, 780, 1100];
+
     #[test]
-    fn the_same_latencies_are_not_a_regression() {
+    fn runs_that_vary_alike_are_not_a_regression() {
         let dir = scratch_dir("compare-equal");
-        let baseline = save_baseline(&dir);
-        let (status, out, err) = compare_run(
-            &dir,
-            &baseline,
-            vec![
-                node("embedding", &spread(100), None),
-                node("parse", &spread(100), None),
-            ],
-            &[],
-        );
+        let baseline = save_baseline(&dir, &VARIED);
+        let (status, out, err) = compare_runs_of(&dir, &baseline, &VARIED_TOO, &[]);
         assert_eq!(status, 0, "{out}{err}");
-        assert_eq!(
-            out.lines()
-                .filter(|line| line.ends_with("unchanged"))
-                .count(),
-            4,
-            "{out}"
-        );
-        assert!(out.contains("result: pass"), "{out}");
+        for row in rows(&out, "embedding") {
+            assert!(row.contains(" 5/5 ") && row.ends_with('~'), "{out}");
+        }
+        assert!(out.contains("result: pass: no node is slower"), "{out}");
         fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
-    fn twenty_percent_slower_is_a_regression_with_its_interval() {
+    fn every_run_slower_beyond_the_tolerance_is_a_regression_with_its_p_value() {
         let dir = scratch_dir("compare-slower");
-        let baseline = save_baseline(&dir);
+        let baseline = save_baseline(&dir, &[1000, 1020, 990, 1010, 1000]);
         let output = dir.join("comparison.json");
-        let (status, out, err) = compare_run(
+        let (status, out, err) = compare_runs_of(
             &dir,
             &baseline,
-            vec![
-                node("embedding", &spread(120), None),
-                node("parse", &spread(100), None),
-            ],
-            &["--output", output.to_str().unwrap()],
+            &[1300, 1290, 1320, 1310, 1300],
+            &["--tolerance", "10%", "--output", output.to_str().unwrap()],
         );
         assert_eq!(status, 1, "{out}{err}");
-        let embedding: Vec<&str> = out
-            .lines()
-            .filter(|line| line.starts_with("embedding"))
-            .collect();
+        let embedding = rows(&out, "embedding");
         assert_eq!(embedding.len(), 2, "{out}");
         for line in embedding {
-            let ratio: f64 = (line.split_whitespace())
-                .find_map(|word| word.strip_suffix('x')?.parse().ok())
-                .unwrap();
-            // 1.2, to the histogram's resolution: each quantile within 1/128 of its exact value
-            assert!(
-                (ratio - 1.2).abs() < 0.02 && line.ends_with("SLOWER"),
-                "{line}"
-            );
+            assert!(line.contains("0.008") && line.ends_with("SLOWER"), "{line}");
         }
         assert!(
             out.contains("result: FAIL: slower: embedding p50, embedding p95"),
@@ -434,16 +543,50 @@ mod tests {
         );
         let json: serde_json::Value = serde_json::from_slice(&fs::read(&output).unwrap()).unwrap();
         assert_eq!(json["exit_code"], 1);
-        assert_eq!(json["comparisons"][0]["node"], "embedding");
-        assert_eq!(json["comparisons"][0]["change"], "slower");
-        assert!(json["comparisons"][0]["ratio"]["low"].as_f64().unwrap() > 1.05);
+        assert_eq!(json["baseline_runs"], 5);
+        let first = &json["comparisons"][0];
+        assert_eq!(
+            (first["node"].as_str(), first["change"].as_str()),
+            (Some("embedding"), Some("slower"))
+        );
+        assert_eq!(first["candidate_runs_ns"].as_array().unwrap().len(), 5);
+        assert!(first["p_beyond_tolerance"].as_f64().unwrap() < 0.025);
+        assert!((first["ratio"].as_f64().unwrap() - 1.3).abs() < 0.02);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn one_run_per_side_is_inconclusive_never_a_failure() {
+        let dir = scratch_dir("compare-one-run");
+        let baseline = save_baseline(&dir, &[1000]);
+        // Even 50% slower: one run against one cannot tell a change from a slower run.
+        let (status, out, err) = compare_runs_of(&dir, &baseline, &[1500], &[]);
+        assert_eq!(status, 0, "{out}{err}");
+        assert!(
+            out.contains(
+                "inconclusive: one run per side cannot separate run-to-run variation from a \
+                 change; use 4 or more runs per side"
+            ),
+            "{out}"
+        );
+        let (status, out, _) = compare_runs_of(&dir, &baseline, &[1500], &["--require-conclusive"]);
+        assert_eq!(status, 2, "{out}");
+        assert!(out.contains("result: ERROR: inconclusive"), "{out}");
+        // Three runs a side cannot reach 5% either: the smallest p of 3 against 3 is 0.1.
+        let baseline = save_baseline(&dir, &[1000, 1000, 1000]);
+        let (status, out, _) = compare_runs_of(&dir, &baseline, &[1500, 1500, 1500], &[]);
+        assert_eq!(status, 0, "{out}");
+        assert!(
+            out.contains("3 against 3 runs cannot be significant at 5%; use 4 or more runs"),
+            "{out}"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn a_missing_baseline_or_report_is_an_error_and_a_new_node_is_not_judged() {
         let dir = scratch_dir("compare-missing");
-        let baseline = save_baseline(&dir);
+        let baseline = save_baseline(&dir, &[1000]);
         let missing = dir.join("nothing.json");
         let (status, _, err) = gate(&["compare", "--baseline", missing.to_str().unwrap()]);
         assert_eq!(status, 2);
@@ -460,7 +603,7 @@ mod tests {
         let (status, _, err) = gate(&[
             "compare",
             "--baseline",
-            &dir.join("before").join("report.json").to_string_lossy(),
+            &dir.join("before/0/report.json").to_string_lossy(),
         ]);
         assert_eq!(status, 2);
         assert!(
@@ -468,20 +611,74 @@ mod tests {
             "{err}"
         );
 
-        let (status, out, _) = compare_run(
-            &dir,
-            &baseline,
-            vec![
-                node("embedding", &spread(100), None),
-                node("brand_new", &spread(300), None),
-            ],
-            &["--quantile", "p95"],
+        let now = write_report(
+            &dir.join("new"),
+            &report(vec![
+                node("embedding", &spread(1000), None),
+                node("brand_new", &spread(3000), None),
+            ]),
         );
+        let (status, out, _) = gate(&[
+            "compare",
+            "--baseline",
+            &baseline,
+            "--report",
+            now.to_str().unwrap(),
+            "--quantile",
+            "p95",
+        ]);
         assert_eq!(status, 0, "{out}");
         assert!(out.contains("brand_new"), "{out}");
         assert!(
             out.lines()
                 .any(|l| l.starts_with("parse") && l.ends_with("too few samples (0/2000 calls)")),
+            "{out}"
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    #[cfg(unix)] // the runs are shell commands
+    fn interleave_runs_both_commands_in_turn() {
+        let dir = scratch_dir("compare-interleave");
+        let fast = runs(&dir, "fast", &[1000])[1].clone();
+        let slow = runs(&dir, "slow", &[1400])[1].clone();
+        let copy = |path: &str| format!("cp '{path}' \"$INSTRUMENT_REPORT_DIR/report.json\"");
+        let (copy_fast, copy_slow) = (copy(&fast), copy(&slow));
+        let (status, out, err) = gate(&[
+            "compare",
+            "--interleave",
+            "4",
+            "--tolerance",
+            "10%",
+            "--",
+            "sh",
+            "-c",
+            &copy_fast,
+            "--",
+            "sh",
+            "-c",
+            &copy_slow,
+        ]);
+        assert_eq!(status, 1, "{out}{err}");
+        let order: Vec<&str> = err
+            .lines()
+            .filter_map(|line| line.strip_prefix("instrument-gate: "))
+            .map(|line| line.split(" run ").next().unwrap())
+            .collect();
+        assert_eq!(
+            order[..4],
+            ["baseline", "candidate", "baseline", "candidate"],
+            "{err}"
+        );
+        assert!(
+            rows(&out, "embedding")
+                .iter()
+                .all(|row| row.ends_with("SLOWER")),
+            "{out}"
+        );
+        assert!(
+            rows(&out, "parse").iter().all(|row| row.ends_with('~')),
             "{out}"
         );
         fs::remove_dir_all(dir).unwrap();

@@ -19,41 +19,71 @@ pub(crate) fn run(
     iterations: &Iterations,
     console: &mut Console<'_>,
 ) -> Result<Vec<Report>, String> {
-    let shown = shell_words(&iterations.command);
-    let mut reports = Vec::new();
-    for run in 1..=iterations.count {
-        let which = format!("run {run} of {}", iterations.count);
-        let dir = ScratchDir::new(run)
-            .map_err(|error| format!("{which}: cannot create a report directory: {error}"))?;
-        let (program, args) = iterations
-            .command
-            .split_first()
-            .expect("the parser requires a program");
-        let output = Command::new(program)
-            .args(args)
-            .env(REPORT_DIR_ENV, &dir.0)
-            .env_remove(REPORT_ENV)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|error| format!("{which}: cannot run `{shown}`: {error}"))?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let lines: Vec<&str> = stderr.lines().collect();
-            for line in &lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..] {
-                console.note(&format!("| {line}"));
-            }
-            let ended = output.status.code().map_or_else(
-                || "was stopped by a signal".to_owned(),
-                |code| format!("exited with code {code}"),
-            );
-            return Err(format!("{which}: `{shown}` {ended}"));
-        }
-        let report = crate::artifact::load_report(&dir.0.join("report.json"))
-            .map_err(|error| format!("{which}: {error}"))?;
-        console.note(&format!("{which}: {} nodes", report.snapshot.nodes.len()));
-        reports.push(report);
+    (1..=iterations.count)
+        .map(|run| {
+            let which = format!("run {run} of {}", iterations.count);
+            run_once(&iterations.command, &which, console)
+        })
+        .collect()
+}
+
+/// Runs `baseline` and `candidate` `count` times each, alternating (baseline first), so that
+/// whatever drifts on the machine during the job falls on both sides alike. Returns the
+/// baseline's reports and the candidate's.
+pub(crate) fn interleave(
+    count: u32,
+    baseline: &[String],
+    candidate: &[String],
+    console: &mut Console<'_>,
+) -> Result<(Vec<Report>, Vec<Report>), String> {
+    let (mut before, mut now) = (Vec::new(), Vec::new());
+    for run in 1..=count {
+        before.push(run_once(
+            baseline,
+            &format!("baseline run {run} of {count}"),
+            console,
+        )?);
+        now.push(run_once(
+            candidate,
+            &format!("candidate run {run} of {count}"),
+            console,
+        )?);
     }
-    Ok(reports)
+    Ok((before, now))
+}
+
+/// Runs `command` once with a report directory of its own and reads its report; `which` names
+/// the run in messages.
+fn run_once(command: &[String], which: &str, console: &mut Console<'_>) -> Result<Report, String> {
+    let shown = shell_words(command);
+    let dir = ScratchDir::new()
+        .map_err(|error| format!("{which}: cannot create a report directory: {error}"))?;
+    let (program, args) = command
+        .split_first()
+        .expect("the parser requires a program");
+    let output = Command::new(program)
+        .args(args)
+        .env(REPORT_DIR_ENV, &dir.0)
+        .env_remove(REPORT_ENV)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| format!("{which}: cannot run `{shown}`: {error}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        for line in &lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..] {
+            console.note(&format!("| {line}"));
+        }
+        let ended = output.status.code().map_or_else(
+            || "was stopped by a signal".to_owned(),
+            |code| format!("exited with code {code}"),
+        );
+        return Err(format!("{which}: `{shown}` {ended}"));
+    }
+    let report = crate::artifact::load_report(&dir.0.join("report.json"))
+        .map_err(|error| format!("{which}: {error}"))?;
+    console.note(&format!("{which}: {} nodes", report.snapshot.nodes.len()));
+    Ok(report)
 }
 
 /// The command as a shell would read it back: words with spaces or quotes single-quoted.
@@ -79,11 +109,11 @@ fn shell_words(command: &[String]) -> String {
 struct ScratchDir(PathBuf);
 
 impl ScratchDir {
-    fn new(run: u32) -> std::io::Result<Self> {
+    fn new() -> std::io::Result<Self> {
         // Unique within the process too: tests run several gates at once.
         static UNIQUE: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "instrument-gate-run-{}-{}-{}-{run}",
+            "instrument-gate-run-{}-{}-{}",
             std::process::id(),
             crate::artifact::unix_ms_now(),
             UNIQUE.fetch_add(1, Ordering::Relaxed)

@@ -4,8 +4,9 @@
 //! ```text
 //! cargo run -p instrument-gate -- check --report target/instrument/report.json --budgets performance_budgets.yaml
 //! cargo run -p instrument-gate -- check --budgets performance_budgets.yaml --iterations 5 -- target/release/my-app
-//! cargo run -p instrument-gate -- baseline save --output performance_baseline.json
-//! cargo run -p instrument-gate -- compare --baseline performance_baseline.json --tolerance 5%
+//! cargo run -p instrument-gate -- baseline save --iterations 5 -- target/release/my-app
+//! cargo run -p instrument-gate -- compare --baseline performance_baseline.json --iterations 5 -- target/release/my-app
+//! cargo run -p instrument-gate -- compare --interleave 5 -- ./app-before -- ./app-after
 //! ```
 //!
 //! # `check`
@@ -21,14 +22,22 @@
 //!
 //! `--iterations N -- COMMAND...` runs the command N times, each with its own
 //! `INSTRUMENT_REPORT_DIR`, merges the reports (histograms and exact sums added, so the merged
-//! quantiles are those of all calls together) into `--report`, and judges that.
+//! quantiles are those of all calls together) into `--report`, and judges what holds across the
+//! runs: when every run has `min_samples` calls, a statistic fails when it is over its allowance
+//! in more than half of the runs (the table shows the median run, the runs' spread and how many
+//! were over); when a run is too short to judge alone, the merged histogram is judged.
 //!
 //! # `baseline save` and `compare`
 //!
-//! `baseline save` keeps each node's full latency histogram in [`BASELINE_FILE`]. `compare` asks,
-//! per node and quantile, whether the current report is slower, with
-//! [`instrument_runtime::compare`]: the ratio current ÷ baseline with its bootstrap interval,
-//! called a regression only when the whole interval lies above `1 + tolerance`.
+//! Runs are the unit of evidence: what moves between two runs on a shared machine is invisible
+//! inside one. `baseline save` keeps each run's histograms (and their merge) in
+//! [`BASELINE_FILE`], from `--report` given once per run or from `--iterations N -- COMMAND`.
+//! `compare` asks, per node and quantile, whether the candidate's runs are slower: the
+//! Mann-Whitney rank test of the candidate runs' quantiles against the baseline runs' scaled by
+//! `1 + tolerance`, exact for small counts, at the level `1 - confidence` (5%). With one run on a
+//! side, or too few runs for the test ever to reach the level (4 a side at 5%), the comparison is
+//! inconclusive: reported, and a pass unless `--require-conclusive`. `--interleave N` runs a
+//! baseline and a candidate command alternately and compares them.
 //!
 //! # Exit status
 //!
@@ -36,7 +45,7 @@
 //! | --- | --- | --- |
 //! | [`EXIT_PASS`] (0) | every judged budget holds | no node is slower |
 //! | [`EXIT_FAIL`] (1) | a budget is broken, or a node is not exercised under `--require-all` | a node is slower |
-//! | [`EXIT_ERROR`] (2) | bad arguments; a missing, unreadable or invalid report, budgets file or baseline; a failing `--iterations` command; nothing judged | the same |
+//! | [`EXIT_ERROR`] (2) | bad arguments; a missing, unreadable or invalid report, budgets file or baseline; a failing `--iterations` command; nothing judged | the same; an inconclusive comparison under `--require-conclusive` |
 //!
 //! A missing report is never a pass: CI fails when the program did not run or did not write it.
 //!
@@ -61,12 +70,15 @@ use std::io::Write;
 
 use instrument_runtime::{TableStyle, printable};
 
+mod across;
 mod args;
 mod artifact;
+mod baseline;
 mod check;
 mod compare;
 mod iterations;
 mod merge;
+mod ranks;
 mod table;
 #[cfg(test)]
 mod test_support;
@@ -131,7 +143,7 @@ pub fn run_with_color(
             EXIT_PASS
         }
         Ok(args::Command::Check(args)) => check::check(&args, &mut console),
-        Ok(args::Command::BaselineSave(args)) => compare::save(&args, &mut console),
+        Ok(args::Command::BaselineSave(args)) => baseline::save(&args, &mut console),
         Ok(args::Command::Compare(args)) => compare::compare(&args, &mut console),
         Err(error) => {
             console.error(&format!("{error}\nsee `instrument-gate --help`"));
@@ -193,10 +205,11 @@ const USAGE: &str = "\
 usage: instrument-gate check [--report FILE] [--budgets FILE] [--strict] [--min-samples N]
                              [--require-all] [--allow-empty] [--output FILE]
                              [--iterations N -- COMMAND...]
-       instrument-gate baseline save [--report FILE] [--output FILE]
-       instrument-gate compare --baseline FILE [--report FILE] [--tolerance PCT]
-                               [--quantile LIST] [--confidence PCT] [--min-samples N]
-                               [--output FILE]
+       instrument-gate baseline save [--report FILE]... [--output FILE]
+       instrument-gate baseline save --iterations N [--output FILE] -- COMMAND...
+       instrument-gate compare --baseline FILE [--report FILE]... [OPTIONS]
+       instrument-gate compare --baseline FILE --iterations N [OPTIONS] -- COMMAND...
+       instrument-gate compare --interleave N [OPTIONS] -- BASELINE_COMMAND... -- CANDIDATE_COMMAND...
        instrument-gate --help | --version
 
 check: judge every budgeted node of a report against its latency budget
@@ -209,24 +222,40 @@ check: judge every budgeted node of a report against its latency budget
   --output FILE      where to write ci_performance_report.json (default: beside the report)
   --iterations N -- COMMAND...
                      run COMMAND N times, each with a fresh INSTRUMENT_REPORT_DIR, merge the
-                     reports into --report (histograms added) and judge the merged one
+                     reports into --report; when every run has min_samples calls, a statistic
+                     fails when it is over budget in more than half of the runs (the median
+                     run is shown, with the runs' spread); otherwise the merged one is judged
 
-baseline save: keep every node's latency histogram as the baseline for `compare`
-  --report FILE      the report (default target/instrument/report.json)
+baseline save: keep each run's latency histograms as the baseline for `compare`
+  --report FILE      a report, one run; repeat it for several runs (default
+                     target/instrument/report.json)
+  --iterations N -- COMMAND...
+                     run COMMAND N times and keep every run
   --output FILE      the baseline file (default performance_baseline.json)
 
-compare: is each node slower than the baseline? Per quantile, the ratio current / baseline
-with its bootstrap interval; a regression only when the whole interval is above 1 + tolerance
+compare: is each node slower than the baseline? Runs are the evidence: per quantile, the rank
+test (Mann-Whitney) of the candidate runs' quantiles against the baseline runs' scaled by
+1 + tolerance; slower only when significant. One run a side, or too few runs to reach the
+level (4 a side at 5%, 5 recommended), is inconclusive: reported, exit 0
   --baseline FILE    a file written by `baseline save`
-  --report FILE      the report (default target/instrument/report.json)
+  --report FILE      a report of the candidate, one run; repeat it for several runs (default
+                     target/instrument/report.json)
+  --iterations N -- COMMAND...
+                     run COMMAND N times as the candidate's runs
+  --interleave N -- BASELINE_COMMAND... -- CANDIDATE_COMMAND...
+                     run both commands N times each, alternately, and compare them (no
+                     --baseline); a command holding `--` itself is best wrapped in `sh -c`
   --tolerance PCT    change accepted as noise, like `5%` (default 5%)
   --quantile LIST    quantiles compared, like `p50,p95,p99` (default p50,p95)
-  --confidence PCT   confidence of the interval (default 99%)
-  --min-samples N    calls each side needs to be compared (default 100)
-  --output FILE      also write the comparisons as JSON
+  --confidence PCT   confidence of the rank test, like `95%`: its level is 1 - confidence
+                     (default 95%)
+  --min-samples N    calls each side needs, all its runs together (default 100)
+  --require-conclusive
+                     an inconclusive comparison exits 2 instead of passing
+  --output FILE      also write the comparisons, per-run figures and p-values, as JSON
 
 exit status: 0 every budget holds / no node is slower; 1 a budget is broken / a node is
 slower; 2 bad arguments, a missing or invalid report, budgets file or baseline, a failing
-command, or nothing to judge
+command, nothing to judge, or an inconclusive comparison under --require-conclusive
 output: colored on a terminal; plain ASCII otherwise, or when CI or NO_COLOR is set
 ";

@@ -38,6 +38,16 @@
 //! What it does not see: calls are treated as independent. Bursts of slow calls (a noisy
 //! neighbour for a few seconds) make the interval too narrow; the tolerance is the margin for that.
 //!
+//! # Which question it answers
+//!
+//! Whether two sets of calls differ by more than their *sampling* noise: two code paths measured
+//! side by side in one process, or one run's histogram against a model of it. It cannot see what
+//! varies between runs of one binary (other jobs on the machine, CPU frequency, how fast a disk
+//! or a peer answers), and on a shared machine that variation dominates: two runs of the same
+//! binary differ by far more than this interval allows. Do not judge a run against another run
+//! with it; `instrument-gate compare` judges several runs a side with a rank test on the runs'
+//! quantiles, which measures that variation instead of ignoring it.
+//!
 //! # Measured error rates
 //!
 //! From this module's tests, with known truth: each run is 6,000 calls drawn independently from

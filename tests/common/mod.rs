@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary uses part of these helpers")]
 
+pub(crate) mod schema;
+
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
