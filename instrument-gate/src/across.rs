@@ -210,7 +210,7 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("embedding    450  p95          45.0ms  40.0ms..70.1ms        1/3"),
+            out.contains("embedding    450  p95          45.1ms  40.1ms..70.3ms        1/3"),
             "{out}"
         );
         let runs = &ci["nodes"][0]["checks"][0]["runs"];
