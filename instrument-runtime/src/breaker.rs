@@ -807,7 +807,7 @@ pub(crate) enum ForcedState {
     Reset,
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(instrument_loom)))]
 mod tests {
     use super::*;
     use crate::breaker::config::{FailureRate, Window};
@@ -1178,8 +1178,8 @@ mod tests {
 }
 
 /// Model checks: every interleaving of a few threads, explored by `loom`. Run with
-/// `RUSTFLAGS="--cfg loom" cargo test -p instrument-runtime --lib --release breaker::loom`.
-#[cfg(all(test, loom))]
+/// `RUSTFLAGS="--cfg instrument_loom" cargo test -p instrument-runtime --lib --release breaker::loom`.
+#[cfg(all(test, instrument_loom))]
 mod loom_checks {
     use super::*;
     use loom::sync::Arc;

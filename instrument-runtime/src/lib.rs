@@ -15,6 +15,7 @@ mod budgets_file;
 mod call;
 mod clock;
 mod compare;
+mod env;
 mod export;
 pub mod gate;
 mod histogram;
@@ -292,9 +293,10 @@ pub use passport::{
 };
 pub use registry::{NameConflict, conflicts, nodes};
 pub use report::{
-    DEFAULT_REPORT_DIR, REPORT_DIR_ENV, REPORT_ENV, REPORT_SCHEMA, Report, ReportFiles,
-    SIGNAL_DEADLINE, SIGNAL_DEADLINE_ENV, SIGNALS_ENV, TableStyle, format_duration, render_summary,
-    report_at_exit, report_dir, set_report_dir, write_report, write_report_now,
+    DEFAULT_REPORT_DIR, EXPORTS_ENV, REPORT_DIR_ENV, REPORT_ENV, REPORT_SCHEMA, Report,
+    ReportFiles, SIGNAL_DEADLINE, SIGNAL_DEADLINE_ENV, SIGNALS_ENV, SUMMARY_ENV, TableStyle,
+    build_target_dir, format_duration, render_summary, report_at_exit, report_dir, set_report_dir,
+    write_report, write_report_now,
 };
 pub use resources::{
     DEFAULT_SAMPLE_PERIOD, ProcSample, RESOURCE_USAGE_FILE, ResourceSampler, sample_line,
