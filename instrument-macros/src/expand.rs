@@ -25,6 +25,12 @@ use crate::plan::{self, BreakerPlan, BudgetPlan, FailureRatePlan, Plan, WindowPl
     reason = "mirrors the proc-macro entry point's owned streams"
 )]
 pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(kind, args, item, cfg!(feature = "disabled"))
+}
+
+/// `bare`: the function exactly as written, once its attributes are checked, so a build with the
+/// runtime's `disabled` feature carries no instrumentation and still refuses a bad attribute.
+fn expand(kind: Kind, args: TokenStream, item: TokenStream, bare: bool) -> TokenStream {
     let mut errors = Errors::default();
     let primary = args::parse_primary(kind, args, &mut errors);
     let mut function: MaybeFn = match syn::parse2(item.clone()) {
@@ -48,7 +54,9 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         None => true,
     });
     let plan = plan::build(&attrs, &function, &mut errors);
-    if errors.is_empty() {
+    if errors.is_empty() && bare {
+        uninstrumented(function)
+    } else if errors.is_empty() {
         instrumented(&plan, function)
     } else {
         // The function still compiles as written, so one typo does not cascade into other errors.
@@ -585,4 +593,33 @@ fn option_tokens(value: Option<TokenStream>) -> TokenStream {
         || quote!(::core::option::Option::None),
         |value| quote!(::core::option::Option::Some(#value)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_emits_the_function_as_written_without_any_of_our_attributes() {
+        let item = quote! {
+            /// Adds one.
+            #[instrument_runtime::counted]
+            #[inline]
+            pub fn next(x: u32) -> u32 { x + 1 }
+        };
+        let bare = expand(Kind::Budget, quote!(p95 = "1ms"), item, true);
+        let written = quote! {
+            /// Adds one.
+            #[inline]
+            pub fn next(x: u32) -> u32 { x + 1 }
+        };
+        assert_eq!(bare.to_string(), written.to_string());
+    }
+
+    #[test]
+    fn bare_still_refuses_a_bad_attribute() {
+        let item = quote!(fn next(x: u32) -> u32 { x + 1 });
+        let bare = expand(Kind::Budget, quote!(p95 = "fifty"), item, true).to_string();
+        assert!(bare.contains("compile_error"), "{bare}");
+    }
 }

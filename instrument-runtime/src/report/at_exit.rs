@@ -38,6 +38,10 @@ use super::{REPORT_ENV, TableStyle, render_summary, report_dir, write_report_of}
 /// // the default target directory) and its path printed to stderr.
 /// ```
 pub fn report_at_exit() {
+    // Nothing is recorded in a build with the `disabled` feature: nothing to report either.
+    if cfg!(feature = "disabled") {
+        return;
+    }
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
         crate::clock::calibrate();
