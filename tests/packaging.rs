@@ -1,5 +1,5 @@
 //! What a crate depending on ours gets: its lockfile gains only what the runtime needs, and the
-//! `disabled` feature compiles the attributes away.
+//! build without the `enabled` feature compiles the attributes away.
 
 mod common;
 
@@ -61,7 +61,7 @@ fn a_users_lockfile_gains_no_package_of_the_model_checks() {
     }
 }
 
-/// A user's program under the `disabled` feature: each attribute leaves the bare function.
+/// A user's program built without the `enabled` feature: each attribute leaves the bare function.
 const DISABLED_MAIN: &str = r#"
 #[instrument_runtime::budget(p95 = "1ms")]
 #[instrument_runtime::circuit_breaker(failure_threshold = 1, fallback = cached)]
@@ -96,8 +96,8 @@ fn main() {
 "#;
 
 #[test]
-fn the_disabled_feature_leaves_the_bare_functions() {
-    let dir = user_crate("disabled", ", features = [\"disabled\"]", DISABLED_MAIN);
+fn without_the_enabled_feature_the_attributes_leave_the_bare_functions() {
+    let dir = user_crate("disabled", ", default-features = false", DISABLED_MAIN);
     // This build's target directory: the dependencies compiled for these tests are reused.
     let exe = std::env::current_exe().unwrap();
     let target = exe
@@ -117,6 +117,9 @@ fn the_disabled_feature_leaves_the_bare_functions() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&output.stdout), "bare\n");
-    assert!(!dir.join("report").exists(), "no report from a build that records nothing");
+    assert!(
+        !dir.join("report").exists(),
+        "no report from a build that records nothing"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -7,7 +7,9 @@ const README: &str = include_str!("../README.md");
 
 /// The body of the first fenced block after `marker`.
 fn block_after<'a>(marker: &str) -> &'a str {
-    let from = README.find(marker).unwrap_or_else(|| panic!("`{marker}` in the README"));
+    let from = README
+        .find(marker)
+        .unwrap_or_else(|| panic!("`{marker}` in the README"));
     let rest = &README[from..];
     let open = rest.find("```").unwrap();
     let body = &rest[open..];
@@ -18,7 +20,10 @@ fn block_after<'a>(marker: &str) -> &'a str {
 #[test]
 fn the_readme_starts_with_the_dependency_line_and_the_msrv() {
     let first_block = block_after("# instrument");
-    assert_eq!(first_block, "[dependencies]\ninstrument-runtime = \"0.1\"\n");
+    assert_eq!(
+        first_block,
+        "[dependencies]\ninstrument-runtime = \"0.1\"\n"
+    );
     assert!(README.starts_with("# instrument\n\n```toml\n[dependencies]"));
     let manifest = include_str!("../Cargo.toml");
     let msrv = manifest
@@ -39,7 +44,11 @@ fn images_have_absolute_addresses_so_they_render_in_the_crate_docs() {
         let is_image = start.is_some_and(|start| !README[start..at].contains('\n'));
         if is_image {
             let target = &README[at + 2..];
-            assert!(target.starts_with("https://"), "a relative image: {}", &target[..40]);
+            assert!(
+                target.starts_with("https://"),
+                "a relative image: {}",
+                &target[..40]
+            );
         }
     }
 }

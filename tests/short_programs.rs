@@ -74,7 +74,7 @@ fn run_away_from_its_build_it_writes_nothing_and_says_so_once() {
     std::fs::copy(FIXTURE, &installed).unwrap();
     let output = run(&installed, &cwd, &[]);
     assert_eq!(entries(&cwd), Vec::<PathBuf>::new());
-    assert_eq!(entries(&bin), [installed.clone()]);
+    assert_eq!(entries(&bin), std::slice::from_ref(&installed));
     let stderr = stderr(&output);
     assert_eq!(stderr.matches("no report written").count(), 1, "{stderr}");
     assert!(stderr.contains("INSTRUMENT_REPORT_DIR"), "{stderr}");

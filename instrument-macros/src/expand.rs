@@ -25,18 +25,19 @@ use crate::plan::{self, BreakerPlan, BudgetPlan, FailureRatePlan, Plan, WindowPl
     reason = "mirrors the proc-macro entry point's owned streams"
 )]
 pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
-    expand(kind, args, item, cfg!(feature = "disabled"))
+    expand(kind, args, &item, !cfg!(feature = "enabled"))
 }
 
-/// `bare`: the function exactly as written, once its attributes are checked, so a build with the
-/// runtime's `disabled` feature carries no instrumentation and still refuses a bad attribute.
-fn expand(kind: Kind, args: TokenStream, item: TokenStream, bare: bool) -> TokenStream {
+/// `bare`: the function exactly as written, once its attributes are checked, so a build without
+/// the runtime's default feature `enabled` carries no instrumentation and still refuses a bad
+/// attribute.
+fn expand(kind: Kind, args: TokenStream, item: &TokenStream, bare: bool) -> TokenStream {
     let mut errors = Errors::default();
     let primary = args::parse_primary(kind, args, &mut errors);
     let mut function: MaybeFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
         Err(error) => {
-            errors.push_error(item::not_a_function(kind, &item, error));
+            errors.push_error(item::not_a_function(kind, item, error));
             return quote!(#item)
                 .into_iter()
                 .chain(errors.into_compile_errors())
@@ -607,7 +608,7 @@ mod tests {
             #[inline]
             pub fn next(x: u32) -> u32 { x + 1 }
         };
-        let bare = expand(Kind::Budget, quote!(p95 = "1ms"), item, true);
+        let bare = expand(Kind::Budget, quote!(p95 = "1ms"), &item, true);
         let written = quote! {
             /// Adds one.
             #[inline]
@@ -618,8 +619,12 @@ mod tests {
 
     #[test]
     fn bare_still_refuses_a_bad_attribute() {
-        let item = quote!(fn next(x: u32) -> u32 { x + 1 });
-        let bare = expand(Kind::Budget, quote!(p95 = "fifty"), item, true).to_string();
+        let item = quote!(
+            fn next(x: u32) -> u32 {
+                x + 1
+            }
+        );
+        let bare = expand(Kind::Budget, quote!(p95 = "fifty"), &item, true).to_string();
         assert!(bare.contains("compile_error"), "{bare}");
     }
 }

@@ -9,16 +9,13 @@ use std::sync::{Mutex, PoisonError};
 /// case); `None` when unset or empty. Anything else is warned about once and read as unset.
 pub(crate) fn switch(name: &'static str) -> Option<bool> {
     let value = std::env::var(name).ok()?;
-    match parse_switch(&value) {
-        Ok(switch) => switch,
-        Err(()) => {
-            warn_once(
-                name,
-                &format!("instrument: ignoring {name}={value:?}: expected `on` or `off`"),
-            );
-            None
-        }
-    }
+    parse_switch(&value).unwrap_or_else(|()| {
+        warn_once(
+            name,
+            &format!("instrument: ignoring {name}={value:?}: expected `on` or `off`"),
+        );
+        None
+    })
 }
 
 fn parse_switch(value: &str) -> Result<Option<bool>, ()> {

@@ -22,7 +22,7 @@ use super::{REPORT_ENV, TableStyle, render_summary, report_dir, write_report_of}
 /// than on the first measured call, and removes the temporary files of earlier runs killed while
 /// writing theirs.
 ///
-/// Where the files go, which of them, and how much is printed (see [the crate docs](crate#the-report-at-exit)):
+/// Where the files go, which of them, and how much is printed (see [the crate docs](crate#the-runtime)):
 /// - `report.json` in [`report_dir`](crate::report_dir): `instrument/<binary name>/` in the cargo
 ///   target directory the binary was built in, never the working directory; a binary run away
 ///   from its build writes nothing unless [`REPORT_DIR_ENV`](crate::REPORT_DIR_ENV) says where,
@@ -38,11 +38,11 @@ use super::{REPORT_ENV, TableStyle, render_summary, report_dir, write_report_of}
 /// // the default target directory) and its path printed to stderr.
 /// ```
 pub fn report_at_exit() {
-    // Nothing is recorded in a build with the `disabled` feature: nothing to report either.
-    if cfg!(feature = "disabled") {
+    static REGISTER: Once = Once::new();
+    // Nothing is recorded in a build without the `enabled` feature: nothing to report either.
+    if !cfg!(feature = "enabled") {
         return;
     }
-    static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
         crate::clock::calibrate();
         // Sets up the circuit breakers now, so functions that share a breaker name but not its
