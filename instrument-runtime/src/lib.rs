@@ -233,8 +233,10 @@ pub use instrument_macros::budget;
 ///
 /// ## `recovery`
 ///
-/// The recovery SLA: the longest an outage, from opening to closing again, should last (default
-/// `"2s"`); longer ones are counted as violations.
+/// The recovery SLA: the longest the breaker should take to close once probing is allowed, that
+/// is from `timeout` after it last opened to closed (default `"2s"`); longer recoveries are
+/// counted as violations. The outage, from opening to closing again, lasts at least `timeout`
+/// and is reported as its own figure, not judged against the SLA.
 ///
 /// ## `fallback`
 ///

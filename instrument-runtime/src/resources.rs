@@ -318,7 +318,7 @@ pub struct ResourceSampler {
 ///
 /// ```no_run
 /// let _sampler = instrument_runtime::sample_resources(instrument_runtime::DEFAULT_SAMPLE_PERIOD)?;
-/// // ... the program; `target/instrument/resource_usage.jsonl` grows by a line a second.
+/// // ... the program; `resource_usage.jsonl` in the report directory grows by a line a second.
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn sample_resources(period: Duration) -> io::Result<ResourceSampler> {
