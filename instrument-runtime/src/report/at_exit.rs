@@ -159,13 +159,15 @@ pub(super) fn write_set(ending: Ending) -> io::Result<Option<ReportFiles>> {
     let snapshot = snapshot();
     let budgets = check_budgets(&snapshot);
     let report = write_report_of(&snapshot, &budgets, &dir);
-    // Read even when no export is written, so a mistake in it is told at every run.
-    let options = export_options();
-    let exports = if exports_wanted(&snapshot) {
-        write_artifacts(&snapshot, &budgets, &options, &dir)
-    } else {
-        Ok(Vec::new())
-    };
+    let mut options = export_options();
+    if !exports_wanted(&snapshot) {
+        // Switched off like any export: what an earlier run left is removed, so the folder never
+        // shows this run's report beside another run's exports.
+        options
+            .disabled
+            .extend(crate::export::file_names().map(str::to_owned));
+    }
+    let exports = write_artifacts(&snapshot, &budgets, &options, &dir);
     if ending == Ending::Exit {
         // The process ends as soon as the hook returns: a write started after this one (by a
         // signal arriving now) would be cut off halfway, so none may start.
