@@ -38,7 +38,7 @@ fn node_calls(name: &str) -> u64 {
 #[instrument_runtime::circuit_breaker(
     name = "it_lifecycle",
     timeout = "1s",
-    recovery = "1500ms",
+    recovery = "500ms",
     fallback = cached
 )]
 fn fetch(fail: bool) -> Result<u32, FetchError> {
@@ -97,13 +97,16 @@ fn a_breaker_opens_serves_the_fallback_probes_and_recovers_against_the_sla() {
         (snapshot.probes.admitted, snapshot.probes.succeeded),
         (2, 2)
     );
+    // the outage lasted the timeout and the probes, 1.2 s; the recovery, judged against the
+    // 500 ms SLA, only the 200 ms from when probing was allowed
     let recovery = snapshot.recoveries.recent[0];
-    assert_eq!(
-        recovery.opened_at_ns,
-        u64::try_from(opened_at.as_nanos()).unwrap()
-    );
-    assert_eq!(recovery.duration_ns, 1_200_000_000);
+    let opened_at_ns = u64::try_from(opened_at.as_nanos()).unwrap();
+    assert_eq!(recovery.opened_at_ns, opened_at_ns);
+    assert_eq!(recovery.probing_from_ns, opened_at_ns + 1_000_000_000);
+    assert_eq!(recovery.outage_ns, 1_200_000_000);
+    assert_eq!(recovery.duration_ns, 200_000_000);
     assert!(recovery.within_sla);
+    assert_eq!(snapshot.recoveries.longest_outage_ns, 1_200_000_000);
     assert_eq!(snapshot.recoveries.sla_violations, 0);
     let timeline: Vec<_> = snapshot
         .timeline
@@ -171,13 +174,21 @@ fn without_a_fallback_a_refused_call_returns_circuit_open_and_a_slow_recovery_vi
     clock.advance(Duration::from_millis(600));
     fetch_or_error(true).unwrap_err();
     assert_eq!(breaker_snapshot("it_no_fallback").state, BreakerState::Open);
+    // the recovery runs from the last time probing was allowed: 1 s SLA, 1.001 s taken
     clock.advance(TIMEOUT);
     fetch_or_error(false).unwrap();
+    clock.advance(Duration::from_millis(1001));
     fetch_or_error(false).unwrap();
     let snapshot = breaker_snapshot("it_no_fallback");
     assert_eq!(snapshot.state, BreakerState::Closed);
-    assert_eq!(snapshot.recoveries.recent[0].duration_ns, 2_000_000_000);
+    assert_eq!(snapshot.recoveries.recent[0].duration_ns, 1_001_000_000);
+    assert_eq!(snapshot.recoveries.recent[0].outage_ns, 3_001_000_000);
     assert_eq!(snapshot.recoveries.sla_violations, 1);
+    assert_eq!(
+        snapshot.health.status,
+        Health::Degraded,
+        "closed, but its last recovery broke the SLA: not healthy"
+    );
     assert_eq!(snapshot.probes.failed, 1);
 }
 

@@ -318,7 +318,7 @@ fn cached_embedding(_: &ManualClock, _: Duration, _: bool) -> Result<(), String>
     name = "contradiction_detection",
     failure_threshold = 3,
     timeout = "500ms",
-    recovery = "2s",
+    recovery = "50ms",
     fallback = no_contradictions
 )]
 fn contradiction_detection(clock: &ManualClock, took: Duration, fail: bool) -> Result<(), String> {
@@ -398,7 +398,8 @@ fn pipeline_snapshot() -> Snapshot {
         document_segmentation(&clock, rng.latency(1.8, 0.3));
         let fault = rng.unit() < 0.3;
         let _ = embedding(&clock, rng.latency(32.0, 0.45), fault);
-        // The detector is down for documents 150 to 209: a long outage, over the SLA.
+        // The detector is down for documents 150 to 209: a long outage; its probes, one document
+        // apart, take longer than the 50 ms recovery SLA to close it.
         let outage = (150..210).contains(&document);
         let _ = contradiction_detection(&clock, rng.latency(4.0, 0.35), outage);
         monetary_detection(&clock, rng.latency(2.2, 0.4));

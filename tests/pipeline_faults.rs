@@ -132,11 +132,16 @@ fn injected_embedding_faults_open_the_breaker_which_falls_back_probes_and_recove
     assert!(!recoveries.recent.is_empty());
     for recovery in &recoveries.recent {
         assert_eq!(
-            recovery.duration_ns,
+            recovery.outage_ns,
             recovery.closed_at_ns - recovery.opened_at_ns
         );
-        assert!(recovery.duration_ns >= embedding.config.timeout_ns);
+        assert_eq!(
+            recovery.duration_ns,
+            recovery.closed_at_ns - recovery.probing_from_ns
+        );
+        assert!(recovery.outage_ns >= embedding.config.timeout_ns);
         assert!(recovery.duration_ns <= recoveries.longest_ns);
+        assert!(recovery.outage_ns <= recoveries.longest_outage_ns);
         assert_eq!(
             recovery.within_sla,
             recovery.duration_ns <= recoveries.sla_ns

@@ -23,6 +23,8 @@ fn run_fixture(ending: &str, dir: &Path) -> Output {
         .arg(ending)
         .env("INSTRUMENT_REPORT_DIR", dir)
         .env_remove("INSTRUMENT_REPORT")
+        // stderr is a pipe here, which alone would print one line: these tests read the tables
+        .env(instrument_runtime::SUMMARY_ENV, "table")
         .output()
         .expect("the fixture runs")
 }
@@ -129,6 +131,7 @@ fn serve(mode: &str, dir: PathBuf, configure: impl FnOnce(&mut Command)) -> Serv
         .arg(mode)
         .env("INSTRUMENT_REPORT_DIR", &dir)
         .env_remove("INSTRUMENT_REPORT")
+        .env(instrument_runtime::SUMMARY_ENV, "table")
         .env_remove(instrument_runtime::SIGNALS_ENV)
         .env_remove(instrument_runtime::SIGNAL_DEADLINE_ENV)
         .stdin(Stdio::piped())

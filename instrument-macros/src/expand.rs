@@ -25,6 +25,13 @@ use crate::plan::{self, BreakerPlan, BudgetPlan, FailureRatePlan, NodeName, Plan
     reason = "mirrors the proc-macro entry point's owned streams"
 )]
 pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(kind, args, &item, !cfg!(feature = "enabled"))
+}
+
+/// `bare`: the function exactly as written, once its attributes are checked, so a build without
+/// the runtime's default feature `enabled` carries no instrumentation and still refuses a bad
+/// attribute.
+fn expand(kind: Kind, args: TokenStream, item: &TokenStream, bare: bool) -> TokenStream {
     let mut errors = Errors::default();
     let primary = args::parse_primary(kind, args, &mut errors);
     let mut function: MaybeFn = match syn::parse2(item.clone()) {
@@ -33,11 +40,11 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
             if syn::parse2::<syn::ExprClosure>(item.clone()).is_ok() {
                 // Past rustc's own "attributes on expressions are experimental": in expression
                 // position only one expression is read, so the error and the closure are one.
-                errors.push_error(item::closure(kind, &item));
+                errors.push_error(item::closure(kind, item));
                 let compile_errors = errors.into_compile_errors();
                 return quote!({ #compile_errors #item });
             }
-            errors.push_error(item::not_a_function(kind, &item, error));
+            errors.push_error(item::not_a_function(kind, item, error));
             return quote!(#item)
                 .into_iter()
                 .chain(errors.into_compile_errors())
@@ -55,7 +62,9 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         None => true,
     });
     let plan = plan::build(&attrs, &function, &mut errors);
-    if errors.is_empty() {
+    if errors.is_empty() && bare {
+        uninstrumented(function)
+    } else if errors.is_empty() {
         instrumented(&plan, function)
     } else {
         // The function still compiles as written, so one typo does not cascade into other errors.
@@ -630,4 +639,37 @@ fn option_tokens(value: Option<TokenStream>) -> TokenStream {
         || quote!(::core::option::Option::None),
         |value| quote!(::core::option::Option::Some(#value)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_emits_the_function_as_written_without_any_of_our_attributes() {
+        let item = quote! {
+            /// Adds one.
+            #[instrument_runtime::counted]
+            #[inline]
+            pub fn next(x: u32) -> u32 { x + 1 }
+        };
+        let bare = expand(Kind::Budget, quote!(p95 = "1ms"), &item, true);
+        let written = quote! {
+            /// Adds one.
+            #[inline]
+            pub fn next(x: u32) -> u32 { x + 1 }
+        };
+        assert_eq!(bare.to_string(), written.to_string());
+    }
+
+    #[test]
+    fn bare_still_refuses_a_bad_attribute() {
+        let item = quote!(
+            fn next(x: u32) -> u32 {
+                x + 1
+            }
+        );
+        let bare = expand(Kind::Budget, quote!(p95 = "fifty"), &item, true).to_string();
+        assert!(bare.contains("compile_error"), "{bare}");
+    }
 }

@@ -228,21 +228,36 @@ pub struct Transition {
     pub at_unix_ms: u64,
 }
 
-/// One outage: from the moment the breaker opened to the moment it closed again.
+/// One outage and its recovery. The outage runs from the moment the breaker opened to the moment
+/// it closed again, and lasts at least `timeout`; the recovery, judged against the `recovery`
+/// SLA, runs from the moment probing was allowed (the last opening plus `timeout`) to closing,
+/// so it measures how fast the breaker closes once it may, not how long it was told to wait.
 ///
 /// ```
-/// let recovery = instrument_runtime::Recovery { opened_at_ns: 0, closed_at_ns: 2_500_000_000, duration_ns: 2_500_000_000, within_sla: false };
+/// let recovery = instrument_runtime::Recovery {
+///     opened_at_ns: 0,
+///     probing_from_ns: 60_000_000_000,
+///     closed_at_ns: 62_500_000_000,
+///     duration_ns: 2_500_000_000,
+///     outage_ns: 62_500_000_000,
+///     within_sla: false,
+/// };
 /// assert!(!recovery.within_sla);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recovery {
-    /// When the breaker opened (breaker clock, nanoseconds).
+    /// When the outage began: the breaker opened from closed (breaker clock, nanoseconds).
     pub opened_at_ns: u64,
+    /// When probing was allowed for the last time in the outage: its last opening (a failed
+    /// probe reopens it) plus `timeout`.
+    pub probing_from_ns: u64,
     /// When it closed again.
     pub closed_at_ns: u64,
-    /// How long the outage lasted.
+    /// The recovery: from `probing_from_ns` to `closed_at_ns`.
     pub duration_ns: u64,
-    /// Whether it lasted no longer than the `recovery` SLA.
+    /// The whole outage: from `opened_at_ns` to `closed_at_ns`.
+    pub outage_ns: u64,
+    /// Whether the recovery (`duration_ns`) took no longer than the `recovery` SLA.
     pub within_sla: bool,
 }
 
@@ -278,6 +293,7 @@ struct Events {
     recovery_count: u64,
     sla_violations: u64,
     longest_recovery_ns: u64,
+    longest_outage_ns: u64,
     /// Node calls and breaker failures when the breaker last closed: health counts from there.
     calls_at_close: u64,
     failures_at_close: u64,
@@ -646,18 +662,27 @@ impl Breaker {
         events.calls_at_close = calls;
         events.failures_at_close = failures;
         if let Some(opened_at_ns) = events.outage_since_ns.take() {
-            let duration_ns = now_ns.saturating_sub(opened_at_ns);
+            let probing_from_ns = self
+                .opened_at_ns
+                .load(Ordering::Acquire)
+                .saturating_add(self.config.timeout_ns)
+                .min(now_ns);
+            let duration_ns = now_ns - probing_from_ns;
+            let outage_ns = now_ns.saturating_sub(opened_at_ns);
             let within_sla = duration_ns <= self.config.recovery_ns;
             events.recovery_count += 1;
             events.sla_violations += u64::from(!within_sla);
             events.longest_recovery_ns = events.longest_recovery_ns.max(duration_ns);
+            events.longest_outage_ns = events.longest_outage_ns.max(outage_ns);
             if events.recoveries.len() == TIMELINE_LEN {
                 events.recoveries.pop_front();
             }
             events.recoveries.push_back(Recovery {
                 opened_at_ns,
+                probing_from_ns,
                 closed_at_ns: now_ns,
                 duration_ns,
+                outage_ns,
                 within_sla,
             });
         }
@@ -782,7 +807,7 @@ pub(crate) enum ForcedState {
     Reset,
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(instrument_loom)))]
 mod tests {
     use super::*;
     use crate::breaker::config::{FailureRate, Window};
@@ -905,20 +930,38 @@ mod tests {
             recoveries.recent,
             [Recovery {
                 opened_at_ns: 0,
+                probing_from_ns: S,
                 closed_at_ns: 2 * S,
-                duration_ns: 2 * S,
+                duration_ns: S,
+                outage_ns: 2 * S,
                 within_sla: true
             }]
         );
-        // one nanosecond over the SLA is a violation
+        // one nanosecond over the SLA, counted from when probing was allowed, is a violation
         for _ in 0..5 {
             call(&breaker, true, 10 * S).unwrap();
         }
         call(&breaker, false, 11 * S).unwrap();
-        call(&breaker, false, 12 * S + 1).unwrap();
-        let recoveries = breaker.snapshot(13 * S).recoveries;
+        call(&breaker, false, 13 * S + 1).unwrap();
+        let recoveries = breaker.snapshot(14 * S).recoveries;
         assert_eq!((recoveries.count, recoveries.sla_violations), (2, 1));
         assert_eq!(recoveries.longest_ns, 2 * S + 1);
+        assert_eq!(recoveries.longest_outage_ns, 3 * S + 1);
+    }
+
+    #[test]
+    fn the_default_settings_can_meet_their_recovery_sla() {
+        // 60 s timeout, 2 s SLA: an outage lasts over a minute, a quick recovery is within it
+        let breaker = tripped(BreakerConfig::DEFAULT, 0);
+        call(&breaker, false, 60 * S).unwrap();
+        call(&breaker, false, 61 * S).unwrap();
+        let recoveries = breaker.snapshot(61 * S).recoveries;
+        assert_eq!((recoveries.count, recoveries.sla_violations), (1, 0));
+        assert_eq!(recoveries.longest_outage_ns, 61 * S);
+        assert_eq!(
+            breaker.snapshot(61 * S).health.status,
+            crate::Health::Healthy
+        );
     }
 
     #[test]
@@ -938,7 +981,15 @@ mod tests {
         call(&breaker, false, 2 * S).unwrap();
         call(&breaker, false, 2 * S).unwrap();
         let snapshot = breaker.snapshot(2 * S);
-        assert_eq!(snapshot.recoveries.recent[0].duration_ns, 2 * S);
+        let recovery = snapshot.recoveries.recent[0];
+        assert_eq!(
+            (recovery.outage_ns, recovery.probing_from_ns),
+            (2 * S, 2 * S)
+        );
+        assert_eq!(
+            recovery.duration_ns, 0,
+            "recovery counts from the last reopening's timeout"
+        );
         assert_eq!((snapshot.probes.succeeded, snapshot.probes.failed), (2, 1));
         assert_eq!(
             causes(&breaker)
@@ -1127,8 +1178,8 @@ mod tests {
 }
 
 /// Model checks: every interleaving of a few threads, explored by `loom`. Run with
-/// `RUSTFLAGS="--cfg loom" cargo test -p instrument-runtime --lib --release breaker::loom`.
-#[cfg(all(test, loom))]
+/// `RUSTFLAGS="--cfg instrument_loom" cargo test -p instrument-runtime --lib --release breaker::loom`.
+#[cfg(all(test, instrument_loom))]
 mod loom_checks {
     use super::*;
     use loom::sync::Arc;

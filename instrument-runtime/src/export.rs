@@ -74,12 +74,23 @@ pub(crate) fn export_options() -> ExportOptions {
         .clone()
         .unwrap_or_default();
     if let Ok(off) = std::env::var(EXPORTS_OFF_ENV) {
-        options.disabled.extend(
-            off.split(',')
-                .map(str::trim)
-                .filter(|name| !name.is_empty())
-                .map(str::to_owned),
-        );
+        for name in off
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            if !file_names().any(|known| known == name) {
+                crate::env::warn_once(
+                    &format!("{EXPORTS_OFF_ENV}={name}"),
+                    &format!(
+                        "instrument: ignoring `{name}` in {EXPORTS_OFF_ENV}: not an export; the \
+                         exports are {}",
+                        file_names().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+            options.disabled.insert(name.to_owned());
+        }
     }
     options
 }

@@ -330,6 +330,11 @@ fn breaker_since(breaker: &BreakerSnapshot, earlier: &BreakerSnapshot) -> Breake
                 .map(|recovery| recovery.duration_ns)
                 .max()
                 .unwrap_or(0),
+            longest_outage_ns: recent
+                .iter()
+                .map(|recovery| recovery.outage_ns)
+                .max()
+                .unwrap_or(0),
             recent: recent.to_vec(),
             ..breaker.recoveries.clone()
         },

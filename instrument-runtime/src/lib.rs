@@ -1,4 +1,4 @@
-#![doc = include_str!("../../README.md")]
+#![doc = include_str!("../README.md")]
 //!
 //! # The data path
 //!
@@ -16,6 +16,7 @@ mod call;
 mod clock;
 mod compare;
 mod counts;
+mod env;
 mod export;
 pub mod gate;
 mod histogram;
@@ -269,8 +270,10 @@ pub use instrument_macros::budget;
 ///
 /// ## `recovery`
 ///
-/// The recovery SLA: the longest an outage, from opening to closing again, should last (default
-/// `"2s"`); longer ones are counted as violations.
+/// The recovery SLA: the longest the breaker should take to close once probing is allowed, that
+/// is from `timeout` after it last opened to closed (default `"2s"`); longer recoveries are
+/// counted as violations. The outage, from opening to closing again, lasts at least `timeout`
+/// and is reported as its own figure, not judged against the SLA.
 ///
 /// ## `fallback`
 ///
@@ -329,9 +332,10 @@ pub use passport::{
 };
 pub use registry::{NameConflict, conflicts, nodes};
 pub use report::{
-    DEFAULT_REPORT_DIR, REPORT_DIR_ENV, REPORT_ENV, REPORT_SCHEMA, Report, ReportFiles,
-    SIGNAL_DEADLINE, SIGNAL_DEADLINE_ENV, SIGNALS_ENV, TableStyle, format_duration, render_summary,
-    report_at_exit, report_dir, set_report_dir, write_report, write_report_now,
+    DEFAULT_REPORT_DIR, EXPORTS_ENV, REPORT_DIR_ENV, REPORT_ENV, REPORT_SCHEMA, Report,
+    ReportFiles, SIGNAL_DEADLINE, SIGNAL_DEADLINE_ENV, SIGNALS_ENV, SUMMARY_ENV, TableStyle,
+    build_target_dir, format_duration, render_summary, report_at_exit, report_dir, set_report_dir,
+    write_report, write_report_now,
 };
 pub use resources::{
     DEFAULT_SAMPLE_PERIOD, ProcSample, RESOURCE_USAGE_FILE, ResourceSampler, sample_line,

@@ -2,7 +2,6 @@
 //! hash that stays the same from run to run while the verdicts and the structure do.
 
 use std::fmt::Write as _;
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -45,8 +44,11 @@ pub struct RunEnvironment {
     pub memory_bytes: Option<u64>,
     /// The compiler that built the runtime (`rustc -V`).
     pub rustc_version: String,
-    /// The commit checked out: `GIT_COMMIT`, `GITHUB_SHA` or `CI_COMMIT_SHA`, else what `git
-    /// rev-parse HEAD` says in the current directory; none outside a repository.
+    /// The commit the program was built from, as the build or its CI says: `GIT_COMMIT`,
+    /// `GITHUB_SHA` or `CI_COMMIT_SHA` in the environment of the run, else in the environment
+    /// the runtime was compiled in; none when neither says. No process is ever started to find
+    /// it (a `git` run in the current directory would name whatever repository the program
+    /// happens to run in).
     pub git_commit: Option<String>,
 }
 
@@ -82,19 +84,24 @@ fn field(text: &str, name: &str) -> Option<String> {
 }
 
 fn git_commit() -> Option<String> {
+    let at_build = [
+        option_env!("GIT_COMMIT"),
+        option_env!("GITHUB_SHA"),
+        option_env!("CI_COMMIT_SHA"),
+    ];
+    commit_of(
+        ["GIT_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA"]
+            .into_iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .chain(at_build.into_iter().flatten().map(str::to_owned)),
+    )
+}
+
+/// The first of `candidates` that is a full commit id, lower-cased.
+fn commit_of(candidates: impl IntoIterator<Item = String>) -> Option<String> {
     let is_commit = |id: &str| id.len() == 40 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    ["GIT_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA"]
+    candidates
         .into_iter()
-        .filter_map(|name| std::env::var(name).ok())
-        .chain(
-            Command::new("git")
-                .args(["rev-parse", "HEAD"])
-                .stderr(Stdio::null())
-                .output()
-                .ok()
-                .filter(|output| output.status.success())
-                .and_then(|output| String::from_utf8(output.stdout).ok()),
-        )
         .map(|id| id.trim().to_ascii_lowercase())
         .find(|id| is_commit(id))
 }

@@ -18,7 +18,7 @@ use serde::Serialize;
 /// The file [`sample_resources`] writes in the report directory.
 ///
 /// ```
-/// let path = instrument_runtime::report_dir().join(instrument_runtime::RESOURCE_USAGE_FILE);
+/// let path = std::path::Path::new("target/instrument/app").join(instrument_runtime::RESOURCE_USAGE_FILE);
 /// assert!(path.ends_with("resource_usage.jsonl"));
 /// ```
 pub const RESOURCE_USAGE_FILE: &str = "resource_usage.jsonl";
@@ -312,19 +312,23 @@ pub struct ResourceSampler {
 ///
 /// # Errors
 ///
-/// When the directory or the file cannot be created, or `/proc` cannot be read (on systems other
-/// than Linux, always).
+/// When there is no report directory ([`report_dir`](crate::report_dir) is `None`), the
+/// directory or the file cannot be created, or `/proc` cannot be read (on systems other than
+/// Linux, always).
 ///
 /// ```no_run
 /// let _sampler = instrument_runtime::sample_resources(instrument_runtime::DEFAULT_SAMPLE_PERIOD)?;
-/// // ... the program; `target/instrument/resource_usage.jsonl` grows by a line a second.
+/// // ... the program; `resource_usage.jsonl` in the report directory grows by a line a second.
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn sample_resources(period: Duration) -> io::Result<ResourceSampler> {
-    sample_resources_into(
-        crate::report::report_dir().join(RESOURCE_USAGE_FILE),
-        period,
-    )
+    let dir = crate::report::report_dir().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "no report directory: this binary runs away from its build; set INSTRUMENT_REPORT_DIR",
+        )
+    })?;
+    sample_resources_into(dir.join(RESOURCE_USAGE_FILE), period)
 }
 
 /// Like [`sample_resources`], into the file at `path`.

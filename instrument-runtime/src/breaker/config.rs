@@ -23,7 +23,8 @@ pub struct BreakerConfig {
     pub success_threshold: u32,
     /// How long an open breaker rejects calls before it lets a probe through.
     pub timeout_ns: u64,
-    /// The recovery SLA: the longest an outage (open to closed again) may last.
+    /// The recovery SLA: the longest the breaker may take to close once probing is allowed
+    /// (`timeout_ns` after it last opened).
     pub recovery_ns: u64,
     /// Probes allowed in flight at once while half-open.
     pub half_open_probes: u32,

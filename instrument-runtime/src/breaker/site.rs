@@ -397,7 +397,7 @@ impl<T: ?Sized> DescribeViaName for Describe<'_, T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(instrument_loom)))]
 mod tests {
     use super::*;
     use crate::node::test_node;

@@ -116,7 +116,8 @@ pub struct ProbeCounts {
     pub failed: u64,
 }
 
-/// A breaker's outages, each measured from opening to closing again, against the SLA.
+/// A breaker's outages and their recoveries; each recovery, from the moment probing was allowed
+/// to closing, is judged against the SLA (see [`Recovery`](crate::Recovery)).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recoveries {
     /// The recovery SLA (`recovery`), in nanoseconds.
@@ -125,8 +126,10 @@ pub struct Recoveries {
     pub count: u64,
     /// Of those, the ones that took longer than the SLA.
     pub sla_violations: u64,
-    /// The longest recovery.
+    /// The longest recovery (probing allowed to closed).
     pub longest_ns: u64,
+    /// The longest outage (opened to closed again).
+    pub longest_outage_ns: u64,
     /// When the outage under way began, if the breaker is open or half-open now.
     pub outage_since_ns: Option<u64>,
     /// The most recent recoveries, oldest first.
@@ -166,7 +169,8 @@ pub struct BreakerHealth {
 ///
 /// - `OPEN`: `FAILING`. `HALF_OPEN`: `DEGRADED`.
 /// - `CLOSED`: `HEALTHY` when the success rate is at least `healthy_above` (99% by default),
-///   `FAILING` below `failing_below` (50%), `DEGRADED` in between.
+///   `FAILING` below `failing_below` (50%), `DEGRADED` in between; and never better than
+///   `DEGRADED` while its latest recovery broke the recovery SLA (until a recovery within it).
 ///
 /// ```
 /// assert_eq!(serde_json::to_string(&instrument_runtime::Health::Healthy).unwrap(), "\"HEALTHY\"");
@@ -192,11 +196,27 @@ impl Health {
         }
     }
 
-    fn of(state: BreakerState, success_rate: f64, config: &BreakerConfig) -> Self {
+    /// The worst of `statuses`: what one endpoint answers for all breakers. `HEALTHY` when there
+    /// is none.
+    ///
+    /// ```
+    /// use instrument_runtime::Health;
+    /// assert_eq!(Health::worst([Health::Healthy, Health::Failing, Health::Degraded]), Health::Failing);
+    /// assert_eq!(Health::worst([]), Health::Healthy);
+    /// ```
+    pub fn worst(statuses: impl IntoIterator<Item = Self>) -> Self {
+        statuses
+            .into_iter()
+            .min_by(|a, b| a.gauge().total_cmp(&b.gauge()))
+            .unwrap_or(Self::Healthy)
+    }
+
+    fn of(state: BreakerState, success_rate: f64, broke_sla: bool, config: &BreakerConfig) -> Self {
         match state {
             BreakerState::Open => Self::Failing,
-            BreakerState::Closed if success_rate >= config.healthy_above => Self::Healthy,
             BreakerState::Closed if success_rate < config.failing_below => Self::Failing,
+            BreakerState::Closed if broke_sla => Self::Degraded,
+            BreakerState::Closed if success_rate >= config.healthy_above => Self::Healthy,
             BreakerState::Closed | BreakerState::HalfOpen => Self::Degraded,
         }
     }
@@ -283,6 +303,7 @@ impl Breaker {
                 count: events.recovery_count,
                 sla_violations: events.sla_violations,
                 longest_ns: events.longest_recovery_ns,
+                longest_outage_ns: events.longest_outage_ns,
                 outage_since_ns: events.outage_since_ns,
                 recent: events.recoveries.iter().copied().collect(),
             },
@@ -290,7 +311,15 @@ impl Breaker {
             health: BreakerHealth {
                 name: self.name.to_owned(),
                 state,
-                status: Health::of(state, success_rate, &self.config),
+                status: Health::of(
+                    state,
+                    success_rate,
+                    events
+                        .recoveries
+                        .back()
+                        .is_some_and(|last| !last.within_sla),
+                    &self.config,
+                ),
                 success_rate,
                 calls: health_calls,
             },

@@ -250,7 +250,7 @@ pub fn breaker_health() -> Vec<crate::BreakerHealth> {
         .collect()
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(instrument_loom)))]
 mod tests {
     use super::*;
     use crate::breaker::site::BreakerDecl;

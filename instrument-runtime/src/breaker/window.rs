@@ -220,7 +220,7 @@ impl TimeWindow {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(instrument_loom)))]
 mod tests {
     use super::*;
 

@@ -36,7 +36,7 @@ use crate::snapshot::{NodeSnapshot, Snapshot};
 ///
 /// Per circuit breaker (labelled with `breaker` and `severity`): `InstrumentBreakerOpen`
 /// (critical), `InstrumentBreakerHalfOpen` (warning), `InstrumentBreakerRecoverySlaViolated`
-/// (warning: an outage outlasted the recovery SLA in the last 5 minutes) and
+/// (warning: a recovery took longer than the recovery SLA in the last 5 minutes) and
 /// `InstrumentBreakerFlapping` (warning: more than one state change per second over a minute).
 ///
 /// The exposition adds each budget's allowance to the node's histogram buckets, so the quantile
@@ -320,8 +320,8 @@ fn breaker_rules(prefix: &str, breaker: &BreakerSnapshot) -> Vec<Rule> {
             severity: "warning",
             summary: "circuit breaker {{ $labels.breaker }} recovered too slowly".to_owned(),
             description: format!(
-                "An outage of circuit breaker {{{{ $labels.breaker }}}} in the last 5 minutes \
-                 lasted longer than its recovery SLA of {}.",
+                "Circuit breaker {{{{ $labels.breaker }}}} took longer than its recovery SLA of {} \
+                 to close once probing was allowed, in the last 5 minutes.",
                 duration(breaker.config.recovery_ns)
             ),
         },
@@ -565,7 +565,7 @@ groups:
           breaker: "db"
         annotations:
           summary: "circuit breaker {{ $labels.breaker }} recovered too slowly"
-          description: "An outage of circuit breaker {{ $labels.breaker }} in the last 5 minutes lasted longer than its recovery SLA of 2.00s."
+          description: "Circuit breaker {{ $labels.breaker }} took longer than its recovery SLA of 2.00s to close once probing was allowed, in the last 5 minutes."
       - alert: "InstrumentBreakerFlapping"
         expr: "sum by (breaker) (rate(app_breaker_transitions_total{breaker=\"db\"}[1m])) > 1"
         labels:

@@ -129,7 +129,7 @@ fn escape_label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(instrument_loom)))]
 mod tests {
     use super::*;
 

@@ -60,11 +60,16 @@ const RENDER_WORKERS: usize = 1;
 /// How long a request waits for a render worker before it gets 503.
 const RENDER_WAIT: Duration = Duration::from_secs(5);
 
-/// A running metrics endpoint. Dropping it stops the server and joins its thread.
+/// A running metrics endpoint. Dropping it stops the server and joins its thread, so keep it
+/// in a named variable (`let _server = ...`, not `let _ = ...`, which drops it at once) for as
+/// long as it should serve, or [`detach`](Self::detach) it to serve until the process ends.
 ///
 /// Routes, each answering `GET` and `HEAD` (the same headers, no body):
 /// - `/metrics`: Prometheus text 0.0.4, or `OpenMetrics` 1.0 when the `Accept` header asks for
 ///   `application/openmetrics-text`;
+/// - `/health`: the worst health of all circuit breakers as one word (`HEALTHY`, `DEGRADED`
+///   or `FAILING`), with status 503 when it is `FAILING`, so a load balancer or a Kubernetes
+///   probe can act on the status alone; `HEALTHY` when there is no breaker;
 /// - `/health/circuit-breakers` and `/health/nodes`: JSON.
 ///
 /// Any other method gets 405 with `Allow: GET, HEAD`; any other path 404. Connections are kept
@@ -102,6 +107,7 @@ const RENDER_WAIT: Duration = Duration::from_secs(5);
 /// assert!(response.contains("serve_doc_step"));
 /// ```
 #[derive(Debug)]
+#[must_use = "the server stops when this is dropped: keep it in a named variable (`let _server = ...`) or call `.detach()`"]
 pub struct MetricsServer {
     local_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -111,6 +117,24 @@ pub struct MetricsServer {
 impl MetricsServer {
     /// The address the server listens on (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Lets the server run until the process ends, for a program that starts it once in `main`
+    /// and has no place to keep it. Nothing stops it afterwards; the process's exit does.
+    ///
+    /// ```
+    /// let addr = instrument_runtime::serve_metrics("127.0.0.1:0").unwrap().detach();
+    /// // still serving: the handle is gone, the server is not
+    /// assert!(std::net::TcpStream::connect(addr).is_ok());
+    /// ```
+    pub fn detach(mut self) -> SocketAddr {
+        // Forgetting the stop sender would leave the runtime waiting on it forever, which is the
+        // point; the thread handle is dropped, which detaches the thread.
+        if let Some(stop) = self.stop.take() {
+            std::mem::forget(stop);
+        }
+        self.thread.take();
         self.local_addr
     }
 }
@@ -133,6 +157,15 @@ impl Drop for MetricsServer {
 /// # Errors
 ///
 /// When the address cannot be bound, or the thread cannot be started.
+///
+/// The server stops when the returned [`MetricsServer`] is dropped, so a bare statement or
+/// `let _ = ...` serves nothing; that is a warning:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// instrument_runtime::serve_metrics("127.0.0.1:0").unwrap();
+/// ```
+#[must_use = "the server stops when this is dropped: keep it in a named variable (`let _server = ...`) or call `.detach()`"]
 pub fn serve_metrics(addr: impl ToSocketAddrs) -> io::Result<MetricsServer> {
     serve(addr, routes::ROUTES)
 }

@@ -30,7 +30,7 @@ pub(crate) const NODE_CALLS: &str = "node_calls_total";
 pub(crate) const BREAKER_STATE: &str = "breaker_state";
 /// A breaker's state changes, by `transition`.
 pub(crate) const BREAKER_TRANSITIONS: &str = "breaker_transitions_total";
-/// Outages that lasted longer than the breaker's recovery SLA.
+/// Recoveries (probing allowed to closed) that took longer than the breaker's recovery SLA.
 pub(crate) const BREAKER_SLA_VIOLATIONS: &str = "breaker_recovery_sla_violations_total";
 
 /// Renders the snapshot in the Prometheus text exposition format 0.0.4, the content of
@@ -766,7 +766,7 @@ fn breaker_families<'a>(builder: &mut Builder<'a>, breakers: &[&'a BreakerSnapsh
         ),
         (
             BREAKER_SLA_VIOLATIONS,
-            "Outages of the circuit breaker that lasted longer than its recovery SLA.",
+            "Recoveries of the circuit breaker (from when probing was allowed to closed) that took longer than its recovery SLA.",
             |b| b.recoveries.sla_violations,
         ),
     ];
@@ -783,7 +783,7 @@ fn breaker_families<'a>(builder: &mut Builder<'a>, breakers: &[&'a BreakerSnapsh
         "breaker_recovery_sla_seconds",
         Kind::Gauge,
         Some("seconds"),
-        "The recovery SLA of the circuit breaker: the longest an outage should last, in seconds.",
+        "The recovery SLA of the circuit breaker: the longest it should take to close once probing is allowed, in seconds.",
     );
     for breaker in breakers {
         series.push(Series {

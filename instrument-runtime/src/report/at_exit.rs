@@ -2,7 +2,7 @@
 //! a program ends: the C `atexit` hook, a signal, or the program's own shutdown.
 
 use std::fmt::Write as _;
-use std::io::{self, Write as _};
+use std::io::{self, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, Once, PoisonError};
 use std::time::Duration;
@@ -22,13 +22,27 @@ use super::{REPORT_ENV, TableStyle, render_summary, report_dir, write_report_of}
 /// than on the first measured call, and removes the temporary files of earlier runs killed while
 /// writing theirs.
 ///
+/// Where the files go, which of them, and how much is printed (see [the crate docs](crate#the-runtime)):
+/// - `report.json` in [`report_dir`](crate::report_dir): `instrument/<binary name>/` in the cargo
+///   target directory the binary was built in, never the working directory; a binary run away
+///   from its build writes nothing unless [`REPORT_DIR_ENV`](crate::REPORT_DIR_ENV) says where,
+///   and says so once on stderr;
+/// - the exports (dashboard, Prometheus text, alert rules, ...) too when a budget or a circuit
+///   breaker is declared, or when [`EXPORTS_ENV`]`=on` asks for them (`off` never);
+/// - on stderr the full tables when stderr is a terminal or a budget failed, else one line;
+///   [`SUMMARY_ENV`]`=table` or `line` chooses.
+///
 /// ```no_run
 /// instrument_runtime::report_at_exit();
-/// // ... the program; at exit `target/instrument/report.json` is written and a summary table
-/// // is printed to stderr.
+/// // ... the program; at exit `report.json` is written to `target/instrument/<binary>/` (in
+/// // the default target directory) and its path printed to stderr.
 /// ```
 pub fn report_at_exit() {
     static REGISTER: Once = Once::new();
+    // Nothing is recorded in a build without the `enabled` feature: nothing to report either.
+    if !cfg!(feature = "enabled") {
+        return;
+    }
     REGISTER.call_once(|| {
         crate::clock::calibrate();
         // Sets up the circuit breakers now, so functions that share a breaker name but not its
@@ -37,7 +51,9 @@ pub fn report_at_exit() {
         if is_off() {
             return;
         }
-        remove_stale(&report_dir());
+        if let Some(dir) = report_dir() {
+            remove_stale(&dir);
+        }
         register_atexit();
         #[cfg(unix)]
         super::signals::install();
@@ -109,10 +125,28 @@ pub(super) enum Ending {
     Now,
 }
 
+/// The environment variable that asks for the exports at exit (`on`) or never (`off`); unset,
+/// they are written when a budget or a circuit breaker is declared.
+pub const EXPORTS_ENV: &str = "INSTRUMENT_EXPORTS";
+/// The environment variable that chooses what the report at exit prints on stderr: `table` (every
+/// table) or `line` (one line); unset, the tables when stderr is a terminal or a budget failed.
+pub const SUMMARY_ENV: &str = "INSTRUMENT_SUMMARY";
+
 pub(super) fn write_set(ending: Ending) -> io::Result<Option<ReportFiles>> {
     if is_off() {
         return Ok(None);
     }
+    let Some(dir) = report_dir() else {
+        crate::env::warn_once(
+            super::REPORT_DIR_ENV,
+            &format!(
+                "instrument: no report written: this binary runs away from its build (no cargo \
+                 target directory above it); set {} to write one",
+                super::REPORT_DIR_ENV
+            ),
+        );
+        return Ok(None);
+    };
     let Some(writing) = WRITING.enter(super::signal_deadline()) else {
         let error = io::Error::new(
             io::ErrorKind::TimedOut,
@@ -121,12 +155,19 @@ pub(super) fn write_set(ending: Ending) -> io::Result<Option<ReportFiles>> {
         let _ = writeln!(io::stderr(), "instrument: {error}");
         return Err(error);
     };
-    let dir = report_dir();
     remove_stale(&dir);
     let snapshot = snapshot();
     let budgets = check_budgets(&snapshot);
     let report = write_report_of(&snapshot, &budgets, &dir);
-    let exports = write_artifacts(&snapshot, &budgets, &export_options(), &dir);
+    let mut options = export_options();
+    if !exports_wanted(&snapshot) {
+        // Switched off like any export: what an earlier run left is removed, so the folder never
+        // shows this run's report beside another run's exports.
+        options
+            .disabled
+            .extend(crate::export::file_names().map(str::to_owned));
+    }
+    let exports = write_artifacts(&snapshot, &budgets, &options, &dir);
     if ending == Ending::Exit {
         // The process ends as soon as the hook returns: a write started after this one (by a
         // signal arriving now) would be cut off halfway, so none may start.
@@ -134,37 +175,13 @@ pub(super) fn write_set(ending: Ending) -> io::Result<Option<ReportFiles>> {
     } else {
         drop(writing);
     }
-    let mut summary = render_summary(&snapshot, &budgets, TableStyle::for_stderr());
-    match &report {
-        Ok(path) => {
-            let _ = writeln!(summary, "report: {}", path.display());
-        }
-        Err(error) => {
-            let _ = writeln!(
-                summary,
-                "instrument: could not write the report to {}: {error}",
-                dir.display()
-            );
-        }
-    }
-    match &exports {
-        Ok(paths) if !paths.is_empty() => {
-            let names: Vec<String> = paths
-                .iter()
-                .filter_map(|path| path.file_name())
-                .map(|name| name.to_string_lossy().into_owned())
-                .collect();
-            let _ = writeln!(summary, "exports: {}", names.join(", "));
-        }
-        Ok(_) => {}
-        Err(error) => {
-            let _ = writeln!(
-                summary,
-                "instrument: could not write the exports to {}: {error}",
-                dir.display()
-            );
-        }
-    }
+    let summary = summary(
+        &render_summary(&snapshot, &budgets, TableStyle::for_stderr()),
+        table_wanted(&budgets),
+        &dir,
+        &report,
+        &exports,
+    );
     // Last, after the files: a stderr nobody reads can block this forever.
     let _ = io::stderr().write_all(summary.as_bytes());
     Ok(Some(ReportFiles {
@@ -174,8 +191,85 @@ pub(super) fn write_set(ending: Ending) -> io::Result<Option<ReportFiles>> {
     }))
 }
 
+/// What is printed on stderr: the tables, or their headline only, then where the files went.
+fn summary(
+    tables: &str,
+    table: bool,
+    dir: &Path,
+    report: &io::Result<PathBuf>,
+    exports: &io::Result<Vec<PathBuf>>,
+) -> String {
+    let mut summary = if table {
+        tables.to_owned()
+    } else {
+        // The tables' first line is their headline: nodes and budget verdicts.
+        format!("{}; ", tables.lines().next().unwrap_or_default())
+    };
+    match report {
+        Ok(path) => {
+            let _ = write!(summary, "report: {}", path.display());
+        }
+        Err(error) => {
+            let _ = write!(
+                summary,
+                "instrument: could not write the report to {}: {error}",
+                dir.display()
+            );
+        }
+    }
+    match exports {
+        Ok(paths) if paths.is_empty() => summary.push('\n'),
+        Ok(paths) if !table => {
+            let _ = writeln!(summary, " and {} exports beside it", paths.len());
+        }
+        Ok(paths) => {
+            let names: Vec<String> = paths
+                .iter()
+                .filter_map(|path| path.file_name())
+                .map(|name| name.to_string_lossy().into_owned())
+                .collect();
+            let _ = writeln!(summary, "\nexports: {}", names.join(", "));
+        }
+        Err(error) => {
+            let _ = writeln!(
+                summary,
+                "\ninstrument: could not write the exports to {}: {error}",
+                dir.display()
+            );
+        }
+    }
+    summary
+}
+
 fn is_off() -> bool {
-    matches!(std::env::var(REPORT_ENV).as_deref(), Ok("0" | "off"))
+    crate::env::switch(REPORT_ENV) == Some(false)
+}
+
+/// The exports cost most of the exit (the dashboard and the Grafana JSON are rendered for every
+/// node): a program that declared no budget and no breaker gets them only when it asks.
+fn exports_wanted(snapshot: &crate::Snapshot) -> bool {
+    crate::env::switch(EXPORTS_ENV).unwrap_or_else(|| {
+        !snapshot.breakers.is_empty() || snapshot.nodes.iter().any(|node| node.budget.is_some())
+    })
+}
+
+/// The full tables on a terminal or when a budget failed; one line in logs, where a short
+/// program's 50 lines at every run are noise.
+fn table_wanted(budgets: &crate::BudgetReport) -> bool {
+    match std::env::var(SUMMARY_ENV).as_deref() {
+        Ok("table") => true,
+        Ok("line") => false,
+        Ok(value) if !value.is_empty() => {
+            crate::env::warn_once(
+                SUMMARY_ENV,
+                &format!(
+                    "instrument: ignoring {SUMMARY_ENV}={value:?}: expected `table` or `line`"
+                ),
+            );
+            budgets.failed > 0 || io::stderr().is_terminal()
+        }
+        _ => budgets.failed > 0 || io::stderr().is_terminal(),
+    }
 }
 
 /// Temporaries of the files the report writes, left by processes killed while writing them.

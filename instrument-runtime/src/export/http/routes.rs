@@ -46,6 +46,7 @@ pub(super) type Routes = &'static [(&'static str, Render)];
 /// What [`serve_metrics`](super::serve_metrics) serves.
 pub(super) const ROUTES: Routes = &[
     ("/metrics", metrics),
+    ("/health", health),
     ("/health/circuit-breakers", breakers),
     ("/health/nodes", nodes),
 ];
@@ -80,6 +81,23 @@ fn metrics(asked: &Asked<'_>) -> Page {
             body,
         }
     }
+}
+
+/// The worst health of every breaker, as one word; 503 when `FAILING`, so a probe acts on the
+/// status alone.
+fn health(_: &Asked<'_>) -> Page {
+    let worst = crate::Health::worst(crate::breaker_health().iter().map(|breaker| breaker.status));
+    let status = if worst == crate::Health::Failing {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let word = match worst {
+        crate::Health::Healthy => "HEALTHY",
+        crate::Health::Degraded => "DEGRADED",
+        crate::Health::Failing => "FAILING",
+    };
+    Page::text(status, word)
 }
 
 fn breakers(_: &Asked<'_>) -> Page {
