@@ -89,6 +89,15 @@ fn main() {
         assert!(parse("x").is_err());
     }
     let _future: std::pin::Pin<Box<dyn std::future::Future<Output = u32>>> = Box::pin(later(1));
+    // the block form leaves its expression, and a guard that measures nothing
+    let lengths: Vec<usize> = ["a", "bc"]
+        .iter()
+        .map(|entry| {
+            let _node = instrument_runtime::timed_scope!("visit");
+            instrument_runtime::timed_scope!("measure", entry.len())
+        })
+        .collect();
+    assert_eq!(lengths, [1, 2]);
     assert!(instrument_runtime::nodes().is_empty());
     assert!(instrument_runtime::snapshot().breakers.is_empty());
     println!("bare");

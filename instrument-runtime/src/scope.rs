@@ -36,6 +36,7 @@
 /// assert_eq!(total, 3);
 /// assert_eq!(instrument_runtime::snapshot().node("scope_doc_measure").unwrap().calls, 2);
 /// ```
+#[cfg(feature = "enabled")]
 #[macro_export]
 macro_rules! timed_scope {
     ($name:literal $(,)?) => {{
@@ -70,4 +71,17 @@ macro_rules! timed_scope {
         let __instrument_scope = $crate::timed_scope!($name);
         $body
     }};
+}
+
+/// Without the default feature `enabled`, the block form is its expression alone, as the
+/// attributes are the bare function: no node, no guard worth the name.
+#[cfg(not(feature = "enabled"))]
+#[macro_export]
+macro_rules! timed_scope {
+    ($name:literal $(,)?) => {
+        ()
+    };
+    ($name:literal, $body:expr $(,)?) => {
+        $body
+    };
 }
