@@ -5,9 +5,11 @@
 //! The suite's tests are built so that the machine's speed cannot flip them: the I/O-like
 //! factors of the runs are chosen (spread over ±25% and interleaved between the sides), so only
 //! the machine's own noise is left, and a regression needs the candidate's runs to be above the
-//! baseline's by more than the tolerance in a way five runs against five can show (at most two
-//! of the 25 pairs the wrong way round); a step 30% slower against a 10% tolerance leaves 18% of
-//! room. `long_calibration` (ignored; run by hand) repeats whole comparisons with factors drawn
+//! baseline's by more than the tolerance; a step 30% slower against a 10% tolerance leaves 18% of
+//! room. The suite takes seven runs a side, not the five the README's rates are measured with:
+//! one run that the machine slowed (a neighbour's build) can then sit above every run of the
+//! other side, 7 of the 49 pairs the wrong way round, and the rank test still calls the change
+//! (p = 0.013, under the one-sided 2.5%); with five a side, such a run made it inconclusive. `long_calibration` (ignored; run by hand) repeats whole comparisons with factors drawn
 //! at random, and prints the rates the README gives.
 
 mod common;
@@ -26,9 +28,9 @@ const CALLS: &str = "200";
 /// called slower there.
 const SUITE_QUANTILES: &str = "p50";
 
-/// Five runs' I/O-like factors a side, in percent: up to 25% apart, the sides interleaved.
-const BASELINE_WAITS: [u32; 5] = [80, 115, 95, 125, 100];
-const CANDIDATE_WAITS: [u32; 5] = [120, 85, 105, 78, 110];
+/// Seven runs' I/O-like factors a side, in percent: up to 25% apart, the sides interleaved.
+const BASELINE_WAITS: [u32; 7] = [80, 115, 95, 125, 100, 90, 108];
+const CANDIDATE_WAITS: [u32; 7] = [120, 85, 105, 78, 110, 96, 88];
 
 /// Runs the fixture once with `extra` flags, its report in `dir`; returns the report's path.
 fn run_fixture(dir: &Path, extra: &[&str]) -> PathBuf {
@@ -127,7 +129,7 @@ fn compare(
 /// is 30% slower, run alternately so that drift on the machine falls on every side alike.
 fn three_sets(dir: &Path) -> [Vec<PathBuf>; 3] {
     let mut sets = [Vec::new(), Vec::new(), Vec::new()];
-    for i in 0..5 {
+    for i in 0..BASELINE_WAITS.len() {
         let (b, c) = (Some(BASELINE_WAITS[i]), Some(CANDIDATE_WAITS[i]));
         sets[0].push(run(dir, &format!("baseline-{i}"), b, 0, false));
         sets[1].push(run(dir, &format!("equal-{i}"), c, 0, i == 2));
