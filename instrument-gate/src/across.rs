@@ -9,9 +9,7 @@
 //! When some run is too short to be judged alone, the runs are pooled and the merged histogram
 //! is judged, as with one run. Either way each statistic carries its per-run spread.
 
-use instrument_runtime::{
-    BudgetReport, BudgetVerdict, NodeSnapshot, NotExercised, Report, VerdictStatus, Violation,
-};
+use instrument_runtime::{BudgetVerdict, NodeSnapshot, Report, VerdictStatus};
 use serde::Serialize;
 
 /// One budgeted statistic over the runs.
@@ -98,54 +96,6 @@ pub(crate) fn judge(
         };
     }
     spreads
-}
-
-/// The summary of the verdicts as they stand after [`judge`], in the shape `check_budgets`
-/// gives for one run.
-pub(crate) fn summary<'a>(
-    verdicts: impl Iterator<Item = (&'a str, &'a BudgetVerdict)>,
-) -> BudgetReport {
-    let mut report = BudgetReport {
-        judged: 0,
-        passed: 0,
-        failed: 0,
-        violations: Vec::new(),
-        not_exercised: Vec::new(),
-    };
-    for (node, verdict) in verdicts {
-        match verdict.status {
-            VerdictStatus::NotExercised => report.not_exercised.push(NotExercised {
-                node: node.to_owned(),
-                calls: verdict.calls,
-                min_samples: verdict.min_samples,
-            }),
-            VerdictStatus::Pass => {
-                report.judged += 1;
-                report.passed += 1;
-            }
-            VerdictStatus::Fail => {
-                report.judged += 1;
-                report.failed += 1;
-                report
-                    .violations
-                    .extend(
-                        verdict
-                            .checks
-                            .iter()
-                            .filter(|check| !check.passed)
-                            .map(|check| Violation {
-                                node: node.to_owned(),
-                                quantile: check.quantile,
-                                observed_ns: check.observed_ns,
-                                budget_ns: check.budget_ns,
-                                allowed_ns: check.allowed_ns,
-                                overage_ns: check.overage_ns(),
-                            }),
-                    );
-            }
-        }
-    }
-    report
 }
 
 #[cfg(test)]

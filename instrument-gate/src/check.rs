@@ -107,7 +107,7 @@ fn judge_report(
         })
         .collect();
     let budgets = if runs.len() > 1 {
-        crate::across::summary(
+        instrument_runtime::BudgetReport::of_verdicts(
             verdicts
                 .iter()
                 .map(|(node, verdict, ..)| (node.name.as_str(), verdict)),

@@ -307,49 +307,69 @@ impl BudgetReport {
 /// assert!(!report.is_pass());
 /// ```
 pub fn check_budgets(snapshot: &Snapshot) -> BudgetReport {
-    let mut report = BudgetReport {
-        judged: 0,
-        passed: 0,
-        failed: 0,
-        violations: Vec::new(),
-        not_exercised: Vec::new(),
-    };
-    for node in &snapshot.nodes {
-        let Some(budget) = &node.budget else { continue };
-        let verdict = judge(budget, node.calls, node.latency.as_ref());
-        match verdict.status {
-            VerdictStatus::NotExercised => report.not_exercised.push(NotExercised {
-                node: node.name.clone(),
-                calls: node.calls,
-                min_samples: budget.min_samples,
-            }),
-            VerdictStatus::Pass => {
-                report.judged += 1;
-                report.passed += 1;
-            }
-            VerdictStatus::Fail => {
-                report.judged += 1;
-                report.failed += 1;
-                report
-                    .violations
-                    .extend(
-                        verdict
-                            .checks
-                            .iter()
-                            .filter(|c| !c.passed)
-                            .map(|check| Violation {
-                                node: node.name.clone(),
-                                quantile: check.quantile,
-                                observed_ns: check.observed_ns,
-                                budget_ns: check.budget_ns,
-                                allowed_ns: check.allowed_ns,
-                                overage_ns: check.overage_ns(),
-                            }),
-                    );
+    let verdicts: Vec<(&str, BudgetVerdict)> = snapshot
+        .nodes
+        .iter()
+        .filter_map(|node| {
+            let budget = node.budget.as_ref()?;
+            Some((
+                node.name.as_str(),
+                judge(budget, node.calls, node.latency.as_ref()),
+            ))
+        })
+        .collect();
+    BudgetReport::of_verdicts(verdicts.iter().map(|(node, verdict)| (*node, verdict)))
+}
+
+impl BudgetReport {
+    /// The report of verdicts already reached, each with its node's name: what
+    /// [`check_budgets`] returns for a snapshot, and what a judge of its own (the gate's rule
+    /// across several runs) sums up the same way.
+    ///
+    /// ```
+    /// use instrument_runtime::{Budget, BudgetReport, judge};
+    ///
+    /// let budget = Budget { p95_ns: Some(2_000_000), min_samples: 1, ..Budget::DEFAULT };
+    /// let verdict = judge(&budget, 0, None);
+    /// let report = BudgetReport::of_verdicts([("idle", &verdict)].into_iter());
+    /// assert_eq!((report.judged, report.not_exercised.len()), (0, 1));
+    /// ```
+    pub fn of_verdicts<'a>(verdicts: impl Iterator<Item = (&'a str, &'a BudgetVerdict)>) -> Self {
+        let mut report = BudgetReport {
+            judged: 0,
+            passed: 0,
+            failed: 0,
+            violations: Vec::new(),
+            not_exercised: Vec::new(),
+        };
+        for (node, verdict) in verdicts {
+            match verdict.status {
+                VerdictStatus::NotExercised => report.not_exercised.push(NotExercised {
+                    node: node.to_owned(),
+                    calls: verdict.calls,
+                    min_samples: verdict.min_samples,
+                }),
+                VerdictStatus::Pass => {
+                    report.judged += 1;
+                    report.passed += 1;
+                }
+                VerdictStatus::Fail => {
+                    report.judged += 1;
+                    report.failed += 1;
+                    let violations = verdict.checks.iter().filter(|check| !check.passed);
+                    report.violations.extend(violations.map(|check| Violation {
+                        node: node.to_owned(),
+                        quantile: check.quantile,
+                        observed_ns: check.observed_ns,
+                        budget_ns: check.budget_ns,
+                        allowed_ns: check.allowed_ns,
+                        overage_ns: check.overage_ns(),
+                    }));
+                }
             }
         }
+        report
     }
-    report
 }
 
 #[cfg(test)]
