@@ -17,27 +17,21 @@ pub(crate) fn not_a_function(kind: Kind, item: &TokenStream, error: syn::Error) 
     if error.to_string() == MISSING_BODY {
         return error;
     }
-    let span = item
-        .clone()
-        .into_iter()
-        .next()
-        .map_or_else(Span::call_site, |token| token.span());
     syn::Error::new(
-        span,
+        first_token_span(item),
         format!("`#[{}]` can only be applied to a function", kind.name()),
     )
+}
+
+fn first_token_span(tokens: &TokenStream) -> Span {
+    (tokens.clone().into_iter().next()).map_or_else(Span::call_site, |token| token.span())
 }
 
 /// The error for an attribute written on a closure, on its first token, pointing at the block
 /// form.
 pub(crate) fn closure(kind: Kind, closure: &TokenStream) -> syn::Error {
-    let span = closure
-        .clone()
-        .into_iter()
-        .next()
-        .map_or_else(Span::call_site, |token| token.span());
     syn::Error::new(
-        span,
+        first_token_span(closure),
         format!(
             "`#[{}]` cannot be applied to a closure; closures: use the block form, \
              `let _node = instrument_runtime::timed_scope!(\"name\");` inside the closure",
