@@ -10,7 +10,7 @@
 //! [`Snapshot::node`] finds it: two series with one label set would be silently merged by
 //! every Prometheus reader.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use crate::alloc::NodeMemory;
@@ -180,7 +180,8 @@ enum Value {
     /// A duration in nanoseconds, written in seconds.
     Seconds(u64),
     Float(f64),
-    Histogram(Buckets),
+    /// Boxed: a scrape holds tens of thousands of series, one in twenty a histogram.
+    Histogram(Box<Buckets>),
 }
 
 /// A latency histogram in the Prometheus layout.
@@ -299,20 +300,24 @@ fn push_float(out: &mut String, value: f64) {
 /// to the nanosecond; non-positive and non-finite ones dropped) plus the allowance of each of its
 /// budgets, sorted and without repeats.
 pub(crate) fn bucket_bounds_ns(node: &NodeSnapshot, options: &ExportOptions) -> Vec<u64> {
-    let mut bounds: BTreeSet<u64> = options
-        .buckets_for(&node.name)
-        .iter()
-        .filter(|ms| ms.is_finite() && **ms > 0.0)
-        .map(|ms| ms_to_ns(*ms))
-        .collect();
+    let configured = options.buckets_for(&node.name);
+    // A vector sorted once: a scrape sizes a thousand of these, a tree would allocate each node.
+    let mut bounds = Vec::with_capacity(configured.len() + Quantile::ALL.len());
+    bounds.extend(
+        (configured.iter())
+            .filter(|ms| ms.is_finite() && **ms > 0.0)
+            .map(|ms| ms_to_ns(*ms)),
+    );
     if let Some(budget) = &node.budget {
         for quantile in Quantile::ALL {
             if let Some(budget_ns) = quantile.budget_in(budget) {
-                bounds.insert(budget.allowed_ns(budget_ns).max(1));
+                bounds.push(budget.allowed_ns(budget_ns).max(1));
             }
         }
     }
-    bounds.into_iter().collect()
+    bounds.sort_unstable();
+    bounds.dedup();
+    bounds
 }
 
 #[allow(
@@ -537,7 +542,7 @@ fn node_families<'a>(
         };
         series.push(Series {
             labels: node_label(node),
-            value: Value::Histogram(value),
+            value: Value::Histogram(Box::new(value)),
         });
     }
     // The next three families hold a series per statistic of each node.
@@ -1184,7 +1189,7 @@ mod tests {
                     .iter()
                     .map(|ms| ms_to_ns(*ms)),
             )
-            .collect::<BTreeSet<_>>()
+            .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
         let buckets = buckets(&histogram, &bounds, 42);
