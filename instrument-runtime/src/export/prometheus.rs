@@ -882,8 +882,9 @@ enum Number {
 }
 
 impl Number {
-    /// Characters it is written in; at most, for a count of at most 20 digits, or a float,
-    /// taken as 24 (a bound: a guess that only costs a larger buffer when wrong).
+    /// Characters it is written in: exact for counts and seconds, at most for a bound (which
+    /// gets `.0` only in `OpenMetrics`), a guess of 24 for a float (a wrong guess only costs the
+    /// buffer one growth).
     fn len(self) -> usize {
         let digits = |value: u64| value.checked_ilog10().map_or(1, |log| log as usize + 1);
         let seconds = |ns: u64| {
@@ -959,6 +960,7 @@ impl Family<'_> {
                     Value::Float(value) => line + Number::Float(*value).len(),
                     Value::Histogram(buckets) => {
                         let le = ",le=\"\"".len() + "_bucket".len();
+                        // No bucket's count has more digits than the total.
                         let count = Number::Int(buckets.count).len();
                         (buckets.cumulative.iter())
                             .map(|&(bound, _)| {
