@@ -660,8 +660,9 @@ pub(crate) mod tests {
                 reference.count_between(0, bound)
             );
         }
-        // The one-walk form agrees at every bound, on a slot's edges too.
-        let edges: Vec<u64> = (spread_values().iter())
+        // The one-walk form agrees at every bound, on a slot's edges too (of a hundred values:
+        // the reference walks every bucket per bound, which Miri runs slowly).
+        let edges: Vec<u64> = (spread_values().iter().step_by(200))
             .flat_map(|&value| {
                 let slot = slot_of(value);
                 [
