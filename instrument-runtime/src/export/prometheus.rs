@@ -11,8 +11,8 @@
 //! the first node, as [`Snapshot::node`] finds it: two series with one label set would be
 //! silently merged by every Prometheus reader.
 
-use std::collections::BTreeSet;
-use std::fmt::{self, Display, Write as _};
+use std::collections::HashSet;
+use std::fmt::Write as _;
 
 use crate::alloc::NodeMemory;
 use crate::breaker::snapshot::BreakerSnapshot;
@@ -181,7 +181,8 @@ enum Value {
     /// A duration in nanoseconds, written in seconds.
     Seconds(u64),
     Float(f64),
-    Histogram(Buckets),
+    /// Boxed: a scrape holds tens of thousands of series, one in twenty a histogram.
+    Histogram(Box<Buckets>),
 }
 
 /// A latency histogram in the Prometheus layout.
@@ -261,37 +262,38 @@ fn escape_help(help: &str, format: Format) -> String {
 
 /// Nanoseconds as an exact decimal number of seconds: `1500000` is `0.0015`.
 pub(crate) fn seconds(ns: u64) -> String {
-    Seconds(ns).to_string()
+    let mut text = String::new();
+    push_seconds(&mut text, ns);
+    text
 }
 
-/// Nanoseconds, displayed as an exact decimal number of seconds.
-struct Seconds(u64);
-
-impl Display for Seconds {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (whole, mut fraction) = (self.0 / 1_000_000_000, self.0 % 1_000_000_000);
-        if fraction == 0 {
-            return write!(f, "{whole}");
-        }
-        let mut digits = 9;
-        while fraction.is_multiple_of(10) {
-            fraction /= 10;
-            digits -= 1;
-        }
-        write!(f, "{whole}.{fraction:0digits$}")
+/// Appends nanoseconds as an exact decimal number of seconds. Integers are written with `itoa`
+/// rather than `fmt`: a scrape of a thousand nodes writes some forty thousand numbers.
+fn push_seconds(out: &mut String, ns: u64) {
+    let (whole, mut fraction) = (ns / 1_000_000_000, ns % 1_000_000_000);
+    out.push_str(itoa::Buffer::new().format(whole));
+    if fraction == 0 {
+        return;
     }
+    let mut digits = 9;
+    while fraction.is_multiple_of(10) {
+        fraction /= 10;
+        digits -= 1;
+    }
+    let mut buffer = itoa::Buffer::new();
+    let fraction = buffer.format(fraction);
+    out.push('.');
+    out.extend(std::iter::repeat_n('0', digits - fraction.len()));
+    out.push_str(fraction);
 }
 
-/// A float as Prometheus spells it.
-struct PromFloat(f64);
-
-impl Display for PromFloat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            value if value.is_nan() => f.write_str("NaN"),
-            value if value.is_infinite() => f.write_str(if value > 0.0 { "+Inf" } else { "-Inf" }),
-            value => write!(f, "{value}"),
-        }
+/// Appends a float as Prometheus spells it.
+fn push_float(out: &mut String, value: f64) {
+    match value {
+        value if value.is_nan() => out.push_str("NaN"),
+        value if value.is_infinite() => out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" }),
+        // Writing into a `String` cannot fail.
+        value => drop(write!(out, "{value}")),
     }
 }
 
@@ -299,20 +301,24 @@ impl Display for PromFloat {
 /// to the nanosecond; non-positive and non-finite ones dropped) plus the allowance of each of its
 /// budgets, sorted and without repeats.
 pub(crate) fn bucket_bounds_ns(node: &NodeSnapshot, options: &ExportOptions) -> Vec<u64> {
-    let mut bounds: BTreeSet<u64> = options
-        .buckets_for(&node.name)
-        .iter()
-        .filter(|ms| ms.is_finite() && **ms > 0.0)
-        .map(|ms| ms_to_ns(*ms))
-        .collect();
+    let configured = options.buckets_for(&node.name);
+    // A vector sorted once: a scrape sizes a thousand of these, a tree would allocate each node.
+    let mut bounds = Vec::with_capacity(configured.len() + Quantile::ALL.len());
+    bounds.extend(
+        (configured.iter())
+            .filter(|ms| ms.is_finite() && **ms > 0.0)
+            .map(|ms| ms_to_ns(*ms)),
+    );
     if let Some(budget) = &node.budget {
         for quantile in Quantile::ALL {
             if let Some(budget_ns) = quantile.budget_in(budget) {
-                bounds.insert(budget.allowed_ns(budget_ns).max(1));
+                bounds.push(budget.allowed_ns(budget_ns).max(1));
             }
         }
     }
-    bounds.into_iter().collect()
+    bounds.sort_unstable();
+    bounds.dedup();
+    bounds
 }
 
 #[allow(
@@ -329,24 +335,8 @@ fn ms_to_ns(ms: f64) -> u64 {
 /// HDR slot is at or below it (`Histogram::count_between(0, bound)`). So a call of exactly 1 ms
 /// is in the `le="0.001"` bucket; the error is the histogram's, below 0.79%.
 pub(crate) fn buckets(histogram: &LatencyHistogram, bounds_ns: &[u64], sum_ns: u64) -> Buckets {
-    let mut cumulative = Vec::with_capacity(bounds_ns.len());
-    let mut recorded = histogram
-        .bins()
-        .map(|bin| (bin.lowest_ns, bin.count))
-        .peekable();
-    let mut below = 0u64;
-    for &bound in bounds_ns {
-        while let Some(&(lowest, count)) = recorded.peek() {
-            if lowest > bound {
-                break;
-            }
-            below += count;
-            recorded.next();
-        }
-        cumulative.push((bound, below));
-    }
     Buckets {
-        cumulative,
+        cumulative: histogram.counts_at_or_below(bounds_ns),
         sum_ns,
         count: histogram.len(),
     }
@@ -354,10 +344,10 @@ pub(crate) fn buckets(histogram: &LatencyHistogram, bounds_ns: &[u64], sum_ns: u
 
 /// Node names claimed by several functions are exported once, for the first one.
 fn unique_by_name<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<&T> {
-    let mut seen = BTreeSet::new();
+    let mut seen = HashSet::with_capacity(items.len());
     items
         .iter()
-        .filter(|item| seen.insert(name(item).to_owned()))
+        .filter(|item| seen.insert(name(item)))
         .collect()
 }
 
@@ -458,16 +448,25 @@ pub(crate) fn families<'a>(
     let mut families = builder.families;
     families.retain(|family| !family.series.is_empty());
     for family in &mut families {
-        family.series.sort_by(|a, b| {
-            a.labels
-                .iter()
-                .map(|(_, value)| value)
-                .cmp(b.labels.iter().map(|(_, value)| value))
-        });
+        // Labels fill from the first, so comparing the pairs compares the value lists.
+        family
+            .series
+            .sort_by_key(|series| series.labels.0.map(|label| label.map(|(_, value)| value)));
     }
     families.sort_by(|a, b| a.name.cmp(&b.name));
     families
 }
+
+/// The statistics in the order of their `statistic` label: nodes come sorted by name, so series
+/// pushed in this order are already sorted, and sorting them costs one pass, not a merge sort of
+/// tens of thousands of series per scrape.
+const BY_LABEL: [Quantile; 5] = [
+    Quantile::Max,
+    Quantile::P50,
+    Quantile::P90,
+    Quantile::P95,
+    Quantile::P99,
+];
 
 /// A node's value for one of its count families; `None` leaves the node out of it.
 type NodeCount = fn(&NodeSnapshot) -> Option<u64>;
@@ -544,9 +543,12 @@ fn node_families<'a>(
         };
         series.push(Series {
             labels: node_label(node),
-            value: Value::Histogram(value),
+            value: Value::Histogram(Box::new(value)),
         });
     }
+    // The next three families hold a series per statistic of each node.
+    let subjects = builder.subjects;
+    builder.subjects = subjects * Quantile::ALL.len();
     let series = builder.family(
         "node_latency_quantile_seconds",
         Kind::Gauge,
@@ -555,7 +557,7 @@ fn node_families<'a>(
     );
     for node in nodes {
         if let Some(latency) = &node.latency {
-            for quantile in Quantile::ALL {
+            for quantile in BY_LABEL {
                 series.push(Series {
                     labels: statistic_labels(node, quantile),
                     value: Value::Seconds(quantile.observed_in(latency)),
@@ -574,7 +576,7 @@ fn node_families<'a>(
         "Latency budget declared for a statistic of the node, before tolerance, in seconds.",
     );
     for (node, budget) in &budgeted {
-        for quantile in Quantile::ALL {
+        for quantile in BY_LABEL {
             if let Some(budget_ns) = quantile.budget_in(budget) {
                 series.push(Series {
                     labels: statistic_labels(node, quantile),
@@ -583,6 +585,7 @@ fn node_families<'a>(
             }
         }
     }
+    builder.subjects = subjects;
     let series = builder.family(
         "node_latency_budget_tolerance_ratio",
         Kind::Gauge,
@@ -601,18 +604,22 @@ fn node_families<'a>(
         None,
         "1 when the node had enough calls for its budget to be judged, 0 when not exercised.",
     );
-    let not_exercised = |node: &NodeSnapshot| {
-        budgets
-            .not_exercised
-            .iter()
-            .any(|entry| entry.node == node.name)
-    };
+    // Sets, not a search of the report per node: a thousand budgeted nodes would make that
+    // millions of name comparisons per scrape.
+    let not_exercised: HashSet<&str> = (budgets.not_exercised.iter())
+        .map(|entry| entry.node.as_str())
+        .collect();
+    let violations: HashSet<(&str, Quantile)> = (budgets.violations.iter())
+        .map(|violation| (violation.node.as_str(), violation.quantile))
+        .collect();
     for (node, _) in &budgeted {
+        let judged = !not_exercised.contains(node.name.as_str());
         series.push(Series {
             labels: node_label(node),
-            value: Value::Int(u64::from(!not_exercised(node))),
+            value: Value::Int(u64::from(judged)),
         });
     }
+    builder.subjects = subjects * Quantile::ALL.len();
     let series = builder.family(
         "node_latency_budget_violation",
         Kind::Gauge,
@@ -620,12 +627,9 @@ fn node_families<'a>(
         "1 when a judged statistic of the node is over its budget plus tolerance, else 0.",
     );
     for (node, budget) in &budgeted {
-        for quantile in Quantile::ALL {
+        for quantile in BY_LABEL {
             if quantile.budget_in(budget).is_some() {
-                let violated = budgets
-                    .violations
-                    .iter()
-                    .any(|violation| violation.node == node.name && violation.quantile == quantile);
+                let violated = violations.contains(&(node.name.as_str(), quantile));
                 series.push(Series {
                     labels: statistic_labels(node, quantile),
                     value: Value::Int(u64::from(violated)),
@@ -633,6 +637,7 @@ fn node_families<'a>(
             }
         }
     }
+    builder.subjects = subjects;
 }
 
 /// What the counting allocator measured, per node (nodes without a measured call are left out),
@@ -807,9 +812,12 @@ fn breaker_families<'a>(builder: &mut Builder<'a>, breakers: &[&'a BreakerSnapsh
 
 /// Prints families in one of the two formats.
 pub(crate) fn render(families: &[Family<'_>], format: Format) -> String {
-    // About 90 bytes per sample: one allocation for the whole text in the common case.
-    let samples: usize = families.iter().map(Family::samples).sum();
-    let mut out = String::with_capacity(families.len() * 256 + samples * 96);
+    // Sized from what the lines hold, so that the text is written into one allocation: a
+    // thousand nodes make a few megabytes, and every doubling on the way would copy them again.
+    let size: usize = families.iter().map(Family::text_size).sum();
+    let mut out = String::with_capacity(size + 16);
+    // One series' labels, escaped once for all the lines of its histogram.
+    let mut labels = String::new();
     for family in families {
         // `OpenMetrics` names a family without the suffix its samples carry.
         let family_name = match (format, family.kind) {
@@ -832,7 +840,17 @@ pub(crate) fn render(families: &[Family<'_>], format: Format) -> String {
             write_metadata(&mut out, "UNIT", family_name, unit);
         }
         for series in &family.series {
-            write_series(&mut out, &family.name, series, format);
+            labels.clear();
+            for (key, value) in series.labels.iter() {
+                if !labels.is_empty() {
+                    labels.push(',');
+                }
+                labels.push_str(key);
+                labels.push_str("=\"");
+                write_escaped_label_value(&mut labels, value);
+                labels.push('"');
+            }
+            write_series(&mut out, &family.name, &labels, &series.value, format);
         }
     }
     if format == Format::OpenMetrics {
@@ -851,84 +869,164 @@ fn write_metadata(out: &mut String, keyword: &str, name: &str, text: &str) {
     out.push('\n');
 }
 
-fn write_series(out: &mut String, name: &str, series: &Series<'_>, format: Format) {
-    let labels = series.labels;
-    match &series.value {
-        Value::Int(value) => write_sample(out, name, "", labels, None, value),
-        Value::Seconds(ns) => write_sample(out, name, "", labels, None, Seconds(*ns)),
-        Value::Float(value) => write_sample(out, name, "", labels, None, PromFloat(*value)),
+/// A sample's value, or a bucket's bound.
+#[derive(Clone, Copy)]
+enum Number {
+    Int(u64),
+    /// Nanoseconds, written in seconds.
+    Seconds(u64),
+    Float(f64),
+    /// A bucket bound in nanoseconds, written in seconds; `OpenMetrics` writes bounds as floats,
+    /// as its reference clients do (`1.0`).
+    Bound(u64, Format),
+    PlusInf,
+}
+
+impl Number {
+    /// Characters it is written in: exact for counts and seconds, at most for a bound (which
+    /// gets `.0` only in `OpenMetrics`), a guess of 24 for a float (a wrong guess only costs the
+    /// buffer one growth).
+    fn len(self) -> usize {
+        let digits = |value: u64| value.checked_ilog10().map_or(1, |log| log as usize + 1);
+        let seconds = |ns: u64| {
+            let mut fraction = ns % 1_000_000_000;
+            // A point and the digits up to the last non-zero one.
+            let mut decimals = if fraction == 0 { 0 } else { 10 };
+            while fraction != 0 && fraction.is_multiple_of(10) {
+                fraction /= 10;
+                decimals -= 1;
+            }
+            digits(ns / 1_000_000_000) + decimals
+        };
+        match self {
+            Self::Int(value) => digits(value),
+            Self::Seconds(ns) => seconds(ns),
+            Self::Float(_) => 24,
+            Self::Bound(ns, _) => seconds(ns) + 2,
+            Self::PlusInf => 4,
+        }
+    }
+
+    fn push_to(self, out: &mut String) {
+        match self {
+            Self::Int(value) => out.push_str(itoa::Buffer::new().format(value)),
+            Self::Seconds(ns) => push_seconds(out, ns),
+            Self::Float(value) => push_float(out, value),
+            Self::Bound(ns, format) => {
+                push_seconds(out, ns);
+                if format == Format::OpenMetrics && ns.is_multiple_of(1_000_000_000) {
+                    out.push_str(".0");
+                }
+            }
+            Self::PlusInf => out.push_str("+Inf"),
+        }
+    }
+}
+
+/// `labels` is the series' label pairs, escaped and comma-separated, without braces.
+fn write_series(out: &mut String, name: &str, labels: &str, value: &Value, format: Format) {
+    match value {
+        Value::Int(value) => write_sample(out, name, "", labels, None, Number::Int(*value)),
+        Value::Seconds(ns) => write_sample(out, name, "", labels, None, Number::Seconds(*ns)),
+        Value::Float(value) => write_sample(out, name, "", labels, None, Number::Float(*value)),
         Value::Histogram(buckets) => {
             for &(bound, count) in &buckets.cumulative {
-                let le = Bound { ns: bound, format };
-                write_sample(out, name, "_bucket", labels, Some(&le), count);
+                let le = Number::Bound(bound, format);
+                write_sample(out, name, "_bucket", labels, Some(le), Number::Int(count));
             }
-            let count = buckets.count;
-            write_sample(out, name, "_bucket", labels, Some(&"+Inf"), count);
-            write_sample(out, name, "_sum", labels, None, Seconds(buckets.sum_ns));
+            let count = Number::Int(buckets.count);
+            write_sample(out, name, "_bucket", labels, Some(Number::PlusInf), count);
+            let sum = Number::Seconds(buckets.sum_ns);
+            write_sample(out, name, "_sum", labels, None, sum);
             write_sample(out, name, "_count", labels, None, count);
         }
     }
 }
 
 impl Family<'_> {
-    /// Lines its series print.
-    fn samples(&self) -> usize {
-        self.series
-            .iter()
+    /// The bytes its lines take, HELP and TYPE included: exact but for floats, taken as 24.
+    fn text_size(&self) -> usize {
+        // HELP (escaping at most doubles the text), TYPE and UNIT lines.
+        let metadata = 3 * (9 + self.name.len()) + 2 * self.help.len() + 9 + 7;
+        let series: usize = (self.series.iter())
+            .map(|series| {
+                let labels: usize = (series.labels.iter())
+                    .map(|(key, value)| key.len() + escaped_len(value) + 4)
+                    .sum();
+                // The name, the labels in braces, a space and a line feed.
+                let line = self.name.len() + labels + 4;
+                match &series.value {
+                    Value::Int(value) => line + Number::Int(*value).len(),
+                    Value::Seconds(ns) => line + Number::Seconds(*ns).len(),
+                    Value::Float(value) => line + Number::Float(*value).len(),
+                    Value::Histogram(buckets) => {
+                        let le = ",le=\"\"".len() + "_bucket".len();
+                        // No bucket's count has more digits than the total.
+                        let count = Number::Int(buckets.count).len();
+                        (buckets.cumulative.iter())
+                            .map(|&(bound, _)| {
+                                line + le + Number::Bound(bound, Format::OpenMetrics).len() + count
+                            })
+                            .sum::<usize>()
+                            + (line + le + 4 + count)
+                            + (line + 4 + Number::Seconds(buckets.sum_ns).len())
+                            + (line + 6 + count)
+                    }
+                }
+            })
+            .sum();
+        metadata + series
+    }
+}
+
+#[cfg(test)]
+impl Family<'_> {
+    /// What `text_size` may count above the text for its series' floats and bounds.
+    fn rounding(&self) -> usize {
+        (self.series.iter())
             .map(|series| match &series.value {
-                Value::Histogram(buckets) => buckets.cumulative.len() + 3,
-                _ => 1,
+                Value::Float(_) => 24,
+                Value::Histogram(buckets) => 2 * buckets.cumulative.len(),
+                _ => 0,
             })
             .sum()
     }
 }
 
-/// A bucket bound in seconds; `OpenMetrics` writes bounds as floats, as its reference clients do
-/// (`1.0`).
-struct Bound {
-    ns: u64,
-    format: Format,
-}
-
-impl Display for Bound {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Seconds(self.ns).fmt(f)?;
-        if self.format == Format::OpenMetrics && self.ns.is_multiple_of(1_000_000_000) {
-            f.write_str(".0")?;
-        }
-        Ok(())
-    }
+/// The length of a label value once escaped.
+fn escaped_len(value: &str) -> usize {
+    value.len()
+        + (value.bytes())
+            .filter(|byte| matches!(byte, b'\\' | b'"' | b'\n'))
+            .count()
 }
 
 fn write_sample(
     out: &mut String,
     name: &str,
     suffix: &str,
-    labels: Labels<'_>,
-    le: Option<&dyn Display>,
-    value: impl Display,
+    labels: &str,
+    le: Option<Number>,
+    value: Number,
 ) {
     out.push_str(name);
     out.push_str(suffix);
-    let mut first = true;
-    for (key, value) in labels.iter() {
-        out.push(if first { '{' } else { ',' });
-        first = false;
-        out.push_str(key);
-        out.push_str("=\"");
-        write_escaped_label_value(out, value);
-        out.push('"');
-    }
-    if let Some(le) = le {
-        out.push(if first { '{' } else { ',' });
-        first = false;
-        // Writing into a `String` cannot fail.
-        let _ = write!(out, "le=\"{le}\"");
-    }
-    if !first {
+    if !labels.is_empty() || le.is_some() {
+        out.push('{');
+        out.push_str(labels);
+        if let Some(le) = le {
+            if !labels.is_empty() {
+                out.push(',');
+            }
+            out.push_str("le=\"");
+            le.push_to(out);
+            out.push('"');
+        }
         out.push('}');
     }
-    let _ = writeln!(out, " {value}");
+    out.push(' ');
+    value.push_to(out);
+    out.push('\n');
 }
 
 #[cfg(test)]
@@ -972,6 +1070,15 @@ mod tests {
             violations: Vec::new(),
             not_exercised: Vec::new(),
         }
+    }
+
+    #[test]
+    fn statistics_are_listed_in_label_order() {
+        let labels = BY_LABEL.map(Quantile::as_str);
+        assert!(labels.is_sorted(), "{labels:?}");
+        let mut all = BY_LABEL;
+        all.sort_unstable();
+        assert_eq!(all, Quantile::ALL);
     }
 
     #[test]
@@ -1022,10 +1129,15 @@ mod tests {
         ] {
             assert_eq!(seconds(ns), text);
         }
-        assert_eq!(PromFloat(0.5).to_string(), "0.5");
-        assert_eq!(PromFloat(f64::INFINITY).to_string(), "+Inf");
-        assert_eq!(PromFloat(f64::NEG_INFINITY).to_string(), "-Inf");
-        assert_eq!(PromFloat(f64::NAN).to_string(), "NaN");
+        let float = |value| {
+            let mut text = String::new();
+            push_float(&mut text, value);
+            text
+        };
+        assert_eq!(float(0.5), "0.5");
+        assert_eq!(float(f64::INFINITY), "+Inf");
+        assert_eq!(float(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(float(f64::NAN), "NaN");
     }
 
     #[test]
@@ -1080,7 +1192,7 @@ mod tests {
                     .iter()
                     .map(|ms| ms_to_ns(*ms)),
             )
-            .collect::<BTreeSet<_>>()
+            .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
         let buckets = buckets(&histogram, &bounds, 42);
@@ -1189,6 +1301,39 @@ p_node_panics_total{node="a\"b"} 0
             Format::Prometheus,
         );
         assert_eq!(text, GOLDEN);
+    }
+
+    #[test]
+    fn the_text_is_sized_beforehand_to_within_its_help_lines_and_floats() {
+        let budget = Budget {
+            p95_ns: Some(2_000_000),
+            p99_ns: Some(1_500_000_000),
+            ..Budget::DEFAULT
+        };
+        let values = [1, 999, 1_000_000, 3_000_000, 2_500_000_000, 70_000_000_000];
+        let snapshot = Snapshot::of(
+            vec![
+                node("a\"b\\c\nd", true, Some(budget), &values),
+                node("plain", true, None, &[]),
+                node("counted", false, None, &[]),
+            ],
+            Vec::new(),
+        );
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            let families = families(&snapshot, &empty_report(), &ExportOptions::default(), None);
+            let text = render(&families, format);
+            let size: usize = families.iter().map(Family::text_size).sum();
+            // Sized above: HELP text counted twice (escaping), a UNIT line in either format, 24
+            // characters per float, `.0` after each bucket bound.
+            let slack: usize = (families.iter())
+                .map(|family| family.help.len() + family.name.len() + 48 + family.rounding())
+                .sum();
+            assert!(
+                text.len() <= size && size <= text.len() + slack,
+                "{format:?}: {} bytes, sized {size}",
+                text.len()
+            );
+        }
     }
 
     #[test]
