@@ -632,7 +632,8 @@ pub(crate) mod tests {
         assert_eq!(merged.len(), reference.len());
         assert_eq!(merged.min(), reference.min());
         assert_eq!(merged.max(), reference.max());
-        for step in 0..=1000 {
+        // Every quantile query walks every bucket of the reference: under Miri, a sample of them.
+        for step in (0..=1000).step_by(if cfg!(miri) { 50 } else { 1 }) {
             let quantile = f64::from(step) / 1000.0;
             assert_eq!(
                 merged.value_at_quantile(quantile),
