@@ -230,24 +230,36 @@ fn grow(octave: &AtomicPtr<Block>) -> *mut Block {
 /// no allocator header and no alignment padding, and pages no block touched stay unbacked.
 const REGION_BLOCKS: usize = 256;
 
-/// The unused rest of the current region: its address and the blocks left.
-static REGION: Mutex<(usize, usize)> = Mutex::new((0, 0));
+/// The unused rest of the current region: its next block and the blocks left. An atomic pointer
+/// only to be a `Sync` static holding a real pointer (Miri's leak check follows it); the lock
+/// orders every access.
+static REGION: Mutex<(AtomicPtr<Block>, usize)> =
+    Mutex::new((AtomicPtr::new(std::ptr::null_mut()), 0));
 
 fn take_block() -> *mut Block {
     let mut region = REGION
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if region.1 == 0 {
+    let (next, left) = &mut *region;
+    if *left == 0 {
         let layout = std::alloc::Layout::array::<Block>(REGION_BLOCKS).expect("constant layout");
         // SAFETY: the layout is non-zero-sized; all-zero bytes are valid `AtomicU64`s.
         let start = unsafe { std::alloc::alloc_zeroed(layout) };
         if start.is_null() {
             std::alloc::handle_alloc_error(layout);
         }
-        *region = (start.expose_provenance(), REGION_BLOCKS);
+        #[allow(
+            clippy::cast_ptr_alignment,
+            reason = "allocated with the layout of `Block`s, so aligned for them"
+        )]
+        let start = start.cast::<Block>();
+        *next.get_mut() = start;
+        *left = REGION_BLOCKS;
     }
-    let block = std::ptr::with_exposed_provenance_mut::<Block>(region.0);
-    *region = (region.0 + size_of::<Block>(), region.1 - 1);
+    let block = *next.get_mut();
+    // Within the region, or one past its end once the last block is taken.
+    *next.get_mut() = block.wrapping_add(1);
+    *left -= 1;
     block
 }
 
