@@ -26,16 +26,6 @@ fn fixture() -> Vec<String> {
     .to_vec()
 }
 
-fn gate(args: &[String]) -> (u8, String, String) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let status = instrument_gate::run(args, &mut out, &mut err);
-    (
-        status,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
-}
-
 fn args(words: &[&str], command: &[String]) -> Vec<String> {
     let mut args: Vec<String> = words.iter().map(|&word| word.to_owned()).collect();
     args.push("--".to_owned());
@@ -57,7 +47,7 @@ fn the_baseline_the_comparison_and_the_ci_report_match_their_schemas() {
     let path = |name: &str| dir.join(name).display().to_string();
     let (baseline, comparison) = (path("baseline.json"), path("comparison.json"));
 
-    let (status, out, err) = gate(&args(
+    let (status, out, err) = common::gate(&args(
         &[
             "baseline",
             "save",
@@ -72,7 +62,7 @@ fn the_baseline_the_comparison_and_the_ci_report_match_their_schemas() {
     let saved = assert_valid(BASELINE_SCHEMA, Path::new(&baseline));
     assert_eq!(saved["runs"].as_array().unwrap().len(), 3);
 
-    let (status, out, err) = gate(&args(
+    let (status, out, err) = common::gate(&args(
         &[
             "compare",
             "--baseline",
@@ -109,7 +99,7 @@ fn the_baseline_the_comparison_and_the_ci_report_match_their_schemas() {
     .unwrap();
     let report = path("merged/report.json");
     let budgets = budgets.display().to_string();
-    let (status, out, err) = gate(&args(
+    let (status, out, err) = common::gate(&args(
         &[
             "check",
             "--report",
@@ -133,7 +123,8 @@ fn the_baseline_the_comparison_and_the_ci_report_match_their_schemas() {
     );
 
     // A failed gate's report matches too.
-    let (status, ..) = gate(&["check".to_owned(), "--report".to_owned(), path("none.json")]);
+    let (status, ..) =
+        common::gate(&["check".to_owned(), "--report".to_owned(), path("none.json")]);
     assert_eq!(status, 2);
     assert_valid(CI_REPORT_SCHEMA, &dir.join("ci_performance_report.json"));
     std::fs::remove_dir_all(dir).unwrap();

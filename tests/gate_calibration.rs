@@ -85,17 +85,6 @@ impl Drop for Load {
     }
 }
 
-/// Runs the gate in-process: exit status, stdout, stderr.
-fn gate(args: &[String]) -> (u8, String, String) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let status = instrument_gate::run(args, &mut out, &mut err);
-    (
-        status,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
-}
-
 fn report_args(reports: &[PathBuf]) -> Vec<String> {
     reports
         .iter()
@@ -115,12 +104,12 @@ fn compare(
     let mut save = vec!["baseline".to_owned(), "save".to_owned()];
     save.extend(report_args(baseline));
     save.extend(["--output".to_owned(), saved.clone()]);
-    let (status, out, err) = gate(&save);
+    let (status, out, err) = common::gate(&save);
     assert_eq!(status, 0, "{out}{err}");
     let mut args = vec!["compare".to_owned(), "--baseline".to_owned(), saved];
     args.extend(report_args(candidate));
     args.extend(["--tolerance", "10%", "--quantile", quantiles].map(str::to_owned));
-    let (status, out, err) = gate(&args);
+    let (status, out, err) = common::gate(&args);
     assert!(status < 2, "{out}{err}");
     (status, out)
 }

@@ -76,3 +76,14 @@ pub(crate) fn pipeline_command(args: &[&str]) -> Command {
     command.arg("--").args(args).env_remove("INSTRUMENT_REPORT");
     command
 }
+
+/// Runs `instrument-gate` in-process with `args`: its exit status, stdout and stderr.
+pub(crate) fn gate(args: &[String]) -> (u8, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = instrument_gate::run(args, &mut out, &mut err);
+    (
+        status,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
