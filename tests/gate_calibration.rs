@@ -128,6 +128,8 @@ fn three_sets(dir: &Path) -> [Vec<PathBuf>; 3] {
 }
 
 #[test]
+#[ignore = "real timing: even seven runs a side were left inconclusive by a loaded CI machine \
+            (baseline runs 241..369 us); run by hand with `-- --ignored`"]
 fn the_same_binary_is_not_slower_and_a_step_30_percent_slower_is() {
     let dir = common::scratch_dir("calibration");
     let [baseline, equal, slower] = three_sets(&dir);
