@@ -1,8 +1,14 @@
-//! Durations as users write budgets: `50ms`, `1.5ms`, `250us`, `2s`, `1m`.
+//! Budgets as users write them: the durations (`50ms`, `1.5ms`, `250us`, `2s`, `1m`) and the
+//! keys (`p95`, `tolerance`, ...).
 //!
-//! `#[budget(p95 = "50ms")]` and `performance_budgets.yaml` read durations with this one parser,
-//! so a budget moves between the code and the file unchanged, and a mistake gets the same message
-//! in both: what was wrong, and where it can, the duration written right.
+//! `#[budget(p95 = "50ms")]` and `performance_budgets.yaml` read durations with this one parser
+//! and know their keys from this one list ([`BudgetKey`]), so a budget moves between the code and
+//! the file unchanged, and a mistake gets the same message in both: what was wrong, and where it
+//! can, the duration written right.
+
+mod keys;
+
+pub use keys::BudgetKey;
 
 const UNITS: [(&str, u128); 7] = [
     ("ns", 1),

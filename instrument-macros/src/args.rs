@@ -1,7 +1,8 @@
 //! Parse: what the user wrote in each of our attributes, every value kept with its span.
 //!
-//! Values are kept as written (`syn::Expr`); `plan` gives them meaning. A key is declared once per
-//! attribute kind and set once: the second occurrence is a "duplicate argument" error.
+//! Values are kept as written (`syn::Expr`); `plan` gives them meaning. Which keys each attribute
+//! accepts, and whether they take a value, is the keyword table's (`keys`); a key is set once: the
+//! second occurrence is a "duplicate argument" error.
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::{ToTokens as _, quote};
@@ -10,137 +11,42 @@ use syn::parse::{ParseStream, Parser as _};
 use syn::{Attribute, Expr, Ident, Meta, Token};
 
 use crate::errors::Errors;
+use crate::keys::{Key, Kind, Value};
 
-/// One of our attributes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Timed,
-    Counted,
-    Budget,
-    CircuitBreaker,
-}
+/// An argument given as `key = value`: the key as written (for its span and spelling) and the
+/// value; `None` when not given.
+pub(crate) type Arg<'a> = Option<(&'a Ident, &'a Expr)>;
 
-impl Kind {
-    const ALL: [Kind; 4] = [
-        Kind::Timed,
-        Kind::Counted,
-        Kind::Budget,
-        Kind::CircuitBreaker,
-    ];
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Kind::Timed => "timed",
-            Kind::Counted => "counted",
-            Kind::Budget => "budget",
-            Kind::CircuitBreaker => "circuit_breaker",
-        }
-    }
-
-    fn keys(self) -> &'static [&'static str] {
-        match self {
-            Kind::Timed => &["name", "is_failure"],
-            Kind::Counted => &["name", "in_flight", "is_failure"],
-            Kind::Budget => &[
-                "name",
-                "is_failure",
-                "p50",
-                "p90",
-                "p95",
-                "p99",
-                "max",
-                "tolerance",
-                "min_samples",
-            ],
-            Kind::CircuitBreaker => &[
-                "name",
-                "failure_threshold",
-                "success_threshold",
-                "timeout",
-                "recovery",
-                "fallback",
-                "half_open_probes",
-                "failure_rate",
-                "window",
-                "min_calls",
-                "slow_call",
-                "is_failure",
-                "healthy_above",
-                "failing_below",
-            ],
-        }
-    }
-
-    /// Which of our attributes `attr` is: `#[timed]`, `#[instrument_runtime::timed]`, ...
-    pub(crate) fn of(attr: &Attribute) -> Option<Kind> {
-        let path = attr.path();
-        let last = path.segments.last()?;
-        let crate_prefixed = path.segments.len() == 2
-            && matches!(
-                path.segments[0].ident.to_string().as_str(),
-                "instrument_runtime" | "instrument_macros"
-            );
-        if path.segments.len() != 1 && !crate_prefixed {
-            return None;
-        }
-        Kind::ALL.into_iter().find(|kind| last.ident == kind.name())
-    }
-}
-
-/// A value that may be given once.
-pub(crate) struct Setting<T> {
-    value: Option<(Ident, T)>,
-}
-
-impl<T> Default for Setting<T> {
-    fn default() -> Self {
-        Self { value: None }
-    }
-}
-
-impl<T> Setting<T> {
-    fn set(&mut self, errors: &mut Errors, key: Ident, value: T) {
-        if self.value.is_some() {
-            errors.push(key.span(), format!("duplicate argument `{key}`"));
-        } else {
-            self.value = Some((key, value));
-        }
-    }
-
-    /// The key as written and its value.
-    pub(crate) fn get(&self) -> Option<(&Ident, &T)> {
-        self.value.as_ref().map(|(key, value)| (key, value))
-    }
-}
-
-/// Every argument our attributes accept; each attribute kind accepts a subset (see `Kind::keys`).
+/// The arguments of one attribute as written, each key at most once.
 #[derive(Default)]
 pub(crate) struct Args {
-    pub(crate) name: Setting<Expr>,
-    pub(crate) in_flight: Setting<()>,
-    pub(crate) p50: Setting<Expr>,
-    pub(crate) p90: Setting<Expr>,
-    pub(crate) p95: Setting<Expr>,
-    pub(crate) p99: Setting<Expr>,
-    pub(crate) max: Setting<Expr>,
-    pub(crate) tolerance: Setting<Expr>,
-    pub(crate) min_samples: Setting<Expr>,
-    pub(crate) failure_threshold: Setting<Expr>,
-    pub(crate) success_threshold: Setting<Expr>,
-    pub(crate) timeout: Setting<Expr>,
-    pub(crate) recovery: Setting<Expr>,
-    pub(crate) fallback: Setting<Expr>,
-    pub(crate) half_open_probes: Setting<Expr>,
-    pub(crate) failure_rate: Setting<Expr>,
-    pub(crate) window: Setting<Expr>,
-    pub(crate) min_calls: Setting<Expr>,
-    pub(crate) slow_call: Setting<Expr>,
-    pub(crate) is_failure: Setting<Expr>,
-    pub(crate) healthy_above: Setting<Expr>,
-    pub(crate) failing_below: Setting<Expr>,
+    given: Vec<(Key, Ident, Option<Expr>)>,
     /// An argument could not be read (malformed or unknown), so a missing one may have been meant
     /// there: checks for missing arguments stay quiet rather than add a second error.
     pub(crate) incomplete: bool,
+}
+
+impl Args {
+    /// The key as written and its value, for an argument given as `key = value`.
+    pub(crate) fn get(&self, key: Key) -> Arg<'_> {
+        self.given
+            .iter()
+            .find(|(given, _, _)| *given == key)
+            .and_then(|(_, ident, value)| Some((ident, value.as_ref()?)))
+    }
+
+    /// Whether the argument is given, with or without a value.
+    pub(crate) fn has(&self, key: Key) -> bool {
+        self.given.iter().any(|(given, _, _)| *given == key)
+    }
+
+    fn set(&mut self, errors: &mut Errors, key: Key, ident: Ident, value: Option<Expr>) {
+        if self.has(key) {
+            errors.push(ident.span(), format!("duplicate argument `{ident}`"));
+        } else {
+            self.given.push((key, ident, value));
+        }
+    }
 }
 
 /// One attribute as written.
@@ -241,11 +147,7 @@ fn parse_into(
 
 fn parse_entry(kind: Kind, input: ParseStream) -> syn::Result<(Ident, Option<Expr>)> {
     if !input.peek(Ident::peek_any) {
-        let example = match kind {
-            Kind::Budget => "p95 = \"50ms\"",
-            Kind::CircuitBreaker => "failure_threshold = 5",
-            Kind::Timed | Kind::Counted => "name = \"...\"",
-        };
+        let example = kind.example();
         let found = next_token(input);
         let message = if input.peek(syn::LitStr) {
             format!("expected `name = {found}`, found `{found}`")
@@ -298,56 +200,28 @@ fn skip_past_comma(input: ParseStream) -> syn::Result<()> {
     })
 }
 
-fn apply(kind: Kind, key: Ident, value: Option<Expr>, args: &mut Args, errors: &mut Errors) {
-    let name = key.to_string();
-    if !kind.keys().contains(&name.as_str()) {
-        errors.push(key.span(), unknown_argument(kind, &name));
+fn apply(kind: Kind, ident: Ident, value: Option<Expr>, args: &mut Args, errors: &mut Errors) {
+    let name = ident.to_string();
+    let Some(key) = Key::find(kind, &name) else {
+        errors.push(ident.span(), unknown_argument(kind, &name));
         args.incomplete = true;
         return;
-    }
-    if name == "in_flight" {
-        match value {
-            None => args.in_flight.set(errors, key, ()),
-            Some(value) => errors.push_error(syn::Error::new_spanned(
-                value,
-                "`in_flight` takes no value: write `in_flight` alone",
-            )),
+    };
+    match (key.value(), value) {
+        (Value::Required, Some(value)) => args.set(errors, key, ident, Some(value)),
+        (Value::None, None) => args.set(errors, key, ident, None),
+        (Value::None, Some(value)) => errors.push_error(syn::Error::new_spanned(
+            value,
+            format!("`{name}` takes no value: write `{name}` alone"),
+        )),
+        (Value::Required, None) => {
+            let example = if key == Key::Name { "\"...\"" } else { "..." };
+            errors.push(
+                ident.span(),
+                format!("expected a value: `{name} = {example}`"),
+            );
         }
-        return;
     }
-    let Some(value) = value else {
-        let example = if name == "name" { "\"...\"" } else { "..." };
-        errors.push(
-            key.span(),
-            format!("expected a value: `{name} = {example}`"),
-        );
-        return;
-    };
-    let setting = match name.as_str() {
-        "name" => &mut args.name,
-        "p50" => &mut args.p50,
-        "p90" => &mut args.p90,
-        "p95" => &mut args.p95,
-        "p99" => &mut args.p99,
-        "max" => &mut args.max,
-        "tolerance" => &mut args.tolerance,
-        "min_samples" => &mut args.min_samples,
-        "failure_threshold" => &mut args.failure_threshold,
-        "success_threshold" => &mut args.success_threshold,
-        "timeout" => &mut args.timeout,
-        "recovery" => &mut args.recovery,
-        "fallback" => &mut args.fallback,
-        "half_open_probes" => &mut args.half_open_probes,
-        "failure_rate" => &mut args.failure_rate,
-        "window" => &mut args.window,
-        "min_calls" => &mut args.min_calls,
-        "slow_call" => &mut args.slow_call,
-        "is_failure" => &mut args.is_failure,
-        "healthy_above" => &mut args.healthy_above,
-        "failing_below" => &mut args.failing_below,
-        _ => unreachable!("every key in `Kind::keys` is handled"),
-    };
-    setting.set(errors, key, value);
 }
 
 /// Names the attribute a misplaced key belongs to, or the closest key for a typo.

@@ -14,9 +14,10 @@ use syn::spanned::Spanned as _;
 use syn::visit_mut::VisitMut;
 use syn::{FnArg, GenericArgument, Pat, PatIdent, PathArguments, ReturnType, Signature, Type};
 
-use crate::args::{self, Kind};
+use crate::args;
 use crate::errors::Errors;
 use crate::item::{self, MaybeFn};
+use crate::keys::Kind;
 use crate::plan::{self, BreakerPlan, BudgetPlan, FailureRatePlan, NodeName, Plan, WindowPlan};
 
 /// Everything one attribute expansion does: parse, validate, expand, or report.

@@ -6,7 +6,7 @@ use quote::ToTokens as _;
 use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, Expr, Signature, Stmt, Token, Visibility};
 
-use crate::args::Kind;
+use crate::keys::Kind;
 
 const MISSING_BODY: &str =
     "expected a function body: instrument the implementation, not the declaration";

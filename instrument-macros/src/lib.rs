@@ -5,11 +5,12 @@ mod args;
 mod errors;
 mod expand;
 mod item;
+mod keys;
 mod plan;
 
 use proc_macro::TokenStream;
 
-use crate::args::Kind;
+use crate::keys::Kind;
 
 /// Records the wall time of every call into the node's latency histogram.
 ///

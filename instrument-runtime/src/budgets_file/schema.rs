@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use instrument_duration::{format_nanos, parse_nanos};
+use instrument_duration::{BudgetKey, format_nanos, parse_nanos};
 
 use super::diagnostic::{DiagnosticKind, Position, Sink};
 use super::values::{count, did_you_mean, tolerance};
@@ -12,15 +12,8 @@ use super::{BudgetsFile, FileEntry, Section};
 use crate::budget::Quantile;
 
 const TOP_KEYS: [&str; 4] = ["tolerance", "min_samples", "nodes", "special"];
-const ENTRY_KEYS: [&str; 7] = [
-    "p50",
-    "p90",
-    "p95",
-    "p99",
-    "max",
-    "tolerance",
-    "min_samples",
-];
+/// The keys of an entry: a budget's, the list `#[budget]` reads its arguments from too.
+const ENTRY_KEYS: &[&str] = BudgetKey::NAMES;
 
 /// What each scalar should look like, for "expected ..." when something else is there.
 const DURATION: &str = "a duration like `50ms`";
@@ -148,22 +141,22 @@ fn entry(
             continue;
         };
         let key_path = join(path, name);
-        let quantile = match name {
-            "p50" => Quantile::P50,
-            "p90" => Quantile::P90,
-            "p95" => Quantile::P95,
-            "p99" => Quantile::P99,
-            "max" => Quantile::Max,
-            "tolerance" => {
+        let quantile = match BudgetKey::from_name(name) {
+            Some(BudgetKey::P50) => Quantile::P50,
+            Some(BudgetKey::P90) => Quantile::P90,
+            Some(BudgetKey::P95) => Quantile::P95,
+            Some(BudgetKey::P99) => Quantile::P99,
+            Some(BudgetKey::Max) => Quantile::Max,
+            Some(BudgetKey::Tolerance) => {
                 entry.tolerance = scalar(value, &key_path, sink, tolerance, TOLERANCE);
                 continue;
             }
-            "min_samples" => {
+            Some(BudgetKey::MinSamples) => {
                 entry.min_samples = scalar(value, &key_path, sink, count, COUNT);
                 continue;
             }
-            _ => {
-                unknown_key(key.at, path, name, &ENTRY_KEYS, sink);
+            None => {
+                unknown_key(key.at, path, name, ENTRY_KEYS, sink);
                 continue;
             }
         };
@@ -181,7 +174,7 @@ fn entry(
             DiagnosticKind::EmptyEntry,
             format!(
                 "no budget for `{node}`; set at least one of {}",
-                quoted_list(&ENTRY_KEYS)
+                quoted_list(ENTRY_KEYS)
             ),
         );
     }

@@ -1,47 +1,16 @@
-//! Validate: every attribute on one function, merged into one typed plan. All mistakes are
-//! collected, each on the token that causes it.
+//! `#[circuit_breaker]`: the runtime's `BreakerConfig`, checked against the bounds the runtime
+//! packs it into, and what the function must look like to be guarded.
 
-use proc_macro2::Span;
-use quote::ToTokens as _;
-use syn::spanned::Spanned as _;
-use syn::{Expr, ExprLit, ExprPath, Ident, Lit, ReturnType, Signature, Type};
+use syn::{Expr, ExprLit, Lit, ReturnType, Signature, Type};
 
-use crate::args::{Args, AttrArgs, Kind, Setting};
+use super::node::UnrawName as _;
+use super::values::{
+    FunctionPath, Percent, as_written, duration, function_path, name_literal, percentage,
+};
+use crate::args::{Arg, Args, AttrArgs};
 use crate::errors::Errors;
 use crate::item::MaybeFn;
-use instrument_duration::{format_nanos, parse_nanos};
-
-/// What to generate for one function.
-pub(crate) struct Plan {
-    pub(crate) name: NodeName,
-    /// Which errors count as failures of the node: `is_failure` of `#[timed]`, `#[counted]` or
-    /// `#[budget]`; without one, every `Err` (see `Outcome`). The breaker's own `is_failure`
-    /// decides only what trips the breaker.
-    pub(crate) is_failure: Option<FunctionPath>,
-    pub(crate) timed: bool,
-    pub(crate) counted: bool,
-    pub(crate) in_flight: bool,
-    pub(crate) budget: Option<BudgetPlan>,
-    pub(crate) breaker: Option<BreakerPlan>,
-}
-
-/// A node's name as the attributes decide it.
-pub(crate) enum NodeName {
-    /// `name = "..."`.
-    Given(String),
-    /// The function's identifier; the runtime qualifies it with the function's path.
-    Default(String),
-}
-
-pub(crate) struct BudgetPlan {
-    pub(crate) p50_ns: Option<u64>,
-    pub(crate) p90_ns: Option<u64>,
-    pub(crate) p95_ns: Option<u64>,
-    pub(crate) p99_ns: Option<u64>,
-    pub(crate) max_ns: Option<u64>,
-    pub(crate) tolerance: f64,
-    pub(crate) min_samples: u64,
-}
+use crate::keys::Key;
 
 /// A `#[circuit_breaker]`: the runtime's `BreakerConfig`, plus what the expansion calls.
 pub(crate) struct BreakerPlan {
@@ -77,15 +46,6 @@ pub(crate) enum WindowPlan {
     Nanos(u64),
 }
 
-/// A function named in an argument: the path, and the path as written for reports.
-pub(crate) struct FunctionPath {
-    pub(crate) path: syn::Path,
-    pub(crate) written: String,
-}
-
-const DEFAULT_TOLERANCE: f64 = 0.10;
-const DEFAULT_MIN_SAMPLES: u64 = 100;
-
 const DEFAULT_FAILURE_THRESHOLD: u32 = 5;
 const DEFAULT_SUCCESS_THRESHOLD: u32 = 2;
 const DEFAULT_TIMEOUT_NS: u64 = 60_000_000_000;
@@ -100,146 +60,8 @@ const MAX_THRESHOLD: u64 = 65_535;
 const MAX_HALF_OPEN_PROBES: u64 = 8_191;
 const MAX_WINDOW_CALLS: u64 = 100_000;
 
-pub(crate) fn build(attrs: &[AttrArgs], function: &MaybeFn, errors: &mut Errors) -> Plan {
-    let primary = attrs[0].kind;
-    let sig = &function.sig;
-    check_signature(primary, sig, errors);
-    for (index, attr) in attrs.iter().enumerate() {
-        if attrs[..index]
-            .iter()
-            .any(|earlier| earlier.kind == attr.kind)
-        {
-            errors.push_spanned(
-                &attr.at,
-                format!("duplicate attribute `#[{}]`", attr.kind.name()),
-            );
-        }
-    }
-    let name = node_name(attrs, errors);
-    let mut plan = Plan {
-        name: name.map_or_else(
-            || NodeName::Default(sig.ident.unraw_name()),
-            NodeName::Given,
-        ),
-        is_failure: None,
-        timed: false,
-        counted: false,
-        in_flight: false,
-        budget: None,
-        breaker: None,
-    };
-    for attr in attrs {
-        if attr.kind != Kind::CircuitBreaker
-            && let Some((key, _)) = attr.args.is_failure.get()
-        {
-            if plan.is_failure.is_some() {
-                errors.push(key.span(), format!("duplicate argument `{key}`"));
-            } else {
-                plan.is_failure = function_path(&attr.args.is_failure, "is_absent", errors);
-            }
-        }
-        match attr.kind {
-            Kind::Timed => plan.timed = true,
-            Kind::Counted => {
-                plan.counted = true;
-                plan.in_flight |= attr.args.in_flight.get().is_some();
-            }
-            Kind::Budget => {
-                plan.timed = true;
-                plan.budget = Some(budget(attr, errors));
-            }
-            Kind::CircuitBreaker => {
-                plan.counted = true;
-                check_breaker_target(attr, function, errors);
-                plan.breaker = Some(breaker(attr, sig, errors));
-            }
-        }
-    }
-    plan
-}
-
-fn check_signature(primary: Kind, sig: &Signature, errors: &mut Errors) {
-    if let Some(constness) = &sig.constness {
-        errors.push(
-            constness.span,
-            format!("`#[{}]` cannot instrument a `const fn`: it reads the clock and records at run time", primary.name()),
-        );
-    }
-}
-
-/// The node name given with `name = "..."` (the same in every attribute that gives one).
-fn node_name(attrs: &[AttrArgs], errors: &mut Errors) -> Option<String> {
-    let mut chosen: Option<(String, Span)> = None;
-    // A breaker's `name` names the breaker, which several nodes may share.
-    for attr in attrs
-        .iter()
-        .filter(|attr| attr.kind != Kind::CircuitBreaker)
-    {
-        let Some((_, value)) = attr.args.name.get() else {
-            continue;
-        };
-        let Some(name) = name_literal("node", value, errors) else {
-            continue;
-        };
-        match &chosen {
-            Some((first, _)) if *first != name => errors.push(
-                value.span(),
-                format!("conflicting node names `{first}` and `{name}`; give `name` once"),
-            ),
-            Some(_) => {}
-            None => chosen = Some((name, value.span())),
-        }
-    }
-    chosen.map(|(name, _)| name)
-}
-
-trait UnrawName {
-    fn unraw_name(&self) -> String;
-}
-
-impl UnrawName for Ident {
-    fn unraw_name(&self) -> String {
-        let name = self.to_string();
-        name.strip_prefix("r#")
-            .map_or_else(|| name.clone(), str::to_owned)
-    }
-}
-
-fn budget(attr: &AttrArgs, errors: &mut Errors) -> BudgetPlan {
-    let args = &attr.args;
-    let quantiles = [
-        ("p50", &args.p50),
-        ("p90", &args.p90),
-        ("p95", &args.p95),
-        ("p99", &args.p99),
-        ("max", &args.max),
-    ]
-    .map(|(key, setting)| (key, duration(setting, errors)));
-    if quantiles.iter().all(|(_, value)| value.is_none())
-        && !has_any(&[&args.p50, &args.p90, &args.p95, &args.p99, &args.max])
-        && !args.incomplete
-    {
-        errors.push_spanned(
-            &attr.at,
-            "`#[budget]` needs at least one of `p50`, `p90`, `p95`, `p99`, `max`, like `p95 = \"50ms\"`",
-        );
-    }
-    check_non_decreasing(&quantiles, errors);
-    let [p50_ns, p90_ns, p95_ns, p99_ns, max_ns] =
-        quantiles.map(|(_, value)| value.map(|(nanos, _)| nanos));
-    BudgetPlan {
-        p50_ns,
-        p90_ns,
-        p95_ns,
-        p99_ns,
-        max_ns,
-        tolerance: tolerance(&args.tolerance, errors).unwrap_or(DEFAULT_TOLERANCE),
-        min_samples: min_samples(&args.min_samples, errors).unwrap_or(DEFAULT_MIN_SAMPLES),
-    }
-}
-
 /// What `#[circuit_breaker]` can wrap: a function whose return value says whether the call failed.
-fn check_breaker_target(attr: &AttrArgs, function: &MaybeFn, errors: &mut Errors) {
+pub(super) fn check_target(attr: &AttrArgs, function: &MaybeFn, errors: &mut Errors) {
     if function.async_trait_future().is_some() {
         errors.push_spanned(
             &attr.at,
@@ -252,7 +74,7 @@ fn check_breaker_target(attr: &AttrArgs, function: &MaybeFn, errors: &mut Errors
     match &sig.output {
         // Only a slow call can fail a call that returns nothing, and only a fallback can stand in
         // for it while the breaker is open.
-        ReturnType::Default => match (attr.args.slow_call.get(), attr.args.fallback.get()) {
+        ReturnType::Default => match (attr.args.get(Key::SlowCall), attr.args.get(Key::Fallback)) {
             (Some(_), Some(_)) => {}
             (None, _) => errors.push_spanned(
                 sig,
@@ -270,42 +92,43 @@ fn check_breaker_target(attr: &AttrArgs, function: &MaybeFn, errors: &mut Errors
     }
 }
 
-fn breaker(attr: &AttrArgs, sig: &Signature, errors: &mut Errors) -> BreakerPlan {
+pub(super) fn plan(attr: &AttrArgs, sig: &Signature, errors: &mut Errors) -> BreakerPlan {
     let args = &attr.args;
-    let name = match args.name.get() {
+    let name = match args.get(Key::Name) {
         Some((_, value)) => name_literal("breaker", value, errors).unwrap_or_default(),
         None => sig.ident.unraw_name(),
     };
-    let failure_threshold = count(&args.failure_threshold, MAX_THRESHOLD, errors);
-    let success_threshold = count(&args.success_threshold, MAX_THRESHOLD, errors);
-    let half_open_probes = count(&args.half_open_probes, MAX_HALF_OPEN_PROBES, errors);
+    let failure_threshold = count(args.get(Key::FailureThreshold), MAX_THRESHOLD, errors);
+    let success_threshold = count(args.get(Key::SuccessThreshold), MAX_THRESHOLD, errors);
+    let half_open_probes = count(args.get(Key::HalfOpenProbes), MAX_HALF_OPEN_PROBES, errors);
     let (healthy_above, failing_below) = health_bounds(args, errors);
     BreakerPlan {
         name,
         function: sig.ident.unraw_name(),
         failure_threshold: failure_threshold.unwrap_or(DEFAULT_FAILURE_THRESHOLD),
         success_threshold: success_threshold.unwrap_or(DEFAULT_SUCCESS_THRESHOLD),
-        timeout_ns: duration(&args.timeout, errors).map_or(DEFAULT_TIMEOUT_NS, |(nanos, _)| nanos),
-        recovery_ns: duration(&args.recovery, errors)
+        timeout_ns: duration(args.get(Key::Timeout), errors)
+            .map_or(DEFAULT_TIMEOUT_NS, |(nanos, _)| nanos),
+        recovery_ns: duration(args.get(Key::Recovery), errors)
             .map_or(DEFAULT_RECOVERY_NS, |(nanos, _)| nanos),
         half_open_probes: half_open_probes.unwrap_or(DEFAULT_HALF_OPEN_PROBES),
         failure_rate: failure_rate(args, errors),
-        slow_call_ns: duration(&args.slow_call, errors).map(|(nanos, _)| nanos),
+        slow_call_ns: duration(args.get(Key::SlowCall), errors).map(|(nanos, _)| nanos),
         healthy_above,
         failing_below,
-        fallback: function_path(&args.fallback, "embed_cached", errors),
-        is_failure: function_path(&args.is_failure, "is_transient", errors),
+        fallback: function_path(args.get(Key::Fallback), "embed_cached", errors),
+        is_failure: function_path(args.get(Key::IsFailure), "is_transient", errors),
     }
 }
 
 /// Failure-rate mode, chosen by `failure_rate`; `window` and `min_calls` belong to it.
 fn failure_rate(args: &Args, errors: &mut Errors) -> Option<FailureRatePlan> {
-    let window = window(&args.window, errors);
-    let min_calls = count(&args.min_calls, u64::from(u32::MAX), errors);
-    let Some((rate_key, _)) = args.failure_rate.get() else {
+    let window = window(args.get(Key::Window), errors);
+    let min_calls = count(args.get(Key::MinCalls), u64::from(u32::MAX), errors);
+    let Some((rate_key, _)) = args.get(Key::FailureRate) else {
         // A malformed entry may have been the missing `failure_rate`.
         if !args.incomplete {
-            for (key, _) in [args.window.get(), args.min_calls.get()]
+            for (key, _) in [args.get(Key::Window), args.get(Key::MinCalls)]
                 .into_iter()
                 .flatten()
             {
@@ -317,7 +140,7 @@ fn failure_rate(args: &Args, errors: &mut Errors) -> Option<FailureRatePlan> {
         }
         return None;
     };
-    if let Some((threshold_key, _)) = args.failure_threshold.get() {
+    if let Some((threshold_key, _)) = args.get(Key::FailureThreshold) {
         errors.push(
             threshold_key.span(),
             format!(
@@ -325,7 +148,7 @@ fn failure_rate(args: &Args, errors: &mut Errors) -> Option<FailureRatePlan> {
             ),
         );
     }
-    let threshold = percentage(&args.failure_rate, "50%", errors).and_then(|percent| {
+    let threshold = percentage(args.get(Key::FailureRate), "50%", errors).and_then(|percent| {
         if percent.value > 0.0 && percent.value <= 100.0 {
             return Some(percent.value / 100.0);
         }
@@ -339,7 +162,7 @@ fn failure_rate(args: &Args, errors: &mut Errors) -> Option<FailureRatePlan> {
         None
     });
     let window = window.unwrap_or(WindowPlan::Calls(DEFAULT_WINDOW_CALLS));
-    let min_calls = match (window, min_calls, args.min_calls.get()) {
+    let min_calls = match (window, min_calls, args.get(Key::MinCalls)) {
         (WindowPlan::Calls(size), Some(min_calls), Some((_, value))) if min_calls > size => {
             errors.push_spanned(
                 value,
@@ -361,13 +184,13 @@ fn failure_rate(args: &Args, errors: &mut Errors) -> Option<FailureRatePlan> {
 }
 
 /// `window = 100` (calls) or `window = "30s"` (a duration).
-fn window(setting: &Setting<Expr>, errors: &mut Errors) -> Option<WindowPlan> {
-    let (_, value) = setting.get()?;
+fn window(arg: Arg<'_>, errors: &mut Errors) -> Option<WindowPlan> {
+    let (_, value) = arg?;
     match value {
         Expr::Lit(ExprLit {
             lit: Lit::Int(lit), ..
         }) if lit.suffix().is_empty() || lit.suffix() == "u32" => {
-            count(setting, MAX_WINDOW_CALLS, errors).map(WindowPlan::Calls)
+            count(arg, MAX_WINDOW_CALLS, errors).map(WindowPlan::Calls)
         }
         Expr::Lit(ExprLit {
             lit: Lit::Str(lit), ..
@@ -383,7 +206,7 @@ fn window(setting: &Setting<Expr>, errors: &mut Errors) -> Option<WindowPlan> {
             );
             None
         }
-        Expr::Lit(_) => duration(setting, errors).map(|(nanos, _)| WindowPlan::Nanos(nanos)),
+        Expr::Lit(_) => duration(arg, errors).map(|(nanos, _)| WindowPlan::Nanos(nanos)),
         other => {
             errors.push_spanned(
                 other,
@@ -399,22 +222,23 @@ fn window(setting: &Setting<Expr>, errors: &mut Errors) -> Option<WindowPlan> {
 
 /// The health bands of a breaker's success rate: `failing_below` must not be above `healthy_above`.
 fn health_bounds(args: &Args, errors: &mut Errors) -> (f64, f64) {
-    let mut bound = |setting: &Setting<Expr>, key: &str| {
-        let percent = percentage(setting, "99%", errors)?;
+    let mut bound = |key: Key| {
+        let percent = percentage(args.get(key), "99%", errors)?;
         if (0.0..=100.0).contains(&percent.value) {
             return Some(percent);
         }
         errors.push(
             percent.span,
             format!(
-                "`{key}` must be between 0% and 100%, found `{}`",
+                "`{}` must be between 0% and 100%, found `{}`",
+                key.name(),
                 percent.text
             ),
         );
         None
     };
-    let healthy = bound(&args.healthy_above, "healthy_above");
-    let failing = bound(&args.failing_below, "failing_below");
+    let healthy = bound(Key::HealthyAbove);
+    let failing = bound(Key::FailingBelow);
     let healthy_above = healthy
         .as_ref()
         .map_or(DEFAULT_HEALTHY_ABOVE_PERCENT, |percent| percent.value);
@@ -444,8 +268,8 @@ fn health_bounds(args: &Args, errors: &mut Errors) -> (f64, f64) {
 }
 
 /// A count of calls from 1 to `max`: thresholds, probes, `min_calls`, a window of calls.
-fn count(setting: &Setting<Expr>, max: u64, errors: &mut Errors) -> Option<u32> {
-    let (key, value) = setting.get()?;
+fn count(arg: Arg<'_>, max: u64, errors: &mut Errors) -> Option<u32> {
+    let (key, value) = arg?;
     let Expr::Lit(ExprLit {
         lit: Lit::Int(lit), ..
     }) = value
@@ -488,251 +312,17 @@ fn count(setting: &Setting<Expr>, max: u64, errors: &mut Errors) -> Option<u32> 
     u32::try_from(number).ok()
 }
 
-/// A function given by path, like `fallback = embed_cached` or `fallback = Self::cached`.
-fn function_path(
-    setting: &Setting<Expr>,
-    example: &str,
-    errors: &mut Errors,
-) -> Option<FunctionPath> {
-    let (key, value) = setting.get()?;
-    if let Expr::Path(ExprPath {
-        attrs,
-        qself: None,
-        path,
-    }) = value
-        && attrs.is_empty()
-    {
-        return Some(FunctionPath {
-            path: path.clone(),
-            written: as_written(value),
-        });
-    }
-    let message = match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(lit), ..
-        }) if syn::parse_str::<syn::Path>(&lit.value()).is_ok() => format!(
-            "expected a path to a function, found a string: write `{key} = {}` without quotes",
-            lit.value()
-        ),
-        Expr::Closure(_) => format!(
-            "expected a path to a function, found a closure: write it as a function and give its path, like `{key} = {example}`"
-        ),
-        _ => format!(
-            "expected a path to a function like `{key} = {example}`, found `{}`",
-            as_written(value)
-        ),
-    };
-    errors.push_spanned(value, message);
-    None
-}
-
-fn has_any(settings: &[&Setting<Expr>]) -> bool {
-    settings.iter().any(|setting| setting.get().is_some())
-}
-
-/// Quantile budgets must not decrease: a p95 budget above the p99 budget cannot be met as meant.
-fn check_non_decreasing(quantiles: &[(&str, Option<(u64, Span)>); 5], errors: &mut Errors) {
-    let given: Vec<(&str, u64, Span)> = quantiles
-        .iter()
-        .filter_map(|(key, value)| value.map(|(nanos, span)| (*key, nanos, span)))
-        .collect();
-    for (index, &(key, nanos, span)) in given.iter().enumerate() {
-        if let Some(&(later_key, later_nanos, _)) = given[index + 1..]
-            .iter()
-            .find(|(_, later, _)| *later < nanos)
-        {
-            errors.push(
-                span,
-                format!(
-                    "`{key}` budget ({}) is larger than `{later_key}` ({}): quantile budgets must not decrease",
-                    format_nanos(nanos),
-                    format_nanos(later_nanos)
-                ),
-            );
-        }
-    }
-}
-
-/// A duration: `"50ms"`, or unquoted `50ms` (a suffixed literal).
-fn duration(setting: &Setting<Expr>, errors: &mut Errors) -> Option<(u64, Span)> {
-    let (_, value) = setting.get()?;
-    let text = match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(lit), ..
-        }) => lit.value(),
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(lit), ..
-        }) => lit.to_string(),
-        Expr::Lit(ExprLit {
-            lit: Lit::Float(lit),
-            ..
-        }) => lit.to_string(),
-        other => {
-            errors.push_spanned(
-                other,
-                format!(
-                    "expected a duration like `\"50ms\"`, found `{}`",
-                    as_written(other)
-                ),
-            );
-            return None;
-        }
-    };
-    match parse_nanos(&text) {
-        Ok(nanos) => Some((nanos, value.span())),
-        Err(message) => {
-            errors.push(value.span(), message);
-            None
-        }
-    }
-}
-
-/// A tolerance: `"10%"`, `"2.5%"`, between 0% and 100%.
-fn tolerance(setting: &Setting<Expr>, errors: &mut Errors) -> Option<f64> {
-    let percent = percentage(setting, "10%", errors)?;
-    if !(0.0..=100.0).contains(&percent.value) {
-        errors.push(
-            percent.span,
-            format!(
-                "tolerance must be between 0% and 100%, found `{}`",
-                percent.text
-            ),
-        );
-        return None;
-    }
-    Some(percent.value / 100.0)
-}
-
-/// A percentage as written, not yet range-checked.
-struct Percent {
-    value: f64,
-    text: String,
-    span: Span,
-}
-
-/// A percentage in quotes: `"10%"`, `"2.5%"`.
-fn percentage(setting: &Setting<Expr>, example: &str, errors: &mut Errors) -> Option<Percent> {
-    let (_, value) = setting.get()?;
-    let Expr::Lit(ExprLit {
-        lit: Lit::Str(lit), ..
-    }) = value
-    else {
-        errors.push_spanned(
-            value,
-            format!(
-                "expected a percentage in quotes like `\"{example}\"`, found `{}`",
-                as_written(value)
-            ),
-        );
-        return None;
-    };
-    let text = lit.value();
-    let parsed = text
-        .trim()
-        .strip_suffix('%')
-        .and_then(|number| number.trim().parse::<f64>().ok())
-        .filter(|percent| percent.is_finite());
-    let Some(percent) = parsed else {
-        errors.push(
-            value.span(),
-            format!("expected a percentage like `{example}`, found `{text}`"),
-        );
-        return None;
-    };
-    Some(Percent {
-        value: percent,
-        text,
-        span: value.span(),
-    })
-}
-
-fn min_samples(setting: &Setting<Expr>, errors: &mut Errors) -> Option<u64> {
-    let (_, value) = setting.get()?;
-    if let Expr::Lit(ExprLit {
-        lit: Lit::Int(lit), ..
-    }) = value
-        && (lit.suffix().is_empty() || lit.suffix() == "u64")
-        && let Ok(count) = lit.base10_parse::<u64>()
-    {
-        return Some(count);
-    }
-    errors.push_spanned(
-        value,
-        format!(
-            "expected a whole number of calls like `100`, found `{}`",
-            as_written(value)
-        ),
-    );
-    None
-}
-
-/// A node or breaker name: a non-empty string without control characters.
-///
-/// Names end up in terminal tables, CI logs, metrics and dashboards; a carriage return or an
-/// escape sequence would rewrite what those show. Anything printable is fine (`Store::get`,
-/// `checkout v2`, `größe`); the compiler already refuses text-direction overrides in literals.
-fn name_literal(what: &str, value: &Expr, errors: &mut Errors) -> Option<String> {
-    if let Expr::Lit(ExprLit {
-        lit: Lit::Str(lit), ..
-    }) = value
-    {
-        let name = lit.value();
-        if name.trim().is_empty() {
-            errors.push(
-                value.span(),
-                format!(
-                    "{what} name must not be empty; leave `name` out to use the function's name"
-                ),
-            );
-            return None;
-        }
-        if let Some(control) = name.chars().find(|c| c.is_control()) {
-            errors.push(
-                value.span(),
-                format!(
-                    "{what} name must not contain control characters, found `{}`; names are \
-                     printed in tables, logs and metrics",
-                    control.escape_default()
-                ),
-            );
-            return None;
-        }
-        return Some(name);
-    }
-    let found = as_written(value);
-    // An identifier or a number was most likely meant as the name itself.
-    let example = match value {
-        Expr::Path(path) if path.path.get_ident().is_some() => format!("\"{found}\""),
-        Expr::Lit(_) => format!("\"{found}\""),
-        _ => "\"checkout\"".to_owned(),
-    };
-    errors.push_spanned(
-        value,
-        format!("expected a {what} name in quotes like `{example}`, found `{found}`"),
-    );
-    None
-}
-
-/// An expression as the user wrote it, near enough for a message: the compiler prints tokens
-/// spaced (`- 1`, `time :: Duration`), which is tightened where that is unambiguous.
-fn as_written(value: &Expr) -> String {
-    let text = value.to_token_stream().to_string();
-    let text = text.replace(" :: ", "::").replace(":: ", "::");
-    match text.strip_prefix("- ") {
-        Some(number) => format!("-{number}"),
-        None => text,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use proc_macro2::TokenStream;
     use quote::quote;
 
-    use super::{BreakerPlan, NodeName, WindowPlan, build};
-    use crate::args::{Kind, parse_primary};
+    use super::{BreakerPlan, WindowPlan};
+    use crate::args::parse_primary;
     use crate::errors::Errors;
     use crate::item::MaybeFn;
+    use crate::keys::Kind;
+    use crate::plan::{NodeName, build};
 
     /// `#[circuit_breaker(args)]` on `function`: the breaker's plan and every error message.
     fn breaker_on(args: TokenStream, function: TokenStream) -> (BreakerPlan, Vec<String>) {
