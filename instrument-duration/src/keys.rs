@@ -27,7 +27,14 @@ macro_rules! budget_keys {
             /// Every key, in the order messages list them.
             pub const ALL: &[BudgetKey] = &[$(BudgetKey::$key),+];
 
-            /// The name of every key, in the order of [`BudgetKey::ALL`].
+            /// The name of every key, in the order of [`BudgetKey::ALL`], for messages that
+            /// list them.
+            ///
+            /// ```
+            /// use instrument_duration::BudgetKey;
+            ///
+            /// assert_eq!(&BudgetKey::NAMES[..3], ["p50", "p90", "p95"]);
+            /// ```
             pub const NAMES: &[&str] = &[$($name),+];
 
             /// The key as written.
@@ -58,7 +65,14 @@ budget_keys! {
 }
 
 impl BudgetKey {
-    /// The key written `name`, if there is one.
+    /// The key spelled exactly `name`, if there is one.
+    ///
+    /// ```
+    /// use instrument_duration::BudgetKey;
+    ///
+    /// assert_eq!(BudgetKey::from_name("tolerance"), Some(BudgetKey::Tolerance));
+    /// assert_eq!(BudgetKey::from_name("P95"), None);
+    /// ```
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|key| key.name() == name)
     }

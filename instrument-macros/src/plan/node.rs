@@ -54,13 +54,14 @@ pub(super) fn is_failure(attr: &AttrArgs, chosen: &mut Option<FunctionPath>, err
     if attr.kind == Kind::CircuitBreaker {
         return;
     }
-    let Some((key, _)) = attr.args.get(Key::IsFailure) else {
+    let arg = attr.args.get(Key::IsFailure);
+    let Some((key, _)) = arg else {
         return;
     };
     if chosen.is_some() {
         errors.push(key.span(), format!("duplicate argument `{key}`"));
     } else {
-        *chosen = function_path(attr.args.get(Key::IsFailure), "is_absent", errors);
+        *chosen = function_path(arg, "is_absent", errors);
     }
 }
 
