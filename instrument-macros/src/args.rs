@@ -11,7 +11,7 @@ use syn::parse::{ParseStream, Parser as _};
 use syn::{Attribute, Expr, Ident, Meta, Token};
 
 use crate::errors::Errors;
-use crate::keys::{Key, Kind, Value};
+use crate::keys::{Form, Key, Kind};
 
 /// An argument given as `key = value`: the key as written (for its span and spelling) and the
 /// value; `None` when not given.
@@ -207,14 +207,14 @@ fn apply(kind: Kind, ident: Ident, value: Option<Expr>, args: &mut Args, errors:
         args.incomplete = true;
         return;
     };
-    match (key.value(), value) {
-        (Value::Required, Some(value)) => args.set(errors, key, ident, Some(value)),
-        (Value::None, None) => args.set(errors, key, ident, None),
-        (Value::None, Some(value)) => errors.push_error(syn::Error::new_spanned(
+    match (key.form(), value) {
+        (Form::KeyValue, Some(value)) => args.set(errors, key, ident, Some(value)),
+        (Form::Flag, None) => args.set(errors, key, ident, None),
+        (Form::Flag, Some(value)) => errors.push_error(syn::Error::new_spanned(
             value,
             format!("`{name}` takes no value: write `{name}` alone"),
         )),
-        (Value::Required, None) => {
+        (Form::KeyValue, None) => {
             let example = if key == Key::Name { "\"...\"" } else { "..." };
             errors.push(
                 ident.span(),

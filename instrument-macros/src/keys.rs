@@ -68,19 +68,19 @@ impl Kind {
     }
 }
 
-/// What may follow an argument's key.
+/// How an argument is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Value {
+pub(crate) enum Form {
     /// `key = value`.
-    Required,
+    KeyValue,
     /// `key` alone.
-    None,
+    Flag,
 }
 
-/// Declares [`Key`] from one table, so a key's variant, spelling, value and attributes cannot
+/// Declares [`Key`] from one table, so a key's variant, spelling, form and attributes cannot
 /// drift apart: a row is all there is to add.
 macro_rules! arguments {
-    ($($key:ident = $name:expr, $value:ident, [$($kind:ident),+];)+) => {
+    ($($key:ident = $name:expr, $form:ident, [$($kind:ident),+];)+) => {
         /// An argument of our attributes.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub(crate) enum Key {
@@ -98,12 +98,14 @@ macro_rules! arguments {
                 }
             }
 
-            pub(crate) const fn value(self) -> Value {
+            /// Whether it takes a value.
+            pub(crate) const fn form(self) -> Form {
                 match self {
-                    $(Key::$key => Value::$value,)+
+                    $(Key::$key => Form::$form,)+
                 }
             }
 
+            /// Whether `#[kind]` takes it.
             pub(crate) const fn accepted_by(self, kind: Kind) -> bool {
                 match self {
                     $(Key::$key => matches!(kind, $(Kind::$kind)|+),)+
@@ -113,31 +115,31 @@ macro_rules! arguments {
     };
 }
 
-// The table. `name` and `is_failure` first, as every attribute takes them; then each
-// attribute's own, in the order its documentation explains them.
+// The table, in the order messages list the keys: `name` and `is_failure` first, as every
+// attribute takes them, then each attribute's own.
 arguments! {
-    Name = "name", Required, [Timed, Counted, Budget, CircuitBreaker];
-    IsFailure = "is_failure", Required, [Timed, Counted, Budget, CircuitBreaker];
-    InFlight = "in_flight", None, [Counted];
-    P50 = BudgetKey::P50.name(), Required, [Budget];
-    P90 = BudgetKey::P90.name(), Required, [Budget];
-    P95 = BudgetKey::P95.name(), Required, [Budget];
-    P99 = BudgetKey::P99.name(), Required, [Budget];
-    Max = BudgetKey::Max.name(), Required, [Budget];
-    Tolerance = BudgetKey::Tolerance.name(), Required, [Budget];
-    MinSamples = BudgetKey::MinSamples.name(), Required, [Budget];
-    FailureThreshold = "failure_threshold", Required, [CircuitBreaker];
-    SuccessThreshold = "success_threshold", Required, [CircuitBreaker];
-    Timeout = "timeout", Required, [CircuitBreaker];
-    Recovery = "recovery", Required, [CircuitBreaker];
-    Fallback = "fallback", Required, [CircuitBreaker];
-    HalfOpenProbes = "half_open_probes", Required, [CircuitBreaker];
-    FailureRate = "failure_rate", Required, [CircuitBreaker];
-    Window = "window", Required, [CircuitBreaker];
-    MinCalls = "min_calls", Required, [CircuitBreaker];
-    SlowCall = "slow_call", Required, [CircuitBreaker];
-    HealthyAbove = "healthy_above", Required, [CircuitBreaker];
-    FailingBelow = "failing_below", Required, [CircuitBreaker];
+    Name = "name", KeyValue, [Timed, Counted, Budget, CircuitBreaker];
+    IsFailure = "is_failure", KeyValue, [Timed, Counted, Budget, CircuitBreaker];
+    InFlight = "in_flight", Flag, [Counted];
+    P50 = BudgetKey::P50.name(), KeyValue, [Budget];
+    P90 = BudgetKey::P90.name(), KeyValue, [Budget];
+    P95 = BudgetKey::P95.name(), KeyValue, [Budget];
+    P99 = BudgetKey::P99.name(), KeyValue, [Budget];
+    Max = BudgetKey::Max.name(), KeyValue, [Budget];
+    Tolerance = BudgetKey::Tolerance.name(), KeyValue, [Budget];
+    MinSamples = BudgetKey::MinSamples.name(), KeyValue, [Budget];
+    FailureThreshold = "failure_threshold", KeyValue, [CircuitBreaker];
+    SuccessThreshold = "success_threshold", KeyValue, [CircuitBreaker];
+    Timeout = "timeout", KeyValue, [CircuitBreaker];
+    Recovery = "recovery", KeyValue, [CircuitBreaker];
+    Fallback = "fallback", KeyValue, [CircuitBreaker];
+    HalfOpenProbes = "half_open_probes", KeyValue, [CircuitBreaker];
+    FailureRate = "failure_rate", KeyValue, [CircuitBreaker];
+    Window = "window", KeyValue, [CircuitBreaker];
+    MinCalls = "min_calls", KeyValue, [CircuitBreaker];
+    SlowCall = "slow_call", KeyValue, [CircuitBreaker];
+    HealthyAbove = "healthy_above", KeyValue, [CircuitBreaker];
+    FailingBelow = "failing_below", KeyValue, [CircuitBreaker];
 }
 
 impl Key {
@@ -172,7 +174,7 @@ mod tests {
     use proc_macro2::{Ident, Span};
     use quote::quote;
 
-    use super::{Key, Kind, Value};
+    use super::{Form, Key, Kind};
     use crate::args::parse_primary;
     use crate::errors::Errors;
 
@@ -183,9 +185,9 @@ mod tests {
         for kind in Kind::ALL {
             for &key in Key::ALL {
                 let ident = Ident::new(key.name(), Span::call_site());
-                let written = match key.value() {
-                    Value::Required => quote!(#ident = 1),
-                    Value::None => quote!(#ident),
+                let written = match key.form() {
+                    Form::KeyValue => quote!(#ident = 1),
+                    Form::Flag => quote!(#ident),
                 };
                 let mut errors = Errors::default();
                 let attr = parse_primary(kind, written, &mut errors);
