@@ -12,9 +12,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 /// Stands for a call to a store that takes about a millisecond. The budget implies `#[timed]`:
-/// 95% of calls within 20 ms and 99% within 50 ms, each with the default 10% tolerance. Generous
-/// on purpose: a budget is a promise about the worst calls, not the typical one.
-#[instrument_runtime::budget(p95 = "20ms", p99 = "50ms")]
+/// 95% of calls within 50 ms and 99% within 100 ms, each with the default 10% tolerance. A budget
+/// bounds the slow calls a user would notice, not the typical one, so it leaves room for a busy
+/// machine (this one runs in CI, beside other builds).
+#[instrument_runtime::budget(p95 = "50ms", p99 = "100ms")]
 fn load_profile(id: u32) -> String {
     std::thread::sleep(Duration::from_millis(1));
     format!("profile {id}")
