@@ -18,9 +18,10 @@
 //! cargo run --release --example pipeline -- --fault-rate 0.3 --fault-node embedding
 //! cargo run --release --example pipeline -- --simulated-latency --slow-node embedding --slow-factor 3
 //! ```
-
-//! The files, in the order the data goes through them:
 //!
+//! The files:
+//!
+//! - `main.rs`: the run, one document at a time through the nodes, and what it prints;
 //! - `command_line.rs`: the flags, on clap's derive;
 //! - `plans.rs` (and `plans/vocabulary.rs`): the generated documents, not measured;
 //! - `nodes.rs` and `nodes/`: the eleven budgeted nodes, the only measured code;
@@ -49,10 +50,10 @@ use instrument_runtime::{
     format_duration,
 };
 
+// `pub(crate)`: `tests/gate_in_test_pipeline.rs` builds a `Run` from a command line.
 pub(crate) use command_line::Options;
 use faults::{FaultPlan, Faults, NodeFailure};
-pub(crate) use findings::Findings;
-use findings::Totals;
+use findings::{Findings, Totals};
 use nodes::{
     DagError, PlanError, causal_detection, contradiction_detection, dag_validation,
     document_segmentation, embedding, feasibility_scoring, monetary_detection, plan_processing,

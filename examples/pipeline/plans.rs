@@ -83,7 +83,7 @@ pub(crate) fn generate_plan(seed: u64, index: u64) -> String {
 }
 
 /// What one axis of a plan commits to: the indicators it targets and the outputs it delivers.
-pub(crate) struct AxisDraft<'a> {
+struct AxisDraft<'a> {
     axis: &'a Axis,
     indicators: &'a [Indicator],
     outputs: &'a [&'static str],
@@ -289,7 +289,7 @@ pub(crate) fn grouped(n: impl Into<u64>) -> String {
     out
 }
 
-pub(crate) fn capitalize(text: &str) -> String {
+fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     chars
         .next()
@@ -299,7 +299,7 @@ pub(crate) fn capitalize(text: &str) -> String {
 
 /// Accumulates the clean text of a plan, paragraph by paragraph.
 #[derive(Default)]
-pub(crate) struct PlanWriter {
+struct PlanWriter {
     text: String,
     paragraph: Vec<String>,
 }
@@ -347,7 +347,7 @@ impl PlanWriter {
 
 /// What scanned and converted documents look like: doubled spaces, tabs, no-break and
 /// zero-width spaces, trailing spaces, and Windows line endings in some documents.
-pub(crate) fn add_noise(clean: &str, rng: &mut Rng) -> String {
+fn add_noise(clean: &str, rng: &mut Rng) -> String {
     let crlf = rng.percent(25);
     let mut noisy = String::with_capacity(clean.len() + clean.len() / 8);
     for c in clean.chars() {

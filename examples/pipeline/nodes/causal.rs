@@ -13,7 +13,7 @@ pub(crate) struct CausalLink {
 
 /// Which side of the connective the cause is on.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum CauseSide {
+enum CauseSide {
     /// `cause leads to effect`
     Before,
     /// `effect because of cause`
@@ -21,7 +21,7 @@ pub(crate) enum CauseSide {
 }
 
 /// Longer connectives first, so that `because of` wins over `because` at the same position.
-pub(crate) const CONNECTIVES: &[(&str, CauseSide)] = &[
+const CONNECTIVES: &[(&str, CauseSide)] = &[
     ("as a result of", CauseSide::After),
     ("contributes to", CauseSide::Before),
     ("in order to", CauseSide::Before),
@@ -91,7 +91,7 @@ pub(crate) fn causal_detection(
     clippy::unnecessary_wraps,
     reason = "a fallback has the guarded function's signature"
 )]
-pub(crate) fn causal_detection_fallback(
+fn causal_detection_fallback(
     _segments: &[Segment<'_>],
     _faults: Faults,
 ) -> Result<Vec<CausalLink>, NodeFailure> {
@@ -99,7 +99,7 @@ pub(crate) fn causal_detection_fallback(
 }
 
 /// The earliest connective standing as whole words: where, which, and where its cause is.
-pub(crate) fn first_connective(sentence: &str) -> Option<(usize, &'static str, CauseSide)> {
+fn first_connective(sentence: &str) -> Option<(usize, &'static str, CauseSide)> {
     let bytes = sentence.as_bytes();
     CONNECTIVES
         .iter()

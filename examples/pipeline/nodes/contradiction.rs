@@ -24,14 +24,14 @@ pub(crate) enum ContradictionKind {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Direction {
+enum Direction {
     Up,
     Down,
 }
 
 /// A quantitative statement: `<subject> will [not] <increase|decrease> [... to N%] [by YEAR]`.
 #[derive(Debug)]
-pub(crate) struct Claim {
+struct Claim {
     segment: usize,
     subject: String,
     direction: Direction,
@@ -41,9 +41,9 @@ pub(crate) struct Claim {
 }
 
 /// Targets closer than this (percentage points) are the same target, rounded differently.
-pub(crate) const TARGET_GAP: u32 = 10;
+const TARGET_GAP: u32 = 10;
 /// Below this similarity two sentences are not about the same thing, whatever their subject.
-pub(crate) const TOPIC_SIMILARITY: f32 = 0.2;
+const TOPIC_SIMILARITY: f32 = 0.2;
 
 /// Extracts quantitative claims and compares the claims about the same subject; the segments'
 /// embeddings confirm that the two sentences are about the same topic.
@@ -96,7 +96,7 @@ pub(crate) fn contradiction_detection(
     clippy::unnecessary_wraps,
     reason = "a fallback has the guarded function's signature"
 )]
-pub(crate) fn contradiction_detection_fallback(
+fn contradiction_detection_fallback(
     _segments: &[Segment<'_>],
     _embeddings: &Embeddings,
     _faults: Faults,
@@ -104,7 +104,7 @@ pub(crate) fn contradiction_detection_fallback(
     Ok(Vec::new())
 }
 
-pub(crate) fn claim(segment: usize, text: &str) -> Option<Claim> {
+fn claim(segment: usize, text: &str) -> Option<Claim> {
     let lower = flat_lowercase(text);
     let will = lower.find(" will ")?;
     // `Thanks to the new aqueducts, drinking water coverage will increase.`
@@ -145,7 +145,7 @@ pub(crate) fn claim(segment: usize, text: &str) -> Option<Claim> {
     })
 }
 
-pub(crate) fn conflict(a: &Claim, b: &Claim) -> Option<ContradictionKind> {
+fn conflict(a: &Claim, b: &Claim) -> Option<ContradictionKind> {
     if a.negated && b.negated {
         return None;
     }
@@ -167,7 +167,7 @@ pub(crate) fn conflict(a: &Claim, b: &Claim) -> Option<ContradictionKind> {
 /// Words that carry no identity in a concept: articles, connectors, modals, comparatives,
 /// directions and currency words. `Higher vaccination coverage` and `vaccination coverage will
 /// increase` are the same concept.
-pub(crate) const STOP_WORDS: &[&str] = &[
+const STOP_WORDS: &[&str] = &[
     "a",
     "an",
     "the",

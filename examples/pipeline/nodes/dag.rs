@@ -38,9 +38,9 @@ impl fmt::Display for CycleError {
     }
 }
 
-pub(crate) const MONTE_CARLO_TRIALS: usize = 200;
+const MONTE_CARLO_TRIALS: usize = 200;
 /// Chance, in percent, that a link fails in one Monte-Carlo trial.
-pub(crate) const LINK_FAILURE: u32 = 20;
+const LINK_FAILURE: u32 = 20;
 
 /// Why `dag_validation` returned no report.
 #[derive(Debug)]
@@ -167,7 +167,7 @@ pub(crate) fn dag_validation(
     clippy::unnecessary_wraps,
     reason = "a fallback has the guarded function's signature"
 )]
-pub(crate) fn dag_validation_fallback(
+fn dag_validation_fallback(
     _theory: &TheoryOfChange,
     _seed: u64,
     _faults: Faults,
@@ -183,7 +183,7 @@ pub(crate) fn dag_validation_fallback(
 /// One cycle among the nodes Kahn's algorithm could not order, those whose in-degree is still
 /// positive. Each of them has a predecessor that was not ordered either, so walking back along
 /// such predecessors must reach a node already seen.
-pub(crate) fn find_cycle(edges: &[(usize, usize)], indegree: &[usize]) -> Vec<usize> {
+fn find_cycle(edges: &[(usize, usize)], indegree: &[usize]) -> Vec<usize> {
     let mut predecessor = vec![None; indegree.len()];
     for &(from, to) in edges {
         if indegree[from] > 0 && indegree[to] > 0 {

@@ -4,9 +4,9 @@
 use super::{Faults, Guarded, NodeFailure, Segment, simulate_work};
 
 /// Width of a segment vector (that of the small sentence-embedding models).
-pub(crate) const EMBEDDING_DIM: usize = 384;
+const EMBEDDING_DIM: usize = 384;
 /// Segments embedded together: one token buffer and one block of rows per batch.
-pub(crate) const EMBEDDING_BATCH: usize = 32;
+const EMBEDDING_BATCH: usize = 32;
 
 /// One unit-length vector per segment, row after row.
 pub(crate) struct Embeddings {
@@ -78,7 +78,7 @@ pub(crate) fn embedding(
     clippy::unnecessary_wraps,
     reason = "a fallback has the guarded function's signature"
 )]
-pub(crate) fn embedding_fallback(
+fn embedding_fallback(
     segments: &[Segment<'_>],
     _faults: Faults,
 ) -> Result<Embeddings, NodeFailure> {
@@ -91,13 +91,13 @@ pub(crate) fn embedding_fallback(
     clippy::cast_possible_truncation,
     reason = "the remainder is below EMBEDDING_DIM"
 )]
-pub(crate) fn add_feature(row: &mut [f32], hash: u64) {
+fn add_feature(row: &mut [f32], hash: u64) {
     let index = (hash % EMBEDDING_DIM as u64) as usize;
     row[index] += if hash >> 63 == 0 { 1.0 } else { -1.0 };
 }
 
 /// FNV-1a of the word, ASCII letters lowercased.
-pub(crate) fn hash_lowercase(word: &str) -> u64 {
+fn hash_lowercase(word: &str) -> u64 {
     word.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
     })

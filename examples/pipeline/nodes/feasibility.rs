@@ -17,7 +17,7 @@ pub(crate) struct Feasibility {
     clippy::struct_excessive_bools,
     reason = "independent facts about one axis, each weighted in `score`"
 )]
-pub(crate) struct Evidence {
+struct Evidence {
     funded: bool,
     responsible: bool,
     target: bool,

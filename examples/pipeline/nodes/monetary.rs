@@ -3,7 +3,7 @@
 use super::{Segment, simulate_work};
 
 /// Pesos to the dollar, fixed so that runs are comparable.
-pub(crate) const PESOS_PER_DOLLAR: u128 = 4_000;
+const PESOS_PER_DOLLAR: u128 = 4_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Currency {
@@ -53,7 +53,7 @@ pub(crate) fn monetary_detection(segments: &[Segment<'_>]) -> Vec<MonetaryAmount
 }
 
 /// The amount starting at token `at`: its currency, its value in pesos, and the token after it.
-pub(crate) fn amount_at(tokens: &[&str], at: usize) -> Option<(Currency, u64, usize)> {
+fn amount_at(tokens: &[&str], at: usize) -> Option<(Currency, u64, usize)> {
     let token = tokens[at];
     let (prefix, attached) = if let Some(rest) = token.strip_prefix("US$") {
         (Some(Currency::Dollars), rest)
@@ -101,7 +101,7 @@ pub(crate) fn amount_at(tokens: &[&str], at: usize) -> Option<(Currency, u64, us
 }
 
 /// `1,250,000.5` -> `(12500005, 1)`: digits, optionally grouped by thousands, and decimals.
-pub(crate) fn parse_number(text: &str) -> Option<(u128, u32)> {
+fn parse_number(text: &str) -> Option<(u128, u32)> {
     let (integer, fraction) = text.split_once('.').unwrap_or((text, ""));
     let mut groups = integer.split(',');
     let first = groups.next()?;

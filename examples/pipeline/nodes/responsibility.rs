@@ -11,7 +11,7 @@ pub(crate) struct Responsibility {
 }
 
 /// Words that make a capitalized name an institution.
-pub(crate) const ENTITY_HEADS: &[&str] = &[
+const ENTITY_HEADS: &[&str] = &[
     "Secretariat",
     "Office",
     "Council",
@@ -25,9 +25,9 @@ pub(crate) const ENTITY_HEADS: &[&str] = &[
     "Ombudsman",
 ];
 /// Lower-case words allowed inside a name: `Office of the Municipal Ombudsman`.
-pub(crate) const NAME_CONNECTORS: &[&str] = &["of", "for", "the", "de"];
-pub(crate) const MODALS: &[&str] = &["will", "shall", "must"];
-pub(crate) const RESPONSIBILITY_VERBS: &[&str] = &[
+const NAME_CONNECTORS: &[&str] = &["of", "for", "the", "de"];
+const MODALS: &[&str] = &["will", "shall", "must"];
+const RESPONSIBILITY_VERBS: &[&str] = &[
     "coordinates",
     "leads",
     "oversees",
@@ -108,19 +108,19 @@ pub(crate) fn responsibility_detection(
     clippy::unnecessary_wraps,
     reason = "a fallback has the guarded function's signature"
 )]
-pub(crate) fn responsibility_detection_fallback(
+fn responsibility_detection_fallback(
     _segments: &[Segment<'_>],
     _faults: Faults,
 ) -> Result<Vec<Responsibility>, NodeFailure> {
     Ok(Vec::new())
 }
 
-pub(crate) fn is_capitalized(word: &str) -> bool {
+fn is_capitalized(word: &str) -> bool {
     word.chars().next().is_some_and(char::is_uppercase)
 }
 
 /// The end of the capitalized name starting at `start`.
-pub(crate) fn name_end(tokens: &[&str], start: usize) -> usize {
+fn name_end(tokens: &[&str], start: usize) -> usize {
     let mut end = start + 1;
     loop {
         let mut next = end;
@@ -138,7 +138,7 @@ pub(crate) fn name_end(tokens: &[&str], start: usize) -> usize {
 }
 
 /// The verb of an obligation at the start of `rest`, if there is one.
-pub(crate) fn obligation<'a>(rest: &[&'a str]) -> Option<&'a str> {
+fn obligation<'a>(rest: &[&'a str]) -> Option<&'a str> {
     match rest {
         [modal, verb, ..] if MODALS.contains(modal) => {
             // `must jointly monitor`: skip one adverb.

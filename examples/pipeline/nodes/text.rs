@@ -137,7 +137,7 @@ pub(crate) fn plan_processing(text: &str) -> Result<PlanMetadata, PlanError> {
 }
 
 /// `2024-2027`: a municipal term is four calendar years.
-pub(crate) fn parse_period(period: &str) -> Result<(u16, u16), PlanError> {
+fn parse_period(period: &str) -> Result<(u16, u16), PlanError> {
     let invalid = || PlanError::InvalidPeriod(period.to_owned());
     let (start, end) = period.split_once('-').ok_or_else(invalid)?;
     let start: u16 = start.trim().parse().map_err(|_| invalid())?;
@@ -188,11 +188,7 @@ pub(crate) fn document_segmentation(text: &str) -> Vec<Segment<'_>> {
     segments
 }
 
-pub(crate) fn push_segment<'a>(
-    segments: &mut Vec<Segment<'a>>,
-    axis: Option<usize>,
-    text: &'a str,
-) {
+fn push_segment<'a>(segments: &mut Vec<Segment<'a>>, axis: Option<usize>, text: &'a str) {
     let text = text.trim();
     if !text.is_empty() {
         segments.push(Segment { axis, text });

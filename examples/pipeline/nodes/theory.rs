@@ -19,8 +19,8 @@ pub(crate) enum Stage {
     Context,
 }
 
-pub(crate) const INPUT_CUES: &[&str] = &["funding", "investment", "budget", "resources", "staff"];
-pub(crate) const OUTPUT_CUES: &[&str] = &[
+const INPUT_CUES: &[&str] = &["funding", "investment", "budget", "resources", "staff"];
+const OUTPUT_CUES: &[&str] = &[
     "construction",
     "purchase",
     "training",
@@ -31,8 +31,8 @@ pub(crate) const OUTPUT_CUES: &[&str] = &[
     "restoration",
     "improvement",
 ];
-pub(crate) const IMPACT_CUES: &[&str] = &["quality", "poverty", "well", "peace"];
-pub(crate) const OUTCOME_CUES: &[&str] = &[
+const IMPACT_CUES: &[&str] = &["quality", "poverty", "well", "peace"];
+const OUTCOME_CUES: &[&str] = &[
     "coverage",
     "rate",
     "access",
@@ -151,7 +151,7 @@ pub(crate) fn teoria_cambio(
     clippy::unnecessary_wraps,
     reason = "a fallback has the guarded function's signature"
 )]
-pub(crate) fn teoria_cambio_fallback(
+fn teoria_cambio_fallback(
     _links: &[CausalLink],
     _faults: Faults,
 ) -> Result<TheoryOfChange, NodeFailure> {

@@ -20,7 +20,7 @@ pub(crate) const fn up(name: &'static str) -> Indicator {
     Indicator { name, rises: true }
 }
 
-pub(crate) const fn down(name: &'static str) -> Indicator {
+const fn down(name: &'static str) -> Indicator {
     Indicator { name, rises: false }
 }
 
