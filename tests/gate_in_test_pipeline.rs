@@ -10,14 +10,15 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use instrument_runtime::gate;
 use instrument_runtime::{BudgetKey, BudgetSource, Quantile, set_budgets_file};
 
-#[path = "../examples/pipeline.rs"]
+#[path = "../examples/pipeline/main.rs"]
 #[allow(
     dead_code,
     reason = "the example's `main` and its printing are not called here"
 )]
 mod pipeline;
 
-use pipeline::{Command, Run};
+use clap::Parser as _;
+use pipeline::{Options, Run};
 
 /// Documents measured per gate: every node gets well over the file's `min_samples: 100`.
 const DOCUMENTS: u64 = 300;
@@ -35,10 +36,9 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
 
 /// The pipeline as its command line `args` asks, one document per call of the workload.
 fn pipeline_run(args: &[&str]) -> Run {
-    match Command::parse(args.iter().map(ToString::to_string)) {
-        Ok(Command::Run(options)) => Run::start(options),
-        other => panic!("{args:?} is not a run: {other:?}"),
-    }
+    let options = Options::try_parse_from(["pipeline"].iter().chain(args))
+        .unwrap_or_else(|error| panic!("{args:?} is not a run: {error}"));
+    Run::start(options)
 }
 
 #[test]

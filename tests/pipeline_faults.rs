@@ -216,6 +216,6 @@ fn a_fault_node_without_a_breaker_is_a_usage_error_before_the_report_is_armed() 
         stderr.contains("`sanitization` has no circuit breaker"),
         "{stderr}"
     );
-    assert!(stderr.contains("usage: pipeline"), "{stderr}");
+    assert!(stderr.contains("Usage: pipeline"), "{stderr}");
     assert!(!dir.exists(), "no report is written");
 }

@@ -1,5 +1,5 @@
 //! Helpers several integration tests share: scratch directories, the real tools they run, and
-//! the pipeline example as a process.
+//! the examples as processes.
 
 #![allow(dead_code, reason = "each test binary uses part of these helpers")]
 
@@ -56,20 +56,25 @@ pub(crate) fn assert_promtool_accepts(text: &str) {
 }
 
 /// The pipeline example through cargo, with `args` after `--`.
+pub(crate) fn pipeline_command(args: &[&str]) -> Command {
+    example_command("pipeline", &[], args)
+}
+
+/// Example `name` through cargo, built with `features`, with `args` after `--`.
 ///
 /// `CARGO_BIN_EXE_*` exists only for `[[bin]]` targets, so cargo runs it, in the profile these
 /// tests were built in: it reuses their build instead of starting a second profile. The child runs
 /// in this workspace and inherits `CARGO_TARGET_DIR` when it is set, so it builds into the same
 /// target directory; `cargo test` releases the build lock before it runs the tests, so the child
 /// does not wait on its parent. `INSTRUMENT_REPORT` is removed so the report is always written.
-pub(crate) fn pipeline_command(args: &[&str]) -> Command {
+pub(crate) fn example_command(name: &str, features: &[&str], args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-        "run",
-        "--quiet",
-        "--example",
-        "pipeline",
-    ]);
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", "--quiet", "--example", name]);
+    if !features.is_empty() {
+        command.arg("--features").arg(features.join(","));
+    }
     if !cfg!(debug_assertions) {
         command.arg("--release");
     }
