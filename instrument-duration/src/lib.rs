@@ -2,7 +2,10 @@
 //!
 //! `#[budget(p95 = "50ms")]` and `performance_budgets.yaml` read durations with this one parser,
 //! so a budget moves between the code and the file unchanged, and a mistake gets the same message
-//! in both: what was wrong, and where it can, the duration written right.
+//! in both: what was wrong, and where it can, the duration written right. For the same reason
+//! both suggest a key close to a mistyped one by one policy, [`suggest::closest`].
+
+pub mod suggest;
 
 const UNITS: [(&str, u128); 7] = [
     ("ns", 1),
