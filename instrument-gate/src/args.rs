@@ -119,8 +119,8 @@ const AFTER_HELP: &str = "\
 Exit status: 0 every budget holds / no node is slower; 1 a budget is broken / a node is
 slower; 2 bad arguments, a missing or invalid report, budgets file or baseline, a failing
 command, nothing to judge, or an inconclusive comparison under --require-conclusive.
-Output: colored on a terminal; plain ASCII otherwise, or when CI or NO_COLOR is set.
-`instrument-gate help COMMAND` documents each command.";
+Output: colored on a terminal, plain ASCII otherwise; NO_COLOR turns colors off, CLICOLOR_FORCE
+on. `instrument-gate help COMMAND` documents each command.";
 
 /// The CI gate of instrument: judges report.json against latency budgets, and against a baseline
 #[derive(Debug, Parser)]

@@ -49,7 +49,8 @@
 //!
 //! A missing report is never a pass: CI fails when the program did not run or did not write it.
 //!
-//! Output is plain ASCII unless stdout is a terminal and neither `CI` nor `NO_COLOR` is set.
+//! Output is colored on a terminal and plain ASCII otherwise; `NO_COLOR` turns colors off and
+//! `CLICOLOR_FORCE` on, as for the runtime's report ([`TableStyle::for_stream`]).
 //!
 //! # Example
 //!
@@ -159,18 +160,17 @@ pub fn run_with_color(
     }
 }
 
-/// Whether to color the output: only when stdout is a terminal, and neither `CI` nor `NO_COLOR`
-/// is set to a non-empty value.
+/// Whether to color the output written to a stream that is, or is not, a terminal: the policy
+/// of the runtime's report at exit, [`TableStyle::for_stream`] (`NO_COLOR`, `CLICOLOR_FORCE`,
+/// else the terminal decides).
 ///
 /// ```
+/// # if std::env::var_os("CLICOLOR_FORCE").is_none() {
 /// assert!(!instrument_gate::color_wanted(false));
+/// # }
 /// ```
 pub fn color_wanted(stdout_is_terminal: bool) -> bool {
-    table::color_for(
-        stdout_is_terminal,
-        std::env::var_os("CI").as_deref(),
-        std::env::var_os("NO_COLOR").as_deref(),
-    )
+    TableStyle::for_stream(stdout_is_terminal) == TableStyle::Color
 }
 
 /// Where the gate writes, and how.
