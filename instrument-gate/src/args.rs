@@ -104,6 +104,9 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, clap::Error> {
     }
 }
 
+/// The synopsis `--help` opens with, written out: clap's own would read
+/// `instrument-gate <COMMAND>`, and this shows every way to call the gate, the repeatable
+/// `--report` and both `--` forms. Each command's `--help` has clap's usage of that command.
 const USAGE: &str = "\
 instrument-gate check [--report FILE] [--budgets FILE] [--strict] [--min-samples N]
                              [--require-all] [--allow-empty] [--output FILE]
@@ -115,6 +118,7 @@ instrument-gate check [--report FILE] [--budgets FILE] [--strict] [--min-samples
        instrument-gate compare --interleave N [OPTIONS] -- BASELINE_COMMAND... -- CANDIDATE_COMMAND...
        instrument-gate --help | --version";
 
+/// What `--help` ends with: what the exit status and the colors mean.
 const AFTER_HELP: &str = "\
 Exit status: 0 every budget holds / no node is slower; 1 a budget is broken / a node is
 slower; 2 bad arguments, a missing or invalid report, budgets file or baseline, a failing
