@@ -81,6 +81,7 @@ fn the_sample_output_is_what_the_pipeline_prints() {
         .env("INSTRUMENT_REPORT_DIR", &dir)
         .env(instrument_runtime::SUMMARY_ENV, "table")
         .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");

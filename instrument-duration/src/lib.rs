@@ -4,9 +4,11 @@
 //! `#[budget(p95 = "50ms")]` and `performance_budgets.yaml` read durations with this one parser
 //! and know their keys from this one list ([`BudgetKey`]), so a budget moves between the code and
 //! the file unchanged, and a mistake gets the same message in both: what was wrong, and where it
-//! can, the duration written right.
+//! can, the duration written right. For the same reason both suggest a key close to a mistyped
+//! one by one policy, [`suggest::closest`].
 
 mod keys;
+pub mod suggest;
 
 pub use keys::BudgetKey;
 

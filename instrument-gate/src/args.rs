@@ -1,15 +1,18 @@
 //! Parse: the command line -> a typed [`Command`], every value checked; nothing is read yet.
+//!
+//! clap's derive reads the line (help, "a similar argument exists", `--`, repeated and
+//! conflicting flags); what clap cannot say in attributes (a command's default runs, the two
+//! commands of `--interleave`) is checked when its flags become a [`Command`].
 
-use std::fmt;
 use std::path::PathBuf;
 
+use clap::error::ErrorKind;
+use clap::{ArgAction, Args, CommandFactory as _, Parser, Subcommand};
 use instrument_runtime::{CompareOptions, DEFAULT_QUANTILES, DEFAULT_REPORT_DIR};
 
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Command {
-    Help,
-    Version,
     Check(CheckArgs),
     BaselineSave(SaveArgs),
     Compare(CompareArgs),
@@ -86,273 +89,319 @@ pub(crate) fn default_report() -> PathBuf {
     PathBuf::from(DEFAULT_REPORT_DIR).join("report.json")
 }
 
-/// Why the command line was not understood. Messages are lower-case and quote what was written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum UsageError {
-    NoCommand,
-    UnknownCommand(String),
-    UnknownFlag {
-        command: &'static str,
-        flag: String,
+/// Parses the arguments after the program name. `Err` holds clap's message, or its help or
+/// version text ([`ErrorKind::DisplayHelp`], [`ErrorKind::DisplayVersion`]).
+pub(crate) fn parse(args: &[String]) -> Result<Command, clap::Error> {
+    let line = Line::try_parse_from(
+        std::iter::once("instrument-gate").chain(args.iter().map(String::as_str)),
+    )?;
+    match line.command {
+        Commands::Check(flags) => Ok(Command::Check(flags.into_args())),
+        Commands::Baseline {
+            action: BaselineCommands::Save(flags),
+        } => Ok(Command::BaselineSave(flags.into_args())),
+        Commands::Compare(flags) => flags.into_args().map(Command::Compare),
+    }
+}
+
+/// The synopsis `--help` opens with, written out: clap's own would read
+/// `instrument-gate <COMMAND>`, and this shows every way to call the gate, the repeatable
+/// `--report` and both `--` forms. Each command's `--help` has clap's usage of that command.
+const USAGE: &str = "\
+instrument-gate check [--report FILE] [--budgets FILE] [--strict] [--min-samples N]
+                             [--require-all] [--allow-empty] [--output FILE]
+                             [--iterations N -- COMMAND...]
+       instrument-gate baseline save [--report FILE]... [--output FILE]
+       instrument-gate baseline save --iterations N [--output FILE] -- COMMAND...
+       instrument-gate compare --baseline FILE [--report FILE]... [OPTIONS]
+       instrument-gate compare --baseline FILE --iterations N [OPTIONS] -- COMMAND...
+       instrument-gate compare --interleave N [OPTIONS] -- BASELINE_COMMAND... -- CANDIDATE_COMMAND...
+       instrument-gate --help | --version";
+
+/// What `--help` ends with: what the exit status and the colors mean.
+const AFTER_HELP: &str = "\
+Exit status: 0 every budget holds / no node is slower; 1 a budget is broken / a node is
+slower; 2 bad arguments, a missing or invalid report, budgets file or baseline, a failing
+command, nothing to judge, or an inconclusive comparison under --require-conclusive.
+Output: colored on a terminal, plain ASCII otherwise; NO_COLOR turns colors off, CLICOLOR_FORCE
+on. `instrument-gate help COMMAND` documents each command.";
+
+/// The CI gate of instrument: judges report.json against latency budgets, and against a baseline
+#[derive(Debug, Parser)]
+#[command(
+    name = "instrument-gate",
+    version,
+    override_usage = USAGE,
+    after_help = AFTER_HELP,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+struct Line {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Judge every budgeted node of a report against its latency budget
+    Check(CheckFlags),
+    /// Keep latency histograms as the baseline for `compare`
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Baseline {
+        #[command(subcommand)]
+        action: BaselineCommands,
     },
-    Duplicate(String),
-    MissingValue(String),
-    UnexpectedValue(String),
-    InvalidValue {
-        flag: String,
-        expected: &'static str,
-        found: String,
-    },
-    Missing {
-        command: &'static str,
-        flag: &'static str,
-    },
-    IterationsWithoutCommand,
-    EmptyCommand,
-    /// Two sources of runs for one side, like `--report` and `--iterations`.
-    Conflict(&'static str, &'static str),
-    InterleaveCommands,
+    /// Is each node slower than the baseline? Runs are the evidence
+    ///
+    /// Per quantile, the rank test (Mann-Whitney) of the candidate runs' quantiles against the
+    /// baseline runs' scaled by 1 + tolerance; slower only when significant. One run a side, or
+    /// too few runs to reach the level (4 a side at 5%, 5 recommended), is inconclusive:
+    /// reported, exit 0.
+    Compare(CompareFlags),
 }
 
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NoCommand => {
-                f.write_str("expected a command: `check`, `baseline save` or `compare`")
-            }
-            Self::UnknownCommand(found) => write!(
-                f,
-                "unknown command `{found}`; expected `check`, `baseline save` or `compare`"
-            ),
-            Self::UnknownFlag { command, flag } => {
-                write!(f, "unknown argument `{flag}` for `{command}`")
-            }
-            Self::Duplicate(flag) => write!(f, "duplicate argument `{flag}`"),
-            Self::MissingValue(flag) => write!(f, "`{flag}` needs a value"),
-            Self::UnexpectedValue(flag) => write!(f, "`{flag}` takes no value"),
-            Self::InvalidValue {
-                flag,
-                expected,
-                found,
-            } => {
-                write!(f, "`{flag}` expects {expected}, found `{found}`")
-            }
-            Self::Missing { command, flag } => write!(f, "`{command}` needs `{flag}`"),
-            Self::IterationsWithoutCommand => {
-                f.write_str("`--iterations` needs the command to run after `--`")
-            }
-            Self::EmptyCommand => f.write_str("expected a command to run after `--`"),
-            Self::Conflict(a, b) => write!(f, "`{a}` and `{b}` cannot be used together"),
-            Self::InterleaveCommands => f.write_str(
-                "`--interleave` needs two commands: `-- BASELINE_COMMAND... -- CANDIDATE_COMMAND...`",
-            ),
-        }
-    }
+#[derive(Debug, Subcommand)]
+enum BaselineCommands {
+    /// Keep each run's latency histograms as the baseline for `compare`
+    Save(SaveFlags),
 }
 
-/// Parses the arguments after the program name.
-pub(crate) fn parse(args: &[String]) -> Result<Command, UsageError> {
-    let Some((first, rest)) = args.split_first() else {
-        return Err(UsageError::NoCommand);
-    };
-    match first.as_str() {
-        "-h" | "--help" | "help" => Ok(Command::Help),
-        "-V" | "--version" => Ok(Command::Version),
-        "check" => parse_check(rest),
-        "baseline" => match rest.split_first() {
-            Some((save, rest)) if save == "save" => parse_save(rest),
-            Some((other, _)) if other == "-h" || other == "--help" => Ok(Command::Help),
-            Some((other, _)) => Err(UsageError::UnknownCommand(format!("baseline {other}"))),
-            None => Err(UsageError::UnknownCommand("baseline".to_owned())),
-        },
-        "compare" => parse_compare(rest),
-        other => Err(UsageError::UnknownCommand(other.to_owned())),
-    }
+/// `check`'s flags, as written.
+#[derive(Debug, Args)]
+struct CheckFlags {
+    /// The report [default: target/instrument/report.json]
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// A budgets file (`performance_budgets.yaml`) overriding the code's budgets
+    #[arg(long, value_name = "FILE")]
+    budgets: Option<PathBuf>,
+    /// A node in the budgets file that no function has is an error
+    #[arg(long)]
+    strict: bool,
+    /// Calls every node needs to be judged [default: each budget's `min_samples`]
+    #[arg(long, value_name = "N")]
+    min_samples: Option<u64>,
+    /// A node with too few calls fails the gate [default: reported only]
+    #[arg(long)]
+    require_all: bool,
+    /// Pass when no node could be judged [default: exit 2]
+    #[arg(long)]
+    allow_empty: bool,
+    /// Where to write `ci_performance_report.json` [default: beside the report]
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Run COMMAND N times, each with a fresh `INSTRUMENT_REPORT_DIR`, and merge the reports into
+    /// --report; when every run has `min_samples` calls, a statistic fails when it is over budget
+    /// in more than half of the runs (the median run is shown, with the runs' spread); otherwise
+    /// the merged one is judged
+    #[arg(long, value_name = "N", value_parser = run_count, requires = "command")]
+    iterations: Option<u32>,
+    /// The program to run and its arguments, after `--` [runs once without --iterations]
+    #[arg(last = true, value_name = "COMMAND", num_args = 1..)]
+    command: Vec<String>,
 }
 
-/// The flags before `--`, and the words after it.
-fn split_command(args: &[String]) -> (&[String], Option<Vec<String>>) {
-    match args.iter().position(|arg| arg == "--") {
-        Some(at) => (&args[..at], Some(args[at + 1..].to_vec())),
-        None => (args, None),
-    }
+/// `baseline save`'s flags, as written.
+#[derive(Debug, Args)]
+struct SaveFlags {
+    /// A report, one run; repeat it for several runs [default: target/instrument/report.json]
+    #[arg(long = "report", value_name = "FILE", conflicts_with_all = ["iterations", "command"])]
+    reports: Vec<PathBuf>,
+    /// Run COMMAND N times and keep every run
+    #[arg(long, value_name = "N", value_parser = run_count, requires = "command")]
+    iterations: Option<u32>,
+    /// The baseline file [default: `performance_baseline.json`]
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The program to run and its arguments, after `--`
+    #[arg(last = true, value_name = "COMMAND", num_args = 1..)]
+    command: Vec<String>,
 }
 
-/// `--iterations N` and the command after `--`, if any, checked together.
-fn iterations_of(
-    count: Option<u32>,
-    command: Option<Vec<String>>,
-) -> Result<Option<Iterations>, UsageError> {
-    match (count, command) {
-        (_, Some(command)) if command.is_empty() => Err(UsageError::EmptyCommand),
-        (count, Some(command)) => Ok(Some(Iterations {
-            count: count.unwrap_or(1),
-            command,
-        })),
-        (Some(_), None) => Err(UsageError::IterationsWithoutCommand),
-        (None, None) => Ok(None),
-    }
+/// `compare`'s flags, as written.
+#[derive(Debug, Args)]
+struct CompareFlags {
+    /// A file written by `baseline save`
+    #[arg(long, value_name = "FILE", required_unless_present = "interleave")]
+    baseline: Option<PathBuf>,
+    /// A report of the candidate, one run; repeat it for several runs
+    /// [default: target/instrument/report.json]
+    #[arg(long = "report", value_name = "FILE", conflicts_with_all = ["iterations", "command"])]
+    reports: Vec<PathBuf>,
+    /// Run COMMAND N times as the candidate's runs
+    #[arg(long, value_name = "N", value_parser = run_count, requires = "command")]
+    iterations: Option<u32>,
+    /// Run both commands N times each, alternately, and compare them (no --baseline):
+    /// `--interleave N -- BASELINE_COMMAND... -- CANDIDATE_COMMAND...`; a command holding `--`
+    /// itself is best wrapped in `sh -c`
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = run_count,
+        requires = "command",
+        conflicts_with_all = ["baseline", "reports", "iterations"]
+    )]
+    interleave: Option<u32>,
+    /// Change accepted as noise, like `5%` [default: 5%]
+    #[arg(long, value_name = "PCT", value_parser = tolerance)]
+    tolerance: Option<f64>,
+    /// Quantiles compared, like `p50,p95,p99` [default: p50,p95]
+    #[arg(
+        long = "quantile",
+        value_name = "LIST",
+        value_parser = quantile,
+        value_delimiter = ',',
+        action = ArgAction::Set
+    )]
+    quantiles: Vec<f64>,
+    /// Confidence of the rank test, like `95%`: its level is 1 - confidence [default: 95%]
+    #[arg(long, value_name = "PCT", value_parser = confidence)]
+    confidence: Option<f64>,
+    /// Calls each side needs, all its runs together [default: 100]
+    #[arg(long, value_name = "N")]
+    min_samples: Option<u64>,
+    /// An inconclusive comparison exits 2 instead of passing
+    #[arg(long)]
+    require_conclusive: bool,
+    /// Also write the comparisons, per-run figures and p-values, as JSON
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The candidate program and its arguments, after `--`; with --interleave, the baseline's
+    /// and the candidate's, `--` between them
+    #[arg(last = true, value_name = "COMMAND", num_args = 1..)]
+    command: Vec<String>,
 }
 
-/// One side's runs: the reports given (the default report when none), or the command's.
-fn runs_of(reports: Vec<PathBuf>, iterations: Option<Iterations>) -> Result<Runs, UsageError> {
-    match iterations {
-        Some(_) if !reports.is_empty() => Err(UsageError::Conflict("--report", "--iterations")),
-        Some(iterations) => Ok(Runs::Command(iterations)),
-        None if reports.is_empty() => Ok(Runs::Reports(vec![default_report()])),
-        None => Ok(Runs::Reports(reports)),
-    }
-}
-
-fn count_flag(flags: &mut Flags<'_>, slot: &mut Option<u32>) -> Result<(), UsageError> {
-    flags.set(slot, "a number of runs like `5`", |v| {
-        v.parse().ok().filter(|&n: &u32| n > 0)
+/// `--iterations N` and the command after `--`: a command given alone runs once.
+fn iterations_of(count: Option<u32>, command: Vec<String>) -> Option<Iterations> {
+    (!command.is_empty()).then(|| Iterations {
+        count: count.unwrap_or(1),
+        command,
     })
 }
 
-fn parse_check(args: &[String]) -> Result<Command, UsageError> {
-    let (args, command) = split_command(args);
-    let mut flags = Flags::new("check", args);
-    let (mut report, mut budgets, mut output) = (None, None, None);
-    let (mut min_samples, mut iterations) = (None, None);
-    let (mut strict, mut require_all, mut allow_empty) = (false, false, false);
-    while let Some(flag) = flags.next_flag() {
-        match flag.as_str() {
-            "--report" => flags.set_path(&mut report)?,
-            "--budgets" => flags.set_path(&mut budgets)?,
-            "--output" => flags.set_path(&mut output)?,
-            "--min-samples" => flags.set(&mut min_samples, "a whole number like `100`", |v| {
-                v.parse().ok()
-            })?,
-            "--iterations" => count_flag(&mut flags, &mut iterations)?,
-            "--strict" => flags.switch(&mut strict)?,
-            "--require-all" => flags.switch(&mut require_all)?,
-            "--allow-empty" => flags.switch(&mut allow_empty)?,
-            "-h" | "--help" => return Ok(Command::Help),
-            _ => return Err(flags.unknown()),
-        }
+/// One side's runs: the command's, or the reports given (the default report when none). clap
+/// has already refused both at once.
+fn runs_of(reports: Vec<PathBuf>, iterations: Option<Iterations>) -> Runs {
+    match iterations {
+        Some(iterations) => Runs::Command(iterations),
+        None if reports.is_empty() => Runs::Reports(vec![default_report()]),
+        None => Runs::Reports(reports),
     }
-    let iterations = iterations_of(iterations, command)?;
-    Ok(Command::Check(CheckArgs {
-        report: report.unwrap_or_else(default_report),
-        budgets,
-        strict,
-        min_samples,
-        require_all,
-        allow_empty,
-        output,
-        iterations,
-    }))
 }
 
-fn parse_save(args: &[String]) -> Result<Command, UsageError> {
-    let (args, command) = split_command(args);
-    let mut flags = Flags::new("baseline save", args);
-    let (mut reports, mut output, mut iterations) = (Vec::new(), None, None);
-    while let Some(flag) = flags.next_flag() {
-        match flag.as_str() {
-            "--report" => flags.add_path(&mut reports)?,
-            "--output" => flags.set_path(&mut output)?,
-            "--iterations" => count_flag(&mut flags, &mut iterations)?,
-            "-h" | "--help" => return Ok(Command::Help),
-            _ => return Err(flags.unknown()),
+impl CheckFlags {
+    fn into_args(self) -> CheckArgs {
+        CheckArgs {
+            report: self.report.unwrap_or_else(default_report),
+            budgets: self.budgets,
+            strict: self.strict,
+            min_samples: self.min_samples,
+            require_all: self.require_all,
+            allow_empty: self.allow_empty,
+            output: self.output,
+            iterations: iterations_of(self.iterations, self.command),
         }
     }
-    Ok(Command::BaselineSave(SaveArgs {
-        runs: runs_of(reports, iterations_of(iterations, command)?)?,
-        output: output.unwrap_or_else(|| PathBuf::from(crate::BASELINE_FILE)),
-    }))
 }
 
-fn parse_compare(args: &[String]) -> Result<Command, UsageError> {
-    let (args, command) = split_command(args);
-    let mut flags = Flags::new("compare", args);
-    let (mut baseline, mut reports, mut output) = (None, Vec::new(), None);
-    let (mut iterations, mut interleave, mut require_conclusive) = (None, None, false);
-    let (mut tolerance, mut confidence, mut quantiles, mut min_samples) = (None, None, None, None);
-    while let Some(flag) = flags.next_flag() {
-        match flag.as_str() {
-            "--baseline" => flags.set_path(&mut baseline)?,
-            "--report" => flags.add_path(&mut reports)?,
-            "--iterations" => count_flag(&mut flags, &mut iterations)?,
-            "--interleave" => count_flag(&mut flags, &mut interleave)?,
-            "--require-conclusive" => flags.switch(&mut require_conclusive)?,
-            "--output" => flags.set_path(&mut output)?,
-            "--tolerance" => flags.set(
-                &mut tolerance,
-                "a percentage like `5%` or a fraction like `0.05`",
-                |v| share(v).filter(|&t| (0.0..=1.0).contains(&t)),
-            )?,
-            "--confidence" => flags.set(
-                &mut confidence,
-                "a percentage like `99%`, above 0 and below 100",
-                |v| share(v).filter(|&c| c > 0.0 && c < 1.0),
-            )?,
-            "--quantile" => flags.set(&mut quantiles, "quantiles like `p50,p95`", |v| {
-                v.split(',').map(quantile).collect::<Option<Vec<f64>>>()
-            })?,
-            "--min-samples" => flags.set(&mut min_samples, "a whole number like `100`", |v| {
-                v.parse().ok()
-            })?,
-            "-h" | "--help" => return Ok(Command::Help),
-            _ => return Err(flags.unknown()),
+impl SaveFlags {
+    fn into_args(self) -> SaveArgs {
+        SaveArgs {
+            runs: runs_of(self.reports, iterations_of(self.iterations, self.command)),
+            output: self
+                .output
+                .unwrap_or_else(|| PathBuf::from(crate::BASELINE_FILE)),
         }
     }
-    let sides = match (interleave, baseline) {
-        (Some(count), baseline) => {
-            let conflict = if baseline.is_some() {
-                Some("--baseline")
-            } else if !reports.is_empty() {
-                Some("--report")
-            } else {
-                iterations.map(|_| "--iterations")
-            };
-            if let Some(other) = conflict {
-                return Err(UsageError::Conflict("--interleave", other));
+}
+
+impl CompareFlags {
+    fn into_args(self) -> Result<CompareArgs, clap::Error> {
+        let sides = match (self.interleave, self.baseline) {
+            (Some(count), _) => {
+                let (baseline, candidate) = two_commands(&self.command).ok_or_else(|| {
+                    usage_error(
+                        "compare",
+                        "`--interleave` needs two commands: \
+                         `-- BASELINE_COMMAND... -- CANDIDATE_COMMAND...`",
+                    )
+                })?;
+                Sides::Interleave {
+                    count,
+                    baseline,
+                    candidate,
+                }
             }
-            let command = command.ok_or(UsageError::InterleaveCommands)?;
-            let Some(at) = command.iter().position(|arg| arg == "--") else {
-                return Err(UsageError::InterleaveCommands);
-            };
-            let (baseline, candidate) = (&command[..at], &command[at + 1..]);
-            if baseline.is_empty() || candidate.is_empty() {
-                return Err(UsageError::InterleaveCommands);
-            }
-            Sides::Interleave {
-                count,
-                baseline: baseline.to_vec(),
-                candidate: candidate.to_vec(),
-            }
-        }
-        (None, Some(baseline)) => Sides::Baseline {
-            baseline,
-            runs: runs_of(reports, iterations_of(iterations, command)?)?,
-        },
-        (None, None) => {
-            return Err(UsageError::Missing {
-                command: "compare",
-                flag: "--baseline",
-            });
-        }
-    };
-    let defaults = CompareOptions::DEFAULT;
-    let options = quantiles
-        .unwrap_or_else(|| DEFAULT_QUANTILES.to_vec())
-        .into_iter()
-        .map(|quantile| CompareOptions {
-            quantile,
-            tolerance: tolerance.unwrap_or(defaults.tolerance),
-            confidence: confidence.unwrap_or(DEFAULT_CONFIDENCE),
-            min_samples: min_samples.unwrap_or(defaults.min_samples),
-            ..defaults
+            (None, baseline) => Sides::Baseline {
+                // clap requires `--baseline` unless `--interleave` is given.
+                baseline: baseline.unwrap_or_default(),
+                runs: runs_of(self.reports, iterations_of(self.iterations, self.command)),
+            },
+        };
+        let defaults = CompareOptions::DEFAULT;
+        let quantiles = if self.quantiles.is_empty() {
+            DEFAULT_QUANTILES.to_vec()
+        } else {
+            self.quantiles
+        };
+        let options = quantiles
+            .into_iter()
+            .map(|quantile| CompareOptions {
+                quantile,
+                tolerance: self.tolerance.unwrap_or(defaults.tolerance),
+                confidence: self.confidence.unwrap_or(DEFAULT_CONFIDENCE),
+                min_samples: self.min_samples.unwrap_or(defaults.min_samples),
+                ..defaults
+            })
+            .collect();
+        Ok(CompareArgs {
+            sides,
+            options,
+            require_conclusive: self.require_conclusive,
+            output: self.output,
         })
-        .collect();
-    Ok(Command::Compare(CompareArgs {
-        sides,
-        options,
-        require_conclusive,
-        output,
-    }))
+    }
+}
+
+/// A usage error of `subcommand` that clap's attributes cannot express, shown as clap shows its
+/// own (message, then the subcommand's usage).
+fn usage_error(subcommand: &str, message: &str) -> clap::Error {
+    let mut line = Line::command();
+    // Built, so the subcommand's usage line starts with the program's name.
+    line.build();
+    match line.find_subcommand_mut(subcommand) {
+        Some(command) => command.error(ErrorKind::WrongNumberOfValues, message),
+        None => line.error(ErrorKind::WrongNumberOfValues, message),
+    }
+}
+
+/// `BASELINE... -- CANDIDATE...`, each side at least its program.
+fn two_commands(words: &[String]) -> Option<(Vec<String>, Vec<String>)> {
+    let at = words.iter().position(|word| word == "--")?;
+    let (baseline, candidate) = (&words[..at], &words[at + 1..]);
+    (!baseline.is_empty() && !candidate.is_empty()).then(|| (baseline.to_vec(), candidate.to_vec()))
+}
+
+/// A number of runs: `5`, at least 1.
+fn run_count(value: &str) -> Result<u32, String> {
+    value
+        .parse()
+        .ok()
+        .filter(|&count: &u32| count > 0)
+        .ok_or_else(|| "expected a number of runs like `5`".to_owned())
+}
+
+fn tolerance(value: &str) -> Result<f64, String> {
+    share(value)
+        .filter(|tolerance| (0.0..=1.0).contains(tolerance))
+        .ok_or_else(|| "expected a percentage like `5%` or a fraction like `0.05`".to_owned())
+}
+
+fn confidence(value: &str) -> Result<f64, String> {
+    share(value)
+        .filter(|&confidence| confidence > 0.0 && confidence < 1.0)
+        .ok_or_else(|| "expected a percentage like `99%`, above 0 and below 100".to_owned())
 }
 
 /// `5%` -> 0.05, `0.05` -> 0.05.
@@ -365,111 +414,29 @@ fn share(value: &str) -> Option<f64> {
 }
 
 /// `p50` -> 0.5, `p99.9` -> 0.999, `max` -> 1, `0.9` -> 0.9.
-fn quantile(value: &str) -> Option<f64> {
+fn quantile(value: &str) -> Result<f64, String> {
     let value = value.trim();
     let parsed = if value == "max" {
-        1.0
+        Some(1.0)
     } else if let Some(percentile) = value.strip_prefix('p') {
         // Rounded so that `p99.9` is the double nearest 0.999, as if written `0.999`.
-        (percentile.parse::<f64>().ok()? * 1e10).round() / 1e12
+        percentile
+            .parse::<f64>()
+            .ok()
+            .map(|percentile| (percentile * 1e10).round() / 1e12)
     } else {
-        value.parse::<f64>().ok()?
+        value.parse::<f64>().ok()
     };
-    (0.0..=1.0).contains(&parsed).then_some(parsed)
-}
-
-/// The flags of one command: `--flag value` or `--flag=value`, each set at most once.
-struct Flags<'a> {
-    command: &'static str,
-    args: std::slice::Iter<'a, String>,
-    flag: String,
-    inline: Option<String>,
-}
-
-impl<'a> Flags<'a> {
-    fn new(command: &'static str, args: &'a [String]) -> Self {
-        Self {
-            command,
-            args: args.iter(),
-            flag: String::new(),
-            inline: None,
-        }
-    }
-
-    fn next_flag(&mut self) -> Option<String> {
-        let arg = self.args.next()?;
-        (self.flag, self.inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        Some(self.flag.clone())
-    }
-
-    fn unknown(&self) -> UsageError {
-        UsageError::UnknownFlag {
-            command: self.command,
-            flag: self.flag.clone(),
-        }
-    }
-
-    fn value(&mut self) -> Result<String, UsageError> {
-        self.inline
-            .take()
-            .or_else(|| self.args.next().cloned())
-            .ok_or_else(|| UsageError::MissingValue(self.flag.clone()))
-    }
-
-    /// Sets `slot` from the next value, converted by `parse`, once.
-    fn set<T>(
-        &mut self,
-        slot: &mut Option<T>,
-        expected: &'static str,
-        parse: impl FnOnce(&str) -> Option<T>,
-    ) -> Result<(), UsageError> {
-        if slot.is_some() {
-            return Err(UsageError::Duplicate(self.flag.clone()));
-        }
-        let value = self.value()?;
-        *slot = Some(parse(&value).ok_or_else(|| UsageError::InvalidValue {
-            flag: self.flag.clone(),
-            expected,
-            found: value,
-        })?);
-        Ok(())
-    }
-
-    /// Adds the next value to `paths`: a flag that may be repeated.
-    fn add_path(&mut self, paths: &mut Vec<PathBuf>) -> Result<(), UsageError> {
-        let mut path = None;
-        self.set_path(&mut path)?;
-        paths.extend(path);
-        Ok(())
-    }
-
-    fn set_path(&mut self, slot: &mut Option<PathBuf>) -> Result<(), UsageError> {
-        self.set(slot, "a path", |value| {
-            (!value.is_empty()).then(|| PathBuf::from(value))
-        })
-    }
-
-    fn switch(&mut self, slot: &mut bool) -> Result<(), UsageError> {
-        if self.inline.is_some() {
-            return Err(UsageError::UnexpectedValue(self.flag.clone()));
-        }
-        if std::mem::replace(slot, true) {
-            return Err(UsageError::Duplicate(self.flag.clone()));
-        }
-        Ok(())
-    }
+    parsed
+        .filter(|quantile| (0.0..=1.0).contains(quantile))
+        .ok_or_else(|| "expected quantiles like `p50,p95`, `max` or `0.9`".to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse_line(line: &str) -> Result<Command, UsageError> {
+    fn parse_line(line: &str) -> Result<Command, clap::Error> {
         let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
         parse(&args)
     }
@@ -479,6 +446,18 @@ mod tests {
             Ok(Command::Check(args)) => args,
             other => panic!("{line}: {other:?}"),
         }
+    }
+
+    /// clap's message for a line that is refused, without its closing usage lines.
+    fn message(line: &str) -> String {
+        let error = parse_line(line).expect_err(line);
+        error.render().to_string()
+    }
+
+    #[test]
+    fn the_command_line_declaration_is_consistent() {
+        // Every `requires`, `conflicts_with` and value name resolves: clap checks it here.
+        Line::command().debug_assert();
     }
 
     #[test]
@@ -526,51 +505,60 @@ mod tests {
             })
         );
         assert_eq!(check("check -- ./bench").iterations.unwrap().count, 1);
-        assert_eq!(
-            parse_line("check --iterations 3"),
-            Err(UsageError::IterationsWithoutCommand)
-        );
-        assert_eq!(
-            parse_line("check --iterations 2 --"),
-            Err(UsageError::EmptyCommand)
-        );
+        for line in ["check --iterations 3", "check --iterations 2 --"] {
+            let message = message(line);
+            assert!(
+                message.contains("required arguments were not provided")
+                    && message.contains("-- <COMMAND>..."),
+                "{message}"
+            );
+        }
     }
 
     #[test]
     fn mistakes_are_named_with_what_was_written() {
-        let message = |line| parse_line(line).unwrap_err().to_string();
+        let cases = [
+            (
+                "check --report a --report b",
+                "the argument '--report <FILE>' cannot be used multiple times",
+            ),
+            (
+                "check --strict --strict",
+                "the argument '--strict' cannot be used multiple times",
+            ),
+            (
+                "check --budgets",
+                "a value is required for '--budgets <FILE>' but none was supplied",
+            ),
+            (
+                "check --strict=yes",
+                "unexpected value 'yes' for '--strict' found; no more were expected",
+            ),
+            ("check --repor x", "a similar argument exists: '--report'"),
+            (
+                "check --iterations 0 -- x",
+                "invalid value '0' for '--iterations <N>': expected a number of runs like `5`",
+            ),
+            (
+                "compare --baseline b --tolerance five",
+                "invalid value 'five' for '--tolerance <PCT>': expected a percentage like `5%` \
+                 or a fraction like `0.05`",
+            ),
+            ("compare", "--baseline <FILE>"),
+            ("chek", "a similar subcommand exists: 'check'"),
+            ("bless", "unrecognized subcommand 'bless'"),
+            ("baseline load", "unrecognized subcommand 'load'"),
+            ("baseline sav", "a similar subcommand exists: 'save'"),
+        ];
+        for (line, expected) in cases {
+            let message = message(line);
+            assert!(message.contains(expected), "{line}: {message}");
+            assert!(message.starts_with("error: "), "{line}: {message}");
+        }
         assert_eq!(
-            message("check --report a --report b"),
-            "duplicate argument `--report`"
+            parse(&[]).unwrap_err().kind(),
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
         );
-        assert_eq!(
-            message("check --strict --strict"),
-            "duplicate argument `--strict`"
-        );
-        assert_eq!(message("check --budgets"), "`--budgets` needs a value");
-        assert_eq!(message("check --strict=yes"), "`--strict` takes no value");
-        assert_eq!(
-            message("check --repor x"),
-            "unknown argument `--repor` for `check`"
-        );
-        assert_eq!(
-            message("check --iterations 0 -- x"),
-            "`--iterations` expects a number of runs like `5`, found `0`"
-        );
-        assert_eq!(
-            message("compare --baseline b --tolerance five"),
-            "`--tolerance` expects a percentage like `5%` or a fraction like `0.05`, found `five`"
-        );
-        assert_eq!(message("compare"), "`compare` needs `--baseline`");
-        assert_eq!(
-            message("bless"),
-            "unknown command `bless`; expected `check`, `baseline save` or `compare`"
-        );
-        assert_eq!(
-            message("baseline load"),
-            "unknown command `baseline load`; expected `check`, `baseline save` or `compare`"
-        );
-        assert_eq!(parse(&[]), Err(UsageError::NoCommand));
     }
 
     #[test]
@@ -612,6 +600,7 @@ mod tests {
         );
         assert!(parse_line("compare --baseline b --confidence 100%").is_err());
         assert!(parse_line("compare --baseline b --quantile p50,p101").is_err());
+        assert!(parse_line("compare --baseline b --quantile p50 --quantile p95").is_err());
     }
 
     #[test]
@@ -630,14 +619,14 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_line("baseline save --iterations 5 -- ./app --fast"),
-            Ok(Command::BaselineSave(SaveArgs {
+            parse_line("baseline save --iterations 5 -- ./app --fast").unwrap(),
+            Command::BaselineSave(SaveArgs {
                 runs: Runs::Command(Iterations {
                     count: 5,
                     command: vec!["./app".to_owned(), "--fast".to_owned()],
                 }),
                 output: "performance_baseline.json".into(),
-            }))
+            })
         );
         let Ok(Command::Compare(args)) =
             parse_line("compare --interleave 6 -- ./old --seed 1 -- ./new --seed 1")
@@ -652,39 +641,61 @@ mod tests {
                 candidate: vec!["./new".into(), "--seed".into(), "1".into()],
             }
         );
-        let message = |line| parse_line(line).unwrap_err().to_string();
-        assert_eq!(
-            message("baseline save --report r --iterations 2 -- ./app"),
-            "`--report` and `--iterations` cannot be used together"
-        );
-        assert_eq!(
-            message("compare --baseline b --interleave 2 -- a -- b"),
-            "`--interleave` and `--baseline` cannot be used together"
-        );
-        assert_eq!(
-            message("compare --interleave 2 -- ./only"),
-            "`--interleave` needs two commands: `-- BASELINE_COMMAND... -- CANDIDATE_COMMAND...`"
-        );
+        let cases = [
+            (
+                "baseline save --report r --iterations 2 -- ./app",
+                "the argument '--report <FILE>' cannot be used with",
+            ),
+            (
+                "baseline save --report r -- ./app",
+                "the argument '--report <FILE>' cannot be used with",
+            ),
+            (
+                "compare --baseline b --interleave 2 -- a -- b",
+                "'--baseline <FILE>' cannot be used with '--interleave <N>'",
+            ),
+            (
+                "compare --interleave 2 -- ./only",
+                "`--interleave` needs two commands: `-- BASELINE_COMMAND... -- CANDIDATE_COMMAND...`",
+            ),
+            (
+                "compare --interleave 2 -- ./old --",
+                "`--interleave` needs two commands",
+            ),
+        ];
+        for (line, expected) in cases {
+            let message = message(line);
+            assert!(message.contains(expected), "{line}: {message}");
+        }
     }
 
     #[test]
     fn baseline_save_defaults_and_help_anywhere() {
         assert_eq!(
-            parse_line("baseline save"),
-            Ok(Command::BaselineSave(SaveArgs {
+            parse_line("baseline save").unwrap(),
+            Command::BaselineSave(SaveArgs {
                 runs: Runs::Reports(vec![default_report()]),
                 output: "performance_baseline.json".into(),
-            }))
+            })
         );
         for line in [
             "--help",
             "-h",
+            "help",
             "check --help",
             "compare -h",
             "baseline --help",
+            "help compare",
         ] {
-            assert_eq!(parse_line(line), Ok(Command::Help), "{line}");
+            assert_eq!(
+                parse_line(line).unwrap_err().kind(),
+                ErrorKind::DisplayHelp,
+                "{line}"
+            );
         }
-        assert_eq!(parse_line("--version"), Ok(Command::Version));
+        assert_eq!(
+            parse_line("--version").unwrap_err().kind(),
+            ErrorKind::DisplayVersion
+        );
     }
 }

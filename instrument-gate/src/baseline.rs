@@ -306,8 +306,16 @@ mod tests {
             out.contains("compare --baseline FILE [--report FILE]... [OPTIONS]"),
             "{out}"
         );
-        assert!(out.contains("repeat it for several runs"), "{out}");
-        assert!(out.contains("--interleave N -- BASELINE_COMMAND... -- CANDIDATE_COMMAND..."));
+        assert!(
+            out.contains("--interleave N [OPTIONS] -- BASELINE_COMMAND... -- CANDIDATE_COMMAND..."),
+            "{out}"
+        );
+        for command in [&["baseline", "save", "--help"][..], &["compare", "--help"]] {
+            let (status, out, _) = gate(command);
+            assert_eq!(status, 0);
+            assert!(out.contains("--report <FILE>"), "{out}");
+            assert!(out.contains("repeat it for several runs"), "{out}");
+        }
     }
 
     #[test]

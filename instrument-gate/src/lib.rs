@@ -49,7 +49,8 @@
 //!
 //! A missing report is never a pass: CI fails when the program did not run or did not write it.
 //!
-//! Output is plain ASCII unless stdout is a terminal and neither `CI` nor `NO_COLOR` is set.
+//! Output is colored on a terminal and plain ASCII otherwise; `NO_COLOR` turns colors off and
+//! `CLICOLOR_FORCE` on, as for the runtime's report ([`TableStyle::for_stream`]).
 //!
 //! # Example
 //!
@@ -68,6 +69,7 @@
 
 use std::io::Write;
 
+use clap::error::ErrorKind;
 use instrument_runtime::{TableStyle, printable};
 
 mod across;
@@ -102,12 +104,13 @@ pub const BASELINE_FILE: &str = "performance_baseline.json";
 pub const BASELINE_SCHEMA: &str = "instrument.baseline/1";
 
 /// Runs the gate with `args` (the arguments after the program's name) and returns its exit
-/// status. Tables and results go to `out`, errors and warnings to `err`, in plain ASCII.
+/// status. Tables, results, help and version go to `out`; errors, usage mistakes and warnings to
+/// `err`; all in plain ASCII.
 ///
 /// ```
 /// let (mut out, mut err) = (Vec::new(), Vec::new());
 /// assert_eq!(instrument_gate::run(&["--help".to_owned()], &mut out, &mut err), instrument_gate::EXIT_PASS);
-/// assert!(String::from_utf8(out).unwrap().starts_with("usage: instrument-gate"));
+/// assert!(String::from_utf8(out).unwrap().contains("Usage: instrument-gate check"));
 /// ```
 pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     run_with_color(args, out, err, false)
@@ -119,7 +122,9 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
 /// let (mut out, mut err) = (Vec::new(), Vec::new());
 /// let status = instrument_gate::run_with_color(&["chek".to_owned()], &mut out, &mut err, true);
 /// assert_eq!(status, instrument_gate::EXIT_ERROR);
-/// assert!(String::from_utf8(err).unwrap().contains("unknown command `chek`"));
+/// let err = String::from_utf8(err).unwrap();
+/// assert!(err.contains("unrecognized subcommand 'chek'"));
+/// assert!(err.contains("a similar subcommand exists: 'check'"));
 /// ```
 pub fn run_with_color(
     args: &[String],
@@ -134,36 +139,38 @@ pub fn run_with_color(
     };
     let mut console = Console { out, err, style };
     match args::parse(args) {
-        Ok(args::Command::Help) => {
-            console.print(USAGE);
-            EXIT_PASS
-        }
-        Ok(args::Command::Version) => {
-            console.print(&format!("instrument-gate {}\n", env!("CARGO_PKG_VERSION")));
-            EXIT_PASS
-        }
         Ok(args::Command::Check(args)) => check::check(&args, &mut console),
         Ok(args::Command::BaselineSave(args)) => baseline::save(&args, &mut console),
         Ok(args::Command::Compare(args)) => compare::compare(&args, &mut console),
-        Err(error) => {
-            console.error(&format!("{error}\nsee `instrument-gate --help`"));
+        // Asked-for help and the version are the answer, on stdout; every other "error" of
+        // clap's is a usage mistake (help shown for a bare command included): stderr, status 2.
+        Err(shown)
+            if matches!(
+                shown.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            console.print(&shown.render().to_string());
+            EXIT_PASS
+        }
+        Err(mistake) => {
+            console.usage(&mistake.render().to_string());
             EXIT_ERROR
         }
     }
 }
 
-/// Whether to color the output: only when stdout is a terminal, and neither `CI` nor `NO_COLOR`
-/// is set to a non-empty value.
+/// Whether to color the output written to a stream that is, or is not, a terminal: the policy
+/// of the runtime's report at exit, [`TableStyle::for_stream`] (`NO_COLOR`, `CLICOLOR_FORCE`,
+/// else the terminal decides).
 ///
 /// ```
+/// # if std::env::var_os("CLICOLOR_FORCE").is_none() {
 /// assert!(!instrument_gate::color_wanted(false));
+/// # }
 /// ```
 pub fn color_wanted(stdout_is_terminal: bool) -> bool {
-    table::color_for(
-        stdout_is_terminal,
-        std::env::var_os("CI").as_deref(),
-        std::env::var_os("NO_COLOR").as_deref(),
-    )
+    TableStyle::for_stream(stdout_is_terminal) == TableStyle::Color
 }
 
 /// Where the gate writes, and how.
@@ -193,6 +200,13 @@ impl Console<'_> {
         self.message("", message);
     }
 
+    /// clap's message about the command line, as clap words it (`error: ...`, a tip, the usage);
+    /// it quotes what was written, so its lines are escaped like the others.
+    fn usage(&mut self, message: &str) {
+        let lines: Vec<_> = message.split('\n').map(printable).collect();
+        let _ = write!(self.err, "{}", lines.join("\n"));
+    }
+
     /// Messages quote reports, baselines and parser errors about them: each line is printed
     /// with its control characters escaped.
     fn message(&mut self, kind: &str, message: &str) {
@@ -200,62 +214,3 @@ impl Console<'_> {
         let _ = writeln!(self.err, "instrument-gate: {kind}{}", lines.join("\n"));
     }
 }
-
-const USAGE: &str = "\
-usage: instrument-gate check [--report FILE] [--budgets FILE] [--strict] [--min-samples N]
-                             [--require-all] [--allow-empty] [--output FILE]
-                             [--iterations N -- COMMAND...]
-       instrument-gate baseline save [--report FILE]... [--output FILE]
-       instrument-gate baseline save --iterations N [--output FILE] -- COMMAND...
-       instrument-gate compare --baseline FILE [--report FILE]... [OPTIONS]
-       instrument-gate compare --baseline FILE --iterations N [OPTIONS] -- COMMAND...
-       instrument-gate compare --interleave N [OPTIONS] -- BASELINE_COMMAND... -- CANDIDATE_COMMAND...
-       instrument-gate --help | --version
-
-check: judge every budgeted node of a report against its latency budget
-  --report FILE      the report (default target/instrument/report.json)
-  --budgets FILE     a budgets file (performance_budgets.yaml) overriding the code's budgets
-  --strict           a node in the budgets file that no function has is an error
-  --min-samples N    calls every node needs to be judged (default: each budget's min_samples)
-  --require-all      a node with too few calls fails the gate (default: reported only)
-  --allow-empty      pass when no node could be judged (default: exit 2)
-  --output FILE      where to write ci_performance_report.json (default: beside the report)
-  --iterations N -- COMMAND...
-                     run COMMAND N times, each with a fresh INSTRUMENT_REPORT_DIR, merge the
-                     reports into --report; when every run has min_samples calls, a statistic
-                     fails when it is over budget in more than half of the runs (the median
-                     run is shown, with the runs' spread); otherwise the merged one is judged
-
-baseline save: keep each run's latency histograms as the baseline for `compare`
-  --report FILE      a report, one run; repeat it for several runs (default
-                     target/instrument/report.json)
-  --iterations N -- COMMAND...
-                     run COMMAND N times and keep every run
-  --output FILE      the baseline file (default performance_baseline.json)
-
-compare: is each node slower than the baseline? Runs are the evidence: per quantile, the rank
-test (Mann-Whitney) of the candidate runs' quantiles against the baseline runs' scaled by
-1 + tolerance; slower only when significant. One run a side, or too few runs to reach the
-level (4 a side at 5%, 5 recommended), is inconclusive: reported, exit 0
-  --baseline FILE    a file written by `baseline save`
-  --report FILE      a report of the candidate, one run; repeat it for several runs (default
-                     target/instrument/report.json)
-  --iterations N -- COMMAND...
-                     run COMMAND N times as the candidate's runs
-  --interleave N -- BASELINE_COMMAND... -- CANDIDATE_COMMAND...
-                     run both commands N times each, alternately, and compare them (no
-                     --baseline); a command holding `--` itself is best wrapped in `sh -c`
-  --tolerance PCT    change accepted as noise, like `5%` (default 5%)
-  --quantile LIST    quantiles compared, like `p50,p95,p99` (default p50,p95)
-  --confidence PCT   confidence of the rank test, like `95%`: its level is 1 - confidence
-                     (default 95%)
-  --min-samples N    calls each side needs, all its runs together (default 100)
-  --require-conclusive
-                     an inconclusive comparison exits 2 instead of passing
-  --output FILE      also write the comparisons, per-run figures and p-values, as JSON
-
-exit status: 0 every budget holds / no node is slower; 1 a budget is broken / a node is
-slower; 2 bad arguments, a missing or invalid report, budgets file or baseline, a failing
-command, nothing to judge, or an inconclusive comparison under --require-conclusive
-output: colored on a terminal; plain ASCII otherwise, or when CI or NO_COLOR is set
-";

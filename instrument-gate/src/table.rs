@@ -1,20 +1,8 @@
 //! Aligned text tables: plain ASCII, or with the verdict column colored on a terminal.
 
-use std::ffi::OsStr;
 use std::fmt::Write as _;
 
 use instrument_runtime::{TableStyle, printable};
-
-/// Color only on a terminal, and never in CI (`CI` set) or when `NO_COLOR` is set (see
-/// <https://no-color.org>); both count when set to anything but the empty string.
-pub(crate) fn color_for(
-    stdout_is_terminal: bool,
-    ci: Option<&OsStr>,
-    no_color: Option<&OsStr>,
-) -> bool {
-    let set = |value: Option<&OsStr>| value.is_some_and(|value| !value.is_empty());
-    stdout_is_terminal && !set(ci) && !set(no_color)
-}
 
 /// A table: a header, rows of cells, and which columns are text (left-aligned; the others are
 /// numbers) and which one holds the verdict.
@@ -144,16 +132,5 @@ evil\\r\\x1b[2Kname    71.8ms  FAIL
 sanitization          956us  pass
 "
         );
-    }
-
-    #[test]
-    fn color_needs_a_terminal_outside_ci_without_no_color() {
-        let set = Some(OsStr::new("1"));
-        let empty = Some(OsStr::new(""));
-        assert!(color_for(true, None, None));
-        assert!(color_for(true, empty, empty));
-        assert!(!color_for(false, None, None));
-        assert!(!color_for(true, set, None));
-        assert!(!color_for(true, None, set));
     }
 }

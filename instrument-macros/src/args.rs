@@ -236,13 +236,7 @@ fn unknown_argument(kind: Kind, name: &str) -> String {
             owner.name()
         );
     }
-    let closest = kind
-        .keys()
-        .iter()
-        .map(|key| (edit_distance(name, key), !same_letters(name, key), *key))
-        .min()
-        .filter(|(distance, _, key)| *distance <= key.len() / 3 + 1);
-    if let Some((_, _, key)) = closest {
+    if let Some(key) = instrument_duration::suggest::closest(name, kind.keys().iter().copied()) {
         return format!("unknown argument `{name}` for `#[{attr}]`; a similar argument is `{key}`");
     }
     let expected: Vec<String> = kind.keys().iter().map(|key| format!("`{key}`")).collect();
@@ -253,55 +247,9 @@ fn unknown_argument(kind: Kind, name: &str) -> String {
     format!("unknown argument `{name}` for `#[{attr}]`; expected {expected}")
 }
 
-/// Edit distance counting a swap of two neighbours as one edit (`nmae` -> `name`), for "similar
-/// argument" hints on short keys.
-fn edit_distance(left: &str, right: &str) -> usize {
-    let (left, right): (Vec<char>, Vec<char>) = (left.chars().collect(), right.chars().collect());
-    let mut table = vec![vec![0; right.len() + 1]; left.len() + 1];
-    for (i, row) in table.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in table[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=left.len() {
-        for j in 1..=right.len() {
-            let substitution = table[i - 1][j - 1] + usize::from(left[i - 1] != right[j - 1]);
-            let mut best = substitution
-                .min(table[i - 1][j] + 1)
-                .min(table[i][j - 1] + 1);
-            if i > 1 && j > 1 && left[i - 1] == right[j - 2] && left[i - 2] == right[j - 1] {
-                best = best.min(table[i - 2][j - 2] + 1);
-            }
-            table[i][j] = best;
-        }
-    }
-    table[left.len()][right.len()]
-}
-
-/// Whether two words are made of the same letters (`p59` and `p95`): on a tie, the likelier typo.
-fn same_letters(left: &str, right: &str) -> bool {
-    let sorted = |word: &str| {
-        let mut letters: Vec<char> = word.chars().collect();
-        letters.sort_unstable();
-        letters
-    };
-    sorted(left) == sorted(right)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Kind, edit_distance, unknown_argument};
-
-    #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("name", "name"), 0);
-        assert_eq!(edit_distance("nmae", "name"), 1);
-        assert_eq!(edit_distance("p59", "p95"), 1);
-        assert_eq!(edit_distance("p59", "p50"), 1);
-        assert_eq!(edit_distance("inflight", "in_flight"), 1);
-        assert_eq!(edit_distance("", "max"), 3);
-    }
+    use super::{Kind, unknown_argument};
 
     #[test]
     fn unknown_arguments_are_explained() {

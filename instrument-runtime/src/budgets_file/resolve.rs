@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::fmt;
 
 use instrument_duration::format_nanos;
+use instrument_duration::suggest::closest;
 use serde::{Deserialize, Serialize};
 
 use super::diagnostic::{BudgetsFileDiagnostic, DiagnosticKind, Sink};
-use super::values::did_you_mean;
 use super::{BudgetsFile, FileEntry, Section};
 use crate::budget::Quantile;
 use crate::node::{Budget, NodeMeta};
@@ -252,7 +252,7 @@ pub(super) fn resolve(file: &BudgetsFile, nodes: &[NodeBudgetInput], strict: boo
     let sink = if strict { &mut errors } else { &mut warnings };
     let listed = listed(&known);
     for entry in unknown.iter().take(MAX_UNKNOWN_REPORTED) {
-        let suggestion = did_you_mean(&entry.node, known.iter().copied())
+        let suggestion = closest(&entry.node, known.iter().copied())
             .map(|node| format!("did you mean `{node}`? "))
             .unwrap_or_default();
         sink.push(

@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use instrument_duration::suggest::closest;
 use instrument_duration::{BudgetKey, format_nanos, parse_nanos};
 
 use super::diagnostic::{DiagnosticKind, Position, Sink};
-use super::values::{count, did_you_mean, tolerance};
+use super::values::{count, tolerance};
 use super::yaml::{Value, Yaml};
 use super::{BudgetsFile, FileEntry, Section};
 use crate::budget::Quantile;
@@ -250,7 +251,7 @@ fn scalar<T>(
 }
 
 fn unknown_key(at: Position, path: &str, name: &str, known: &[&str], sink: &mut Sink<'_>) {
-    let suggestion = did_you_mean(name, known.iter().copied())
+    let suggestion = closest(name, known.iter().copied())
         .map(|key| format!("did you mean `{key}`? "))
         .unwrap_or_default();
     sink.push(
