@@ -2,23 +2,38 @@
 //! (`tests/fixtures/calibration.rs`), a CPU-bound step and an I/O-like step whose wait differs
 //! between runs, run on this machine as CI would run it, then judged by the gate in-process.
 //!
-//! The suite's tests are built so that the machine's speed cannot flip them: the I/O-like
-//! factors of the runs are chosen (spread over ±25% and interleaved between the sides), so only
-//! the machine's own noise is left, and a regression needs the candidate's runs to be above the
-//! baseline's by more than the tolerance; a step 30% slower against a 10% tolerance leaves 18% of
-//! room. The suite takes seven runs a side, not the five the README's rates are measured with:
-//! one run that the machine slowed (a neighbour's build) can then sit above every run of the
-//! other side, 7 of the 49 pairs the wrong way round, and the rank test still calls the change
-//! (p = 0.013, under the one-sided 2.5%); with five a side, such a run made it inconclusive. `long_calibration` (ignored; run by hand) repeats whole comparisons with factors drawn
-//! at random, and prints the rates the README gives.
+//! The suite's tests are built so that the machine's speed cannot flip them:
+//!
+//! - the CPU-bound step spins on its thread's CPU clock (`--cpu-us`), so a neighbour slowing
+//!   the core (which once spread the baseline's runs over 241..369 µs in CI, a step of fixed
+//!   work, and left a 30% slower step inconclusive) does not move it; preemption, timer slack,
+//!   wake-ups and the loaded run stay real;
+//! - the I/O-like factors of the runs are chosen (spread over ±25% and interleaved between the
+//!   sides), so only the machine's own noise is left;
+//! - the runs of the three sets alternate, in an order that rotates every round, so drift on
+//!   the machine falls on every set alike;
+//! - the tests that run the fixture take one lock, so the suite's own runs never load each
+//!   other; other test binaries run one after another;
+//! - a regression needs the candidate's runs above the baseline's by more than the band (10%,
+//!   or twice the runs' own spread if larger): a step 30% slower leaves 18% of room, and seven
+//!   runs a side leave room for one run the machine slowed (7 of the 49 pairs out of order, and
+//!   the rank test still calls the change, p = 0.013).
+//!
+//! `long_calibration` (ignored; run by hand) repeats whole comparisons with factors drawn at
+//! random and the CPU step of fixed work, as a real program has it, and prints the rates the
+//! README gives.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// Rounds of mixing per call of the CPU-bound step: about 0.25 ms in a debug build here.
-const WORK: &str = "30000";
+/// The CPU-bound step of the long calibration: 30,000 rounds of mixing, about 0.25 ms in a
+/// debug build here, as fast as the machine is at the time.
+const WORK: [&str; 2] = ["--work", "30000"];
+/// The suite's CPU-bound step: 0.25 ms of the thread's CPU time, whatever the machine's speed.
+const CPU_CLOCK: [&str; 2] = ["--cpu-us", "250"];
 /// Calls per run: a run takes about 0.15 s.
 const CALLS: &str = "200";
 
@@ -32,10 +47,18 @@ const SUITE_QUANTILES: &str = "p50";
 const BASELINE_WAITS: [u32; 7] = [80, 115, 95, 125, 100, 90, 108];
 const CANDIDATE_WAITS: [u32; 7] = [120, 85, 105, 78, 110, 96, 88];
 
+/// Held by every test that runs the fixture: one at a time.
+static REAL_TIMING: Mutex<()> = Mutex::new(());
+
+fn real_timing() -> MutexGuard<'static, ()> {
+    // A test that failed holding the lock leaves nothing behind that the next one needs.
+    REAL_TIMING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Runs the fixture once with `extra` flags, its report in `dir`; returns the report's path.
 fn run_fixture(dir: &Path, extra: &[&str]) -> PathBuf {
     let output = Command::new(env!("CARGO_BIN_EXE_calibration-fixture"))
-        .args(["--calls", CALLS, "--work", WORK])
+        .args(["--calls", CALLS])
         .args(extra)
         .env("INSTRUMENT_REPORT_DIR", dir)
         .env_remove("INSTRUMENT_REPORT")
@@ -45,12 +68,20 @@ fn run_fixture(dir: &Path, extra: &[&str]) -> PathBuf {
     dir.join("report.json")
 }
 
-/// A run with its I/O-like factor fixed (`None`: drawn by the run), `slower` percent more CPU
-/// work, and, when `loaded`, two busy processes spinning for its whole length.
-fn run(dir: &Path, name: &str, wait: Option<u32>, slower: u32, loaded: bool) -> PathBuf {
+/// A run with the CPU step `cpu` (`WORK` or `CPU_CLOCK`), its I/O-like factor fixed (`None`:
+/// drawn by the run), `slower` percent more CPU work, and, when `loaded`, two busy processes
+/// spinning for its whole length.
+fn run(
+    dir: &Path,
+    name: &str,
+    cpu: [&str; 2],
+    wait: Option<u32>,
+    slower: u32,
+    loaded: bool,
+) -> PathBuf {
     let dir = dir.join(name);
     let (wait, slower) = (wait.map(|w| w.to_string()), slower.to_string());
-    let mut extra = vec!["--cpu-slower", slower.as_str()];
+    let mut extra = vec![cpu[0], cpu[1], "--cpu-slower", slower.as_str()];
     if let Some(wait) = &wait {
         extra.extend(["--wait-factor", wait.as_str()]);
     }
@@ -115,22 +146,28 @@ fn compare(
 }
 
 /// The baseline, an equal candidate with its third run loaded, and a candidate whose CPU step
-/// is 30% slower, run alternately so that drift on the machine falls on every side alike.
+/// is 30% slower, run in turn, the order rotating every round, so that drift on the machine
+/// falls on every set alike.
 fn three_sets(dir: &Path) -> [Vec<PathBuf>; 3] {
     let mut sets = [Vec::new(), Vec::new(), Vec::new()];
     for i in 0..BASELINE_WAITS.len() {
-        let (b, c) = (Some(BASELINE_WAITS[i]), Some(CANDIDATE_WAITS[i]));
-        sets[0].push(run(dir, &format!("baseline-{i}"), b, 0, false));
-        sets[1].push(run(dir, &format!("equal-{i}"), c, 0, i == 2));
-        sets[2].push(run(dir, &format!("slower-{i}"), c, 30, false));
+        for set in (0..3).map(|turn| (turn + i) % 3) {
+            let (name, wait, slower) = match set {
+                0 => ("baseline", BASELINE_WAITS[i], 0),
+                1 => ("equal", CANDIDATE_WAITS[i], 0),
+                _ => ("slower", CANDIDATE_WAITS[i], 30),
+            };
+            let loaded = set == 1 && i == 2;
+            let name = format!("{name}-{i}");
+            sets[set].push(run(dir, &name, CPU_CLOCK, Some(wait), slower, loaded));
+        }
     }
     sets
 }
 
 #[test]
-#[ignore = "real timing: even seven runs a side were left inconclusive by a loaded CI machine \
-            (baseline runs 241..369 us); run by hand with `-- --ignored`"]
 fn the_same_binary_is_not_slower_and_a_step_30_percent_slower_is() {
+    let _one_at_a_time = real_timing();
     let dir = common::scratch_dir("calibration");
     let [baseline, equal, slower] = three_sets(&dir);
 
@@ -156,14 +193,15 @@ fn the_same_binary_is_not_slower_and_a_step_30_percent_slower_is() {
 
 #[test]
 fn one_run_against_one_is_never_called_slower() {
+    let _one_at_a_time = real_timing();
     let dir = common::scratch_dir("calibration-one-run");
-    let baseline = [run(&dir, "baseline", Some(100), 0, false)];
+    let baseline = [run(&dir, "baseline", CPU_CLOCK, Some(100), 0, false)];
     for (name, wait, slower) in [
         ("waits-longer", 125, 0),
         ("waits-shorter", 75, 0),
         ("cpu", 100, 30),
     ] {
-        let candidate = [run(&dir, name, Some(wait), slower, false)];
+        let candidate = [run(&dir, name, CPU_CLOCK, Some(wait), slower, false)];
         let (status, out) = compare(&dir.join(name), &baseline, &candidate, "p50,p95");
         assert_eq!(status, 0, "{out}");
         assert!(!out.contains("SLOWER"), "{out}");
@@ -182,6 +220,7 @@ fn one_run_against_one_is_never_called_slower() {
 #[test]
 #[ignore = "takes minutes: run by hand to measure the rates the README gives"]
 fn long_calibration() {
+    let _one_at_a_time = real_timing();
     let comparisons: usize = std::env::var("CALIBRATION_COMPARISONS")
         .ok()
         .and_then(|value| value.parse().ok())
@@ -193,9 +232,9 @@ fn long_calibration() {
         let dir = dir.join(round.to_string());
         let mut sets = [Vec::new(), Vec::new(), Vec::new()];
         for i in 0..5 {
-            sets[0].push(run(&dir, &format!("baseline-{i}"), None, 0, false));
-            sets[1].push(run(&dir, &format!("equal-{i}"), None, 0, i == 2));
-            sets[2].push(run(&dir, &format!("slower-{i}"), None, 30, false));
+            sets[0].push(run(&dir, &format!("baseline-{i}"), WORK, None, 0, false));
+            sets[1].push(run(&dir, &format!("equal-{i}"), WORK, None, 0, i == 2));
+            sets[2].push(run(&dir, &format!("slower-{i}"), WORK, None, 30, false));
         }
         let [baseline, equal, slower] = &sets;
         let (status, out) = compare(&dir.join("equal"), baseline, equal, "p50,p95");

@@ -78,6 +78,33 @@ pub(crate) fn ratio(baseline: &[f64], candidate: &[f64]) -> Option<f64> {
     Some(median_of_sorted(&ratios))
 }
 
+/// How far runs scatter on their own: the median, over the runs of both sides, of each run's
+/// relative distance from its own side's median run (`|run ÷ median − 1|`). A side of one run has
+/// nothing to scatter and adds nothing; `None` when neither side has two runs or a median is 0.
+///
+/// The median of the distances, not their mean, so one run that the machine slowed (a neighbour's
+/// build) moves it little: the spread measured is the runs' usual one.
+pub(crate) fn spread(baseline: &[f64], candidate: &[f64]) -> Option<f64> {
+    let mut distances = Vec::new();
+    for side in [baseline, candidate] {
+        if side.len() < 2 {
+            continue;
+        }
+        let mut sorted = side.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let middle = median_of_sorted(&sorted);
+        if middle <= 0.0 {
+            return None;
+        }
+        distances.extend(side.iter().map(|run| (run / middle - 1.0).abs()));
+    }
+    if distances.is_empty() {
+        return None;
+    }
+    distances.sort_by(f64::total_cmp);
+    Some(median_of_sorted(&distances))
+}
+
 /// The median of sorted, non-empty values.
 pub(crate) fn median_of_sorted(values: &[f64]) -> f64 {
     let middle = values.len() / 2;
@@ -208,6 +235,19 @@ mod tests {
         assert!((exact - approximate).abs() < 0.005, "{exact} {approximate}");
         assert!(close(upper_tail(0.0), 0.5));
         assert!((upper_tail(1.959_964) - 0.025).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_spread_is_the_usual_distance_of_a_run_from_its_sides_median() {
+        // Distances 0.1, 0.05, 0, 0.05, 0.1 and 0.2, 0, 0, 0, 4 (one run five times slower):
+        // their median, 0.05, is the runs' usual scatter, which the slow run hardly moves.
+        let s = spread(&[90.0, 95.0, 100.0, 105.0, 110.0], &[80.0, 100.0, 100.0, 100.0, 500.0])
+            .unwrap();
+        assert!(close(s, 0.05), "{s}");
+        // A side of one run adds nothing; two of them leave nothing to measure.
+        assert!(close(spread(&[100.0], &[90.0, 100.0, 110.0]).unwrap(), 0.1));
+        assert_eq!(spread(&[100.0], &[130.0]), None);
+        assert_eq!(spread(&[0.0, 0.0], &[1.0, 1.0]), None);
     }
 
     #[test]
