@@ -15,9 +15,9 @@
 //! - the tests that run the fixture take one lock, so the suite's own runs never load each
 //!   other; other test binaries run one after another;
 //! - a regression needs the candidate's runs above the baseline's by more than the band (10%,
-//!   or twice the runs' own spread if larger): a step 30% slower leaves 18% of room, and seven
-//!   runs a side leave room for one run the machine slowed (7 of the 49 pairs out of order, and
-//!   the rank test still calls the change, p = 0.013).
+//!   or twice the runs' own spread if larger), with any one run left out: a step 30% slower
+//!   leaves 18% of room, and seven runs a side leave room for six pairs out of order (a run
+//!   that came out below six of the other side's; p = 0.018 with any one run left out).
 //!
 //! `long_calibration` (ignored; run by hand) repeats whole comparisons with factors drawn at
 //! random and the CPU step of fixed work, as a real program has it, and prints the rates the

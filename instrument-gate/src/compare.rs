@@ -90,10 +90,10 @@ const METHOD: &str = "mann-whitney rank test on per-run quantiles (exact distrib
                       tolerance, the larger of the tolerance and twice the runs' spread within \
                       a side, with every set of one run left out; ratio: hodges-lehmann";
 
-/// The noise floor, in runs' spreads: a change must leave the band of this many times the usual distance
-/// of a run from its side's median. Two: for runs scattered normally, the median distance is
-/// 0.67 standard deviations, so the floor is 1.35 of them; a row whose runs are steady (a
-/// CPU-bound step, runs within a few percent) keeps the tolerance asked for.
+/// The noise floor, in runs' spreads: a change must leave a band this many times the usual
+/// distance of a run from its side's median. Two: for runs scattered normally, the median
+/// distance is 0.67 standard deviations, so the floor is 1.35 of them; a row whose runs are
+/// steady (a CPU-bound step, runs within a few percent) keeps the tolerance asked for.
 const NOISE_FLOOR_SPREADS: f64 = 2.0;
 
 /// Runs `compare` and returns the exit status.

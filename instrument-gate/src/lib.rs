@@ -34,9 +34,12 @@
 //! [`BASELINE_FILE`], from `--report` given once per run or from `--iterations N -- COMMAND`.
 //! `compare` asks, per node and quantile, whether the candidate's runs are slower: the
 //! Mann-Whitney rank test of the candidate runs' quantiles against the baseline runs' scaled by
-//! `1 + tolerance`, exact for small counts, at the level `1 - confidence` (5%). With one run on a
-//! side, or too few runs for the test ever to reach the level (4 a side at 5%), the comparison is
-//! inconclusive: reported, and a pass unless `--require-conclusive`. `--interleave N` runs a
+//! `1 + band`, exact for small counts, at the level `1 - confidence` (5%), and significant still
+//! with any one run of either side left out. The band is the tolerance, or twice the runs' own
+//! spread within a side when that is larger, so runs that scatter widely are not called slower
+//! by a chance ordering. With one run on a side, or too few runs for the test ever to reach the
+//! level (5 a side at 5%), the comparison is inconclusive: reported, and a pass unless
+//! `--require-conclusive`. `--interleave N` runs a
 //! baseline and a candidate command alternately and compares them.
 //!
 //! # Exit status
@@ -235,8 +238,9 @@ baseline save: keep each run's latency histograms as the baseline for `compare`
 
 compare: is each node slower than the baseline? Runs are the evidence: per quantile, the rank
 test (Mann-Whitney) of the candidate runs' quantiles against the baseline runs' scaled by
-1 + tolerance; slower only when significant. One run a side, or too few runs to reach the
-level (4 a side at 5%, 5 recommended), is inconclusive: reported, exit 0
+1 + band, the band being the tolerance or twice the runs' own spread if larger; slower only
+when significant with any one run left out. One run a side, or too few runs to reach the
+level (5 a side at 5%), is inconclusive: reported, exit 0
   --baseline FILE    a file written by `baseline save`
   --report FILE      a report of the candidate, one run; repeat it for several runs (default
                      target/instrument/report.json)
