@@ -39,7 +39,7 @@ const CALLS: &str = "200";
 
 /// The suite judges the median only. A p95 of the I/O-like wait is the machine's wake-up delay
 /// under load, 0.4 to 12 ms between runs of one binary: the band and the rule of one run left
-/// out make a chance ordering of such runs rarely called (none in 240 comparisons of the long
+/// out make a chance ordering of such runs rarely called (none in 360 comparisons of the long
 /// calibration, 3 in 240 before them), not never, and the suite must never fail for the
 /// machine's sake. No p50 was ever called slower there.
 const SUITE_QUANTILES: &str = "p50";
