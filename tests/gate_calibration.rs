@@ -20,8 +20,8 @@
 //!   that came out below six of the other side's; p = 0.018 with any one run left out).
 //!
 //! `long_calibration` (ignored; run by hand) repeats whole comparisons with factors drawn at
-//! random and the CPU step of fixed work, as a real program has it, and prints the rates the
-//! README gives.
+//! random and the CPU step of fixed work, as a real program has it (or the suite's, with
+//! `CALIBRATION_CPU_CLOCK=1`), and prints the rates the README gives.
 
 mod common;
 
