@@ -154,9 +154,9 @@ enum Commands {
     /// Is each node slower than the baseline? Runs are the evidence
     ///
     /// Per quantile, the rank test (Mann-Whitney) of the candidate runs' quantiles against the
-    /// baseline runs' scaled by 1 + tolerance; slower only when significant. One run a side, or
-    /// too few runs to reach the level (4 a side at 5%, 5 recommended), is inconclusive:
-    /// reported, exit 0.
+    /// baseline runs' scaled by 1 + band, the band being the tolerance or twice the runs' own
+    /// spread if larger; slower only when significant with any one run left out. One run a side,
+    /// or too few runs to reach the level (5 a side at 5%), is inconclusive: reported, exit 0.
     Compare(CompareFlags),
 }
 

@@ -34,9 +34,12 @@
 //! [`BASELINE_FILE`], from `--report` given once per run or from `--iterations N -- COMMAND`.
 //! `compare` asks, per node and quantile, whether the candidate's runs are slower: the
 //! Mann-Whitney rank test of the candidate runs' quantiles against the baseline runs' scaled by
-//! `1 + tolerance`, exact for small counts, at the level `1 - confidence` (5%). With one run on a
-//! side, or too few runs for the test ever to reach the level (4 a side at 5%), the comparison is
-//! inconclusive: reported, and a pass unless `--require-conclusive`. `--interleave N` runs a
+//! `1 + band`, exact for small counts, at the level `1 - confidence` (5%), and significant still
+//! with any one run of either side left out. The band is the tolerance, or twice the runs' own
+//! spread within a side when that is larger, so runs that scatter widely are not called slower
+//! by a chance ordering. With one run on a side, or too few runs for the test ever to reach the
+//! level (5 a side at 5%), the comparison is inconclusive: reported, and a pass unless
+//! `--require-conclusive`. `--interleave N` runs a
 //! baseline and a candidate command alternately and compares them.
 //!
 //! # Exit status

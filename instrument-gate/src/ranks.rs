@@ -43,19 +43,46 @@ pub(crate) fn one_sided(baseline: &[f64], candidate: &[f64]) -> (f64, f64) {
     (at_least / all, at_most / all)
 }
 
+/// [`one_sided`] at its least significant over the full sets and every set with one run left
+/// out, either side: a change called on these p-values holds without any one run, so one run
+/// that the machine disturbed (a neighbour's build, a slow wake-up) can neither make a change
+/// nor be the only evidence of one. A side of one run gives 1: without it there is no side.
+pub(crate) fn one_sided_without_any_one(baseline: &[f64], candidate: &[f64]) -> (f64, f64) {
+    let without = |side: &[f64], index: usize| -> Vec<f64> {
+        side.iter()
+            .enumerate()
+            .filter_map(|(i, &value)| (i != index).then_some(value))
+            .collect()
+    };
+    let dropped_baseline = (0..baseline.len()).map(|i| one_sided(&without(baseline, i), candidate));
+    let dropped_candidate =
+        (0..candidate.len()).map(|i| one_sided(baseline, &without(candidate, i)));
+    dropped_baseline
+        .chain(dropped_candidate)
+        .fold(one_sided(baseline, candidate), |(high, low), (h, l)| {
+            (high.max(h), low.max(l))
+        })
+}
+
 /// Two-sided p-value: twice the smaller tail, at most 1.
 pub(crate) fn two_sided(baseline: &[f64], candidate: &[f64]) -> f64 {
     let (high, low) = one_sided(baseline, candidate);
     (2.0 * high.min(low)).min(1.0)
 }
 
-/// The smallest two-sided p-value `n` runs against `m` can give: both sides wholly apart.
+/// The smallest two-sided p-value a change can be called on with `n` runs against `m`: twice
+/// the one-sided p of the sides wholly apart, with one run left out of the side where that
+/// weighs most ([`one_sided_without_any_one`]). 1 when a side has one run.
 pub(crate) fn smallest_p(n: usize, m: usize) -> f64 {
-    (2.0 / binomial(n + m, n.min(m))).min(1.0)
+    if n < 2 || m < 2 {
+        return 1.0;
+    }
+    let fewest_orders = binomial(n + m - 1, n - 1).min(binomial(n + m - 1, m - 1));
+    (2.0 / fewest_orders).min(1.0)
 }
 
 /// Runs per side needed, the other side having as many, for a two-sided p below `alpha`; at
-/// most `MOST_RUNS_NEEDED`, whose smallest p is below 1e-16.
+/// most `MOST_RUNS_NEEDED`, whose smallest p is below 1e-15.
 pub(crate) fn runs_needed(alpha: f64) -> usize {
     (1..MOST_RUNS_NEEDED)
         .find(|&k| smallest_p(k, k) < alpha)
@@ -76,6 +103,33 @@ pub(crate) fn ratio(baseline: &[f64], candidate: &[f64]) -> Option<f64> {
     }
     ratios.sort_by(f64::total_cmp);
     Some(median_of_sorted(&ratios))
+}
+
+/// How far runs scatter on their own: the median, over the runs of both sides, of each run's
+/// relative distance from its own side's median run (`|run ÷ median − 1|`). A side of one run has
+/// nothing to scatter and adds nothing; `None` when neither side has two runs or a median is 0.
+///
+/// The median of the distances, not their mean, so one run that the machine slowed (a neighbour's
+/// build) moves it little: the spread measured is the runs' usual one.
+pub(crate) fn spread(baseline: &[f64], candidate: &[f64]) -> Option<f64> {
+    let mut distances = Vec::new();
+    for side in [baseline, candidate] {
+        if side.len() < 2 {
+            continue;
+        }
+        let mut sorted = side.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let middle = median_of_sorted(&sorted);
+        if middle <= 0.0 {
+            return None;
+        }
+        distances.extend(side.iter().map(|run| (run / middle - 1.0).abs()));
+    }
+    if distances.is_empty() {
+        return None;
+    }
+    distances.sort_by(f64::total_cmp);
+    Some(median_of_sorted(&distances))
 }
 
 /// The median of sorted, non-empty values.
@@ -170,11 +224,36 @@ mod tests {
         assert!(close(one_sided(&low, &high).0, 1.0 / 252.0));
         assert!(close(two_sided(&low, &high), 2.0 / 252.0));
         assert!(close(two_sided(&high, &low), 2.0 / 252.0));
-        assert!(close(smallest_p(5, 5), 2.0 / 252.0));
-        assert!(close(smallest_p(3, 3), 0.1));
-        assert!(close(smallest_p(1, 9), 0.2));
-        assert_eq!(runs_needed(0.05), 4);
-        assert_eq!(runs_needed(0.01), 5);
+        // Four against five wholly apart: 1 of the 126 orders.
+        assert!(close(one_sided_without_any_one(&low, &high).0, 1.0 / 126.0));
+        assert!(close(smallest_p(5, 5), 2.0 / 126.0));
+        assert!(close(smallest_p(4, 4), 2.0 / 35.0));
+        assert!(close(smallest_p(3, 9), 2.0 / 55.0));
+        assert!(close(smallest_p(1, 9), 1.0));
+        assert_eq!(runs_needed(0.05), 5);
+        assert_eq!(runs_needed(0.01), 6);
+    }
+
+    #[test]
+    fn one_run_can_neither_make_a_change_nor_be_its_only_evidence() {
+        let baseline = [100.0, 101.0, 102.0, 103.0, 104.0];
+        // Four runs just above the baseline's and one far above, as a run taken while the
+        // machine was loaded: 23 of 25 pairs above, p = 0.016 for the full sets; without the
+        // far run, 18 of 20, p = 0.032.
+        let one_far = [103.5, 103.6, 104.5, 104.6, 900.0];
+        assert!(close(one_sided(&baseline, &one_far).0, 4.0 / 252.0));
+        assert!(close(
+            one_sided_without_any_one(&baseline, &one_far).0,
+            4.0 / 126.0
+        ));
+        // One pair out of order: significant with and without any one run.
+        let one_pair = [103.5, 110.0, 111.0, 112.0, 113.0];
+        let (high, _) = one_sided_without_any_one(&baseline, &one_pair);
+        assert!(high < 0.025, "{high}");
+        // Two pairs out of order, both from one run: without another run, 2 of 20 pairs.
+        let two_pairs = [102.5, 110.0, 111.0, 112.0, 113.0];
+        assert!(one_sided(&baseline, &two_pairs).0 < 0.025);
+        assert!(one_sided_without_any_one(&baseline, &two_pairs).0 > 0.025);
     }
 
     #[test]
@@ -208,6 +287,22 @@ mod tests {
         assert!((exact - approximate).abs() < 0.005, "{exact} {approximate}");
         assert!(close(upper_tail(0.0), 0.5));
         assert!((upper_tail(1.959_964) - 0.025).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_spread_is_the_usual_distance_of_a_run_from_its_sides_median() {
+        // Distances 0.1, 0.05, 0, 0.05, 0.1 and 0.2, 0, 0, 0, 4 (one run five times slower):
+        // their median, 0.05, is the runs' usual scatter, which the slow run hardly moves.
+        let s = spread(
+            &[90.0, 95.0, 100.0, 105.0, 110.0],
+            &[80.0, 100.0, 100.0, 100.0, 500.0],
+        )
+        .unwrap();
+        assert!(close(s, 0.05), "{s}");
+        // A side of one run adds nothing; two of them leave nothing to measure.
+        assert!(close(spread(&[100.0], &[90.0, 100.0, 110.0]).unwrap(), 0.1));
+        assert_eq!(spread(&[100.0], &[130.0]), None);
+        assert_eq!(spread(&[0.0, 0.0], &[1.0, 1.0]), None);
     }
 
     #[test]
