@@ -157,7 +157,7 @@ fn library(name: &str) -> &'static instrument_bench::Contender {
     instrument_bench::contender(name).expect("a contender of the single-node benchmarks")
 }
 
-/// The contenders, in the order the tables list them; the first is `bare`, the third `timed`.
+/// The contenders, in the order they take their first turn.
 fn contenders() -> Vec<Contender> {
     vec![
         nested("bare", &nodes::bare::NODES),
