@@ -17,6 +17,7 @@ mod with_tracing;
 
 use std::fmt;
 
+pub use with_fastrace::under_root as fastrace_under_root;
 pub use with_metrics::spawn_upkeep as spawn_metrics_upkeep;
 
 /// The function every contender wraps: a multiply the optimizer cannot see through.

@@ -54,10 +54,25 @@ fn traced(x: u64) -> u64 {
 
 #[inline(never)]
 pub(crate) fn call(x: u64) -> u64 {
+    under_root(1);
+    traced(x)
+}
+
+/// Counts the next `calls` traced calls of this thread against its root span, first opening a new
+/// root if the current one has fewer than that many left.
+///
+/// # Panics
+///
+/// If `calls` is more than a root takes (1024).
+pub fn under_root(calls: u32) {
+    assert!(
+        calls <= CALLS_PER_TRACE,
+        "a root span takes {CALLS_PER_TRACE} calls"
+    );
     TRACE.with(|slot| {
         let mut slot = slot.borrow_mut();
         match slot.as_mut() {
-            Some(trace) if trace.calls_left > 0 => trace.calls_left -= 1,
+            Some(trace) if trace.calls_left >= calls => trace.calls_left -= calls,
             _ => {
                 // The finished trace goes to the collector before the next one starts.
                 *slot = None;
@@ -65,12 +80,11 @@ pub(crate) fn call(x: u64) -> u64 {
                 *slot = Some(Trace {
                     _parent: root.set_local_parent(),
                     _root: root,
-                    calls_left: CALLS_PER_TRACE - 1,
+                    calls_left: CALLS_PER_TRACE - calls,
                 });
             }
         }
     });
-    traced(x)
 }
 
 /// Makes the global collector process every submitted span now (fastrace's background thread
