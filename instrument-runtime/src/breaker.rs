@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sync::{AtomicU64, Mutex, Ordering};
+use crate::record::sync::{AtomicU64, Mutex, Ordering};
 use config::BreakerConfig;
 use window::Outcomes;
 
@@ -742,7 +742,7 @@ impl Breaker {
         }
     }
 
-    fn lock_events(&self) -> crate::sync::MutexGuard<'_, Events> {
+    fn lock_events(&self) -> crate::record::sync::MutexGuard<'_, Events> {
         self.events
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

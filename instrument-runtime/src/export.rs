@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 mod alerts;
+pub(crate) mod atomic_file;
 mod grafana;
 mod html;
 #[cfg(feature = "http")]
 pub(crate) mod http;
 pub(crate) mod json;
+pub(crate) mod passport;
 mod prometheus;
 
 pub use alerts::alerting_rules;
@@ -23,9 +25,9 @@ pub use json::{
 };
 pub use prometheus::{openmetrics_text, prometheus_text};
 
-use crate::atomic_file::write_atomically;
-use crate::budget::{BudgetReport, check_budgets};
-use crate::snapshot::{Snapshot, snapshot};
+use crate::export::atomic_file::write_atomically;
+use crate::read::budget::{BudgetReport, check_budgets};
+use crate::read::snapshot::{Snapshot, snapshot};
 
 /// Settings shared by the exporters.
 ///
@@ -80,7 +82,7 @@ pub(crate) fn export_options() -> ExportOptions {
             .filter(|name| !name.is_empty())
         {
             if !file_names().any(|known| known == name) {
-                crate::env::warn_once(
+                crate::record::env::warn_once(
                     &format!("{EXPORTS_OFF_ENV}={name}"),
                     &format!(
                         "instrument: ignoring `{name}` in {EXPORTS_OFF_ENV}: not an export; the \
@@ -146,7 +148,7 @@ const EXPORTS: [(&str, Render); 7] = [
         grafana_dashboard(snapshot, options)
     }),
     ("performance_passport.json", |snapshot, budgets, _| {
-        crate::passport::passport_json(snapshot, budgets)
+        crate::export::passport::passport_json(snapshot, budgets)
     }),
 ];
 

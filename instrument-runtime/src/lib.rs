@@ -7,35 +7,14 @@
 //! [`snapshot`] merges the shards into a sorted [`Snapshot`]; [`check_budgets`], the report at exit
 //! and the exporters are pure functions of it.
 
-mod alloc;
-mod atomic_file;
 mod breaker;
-mod budget;
-mod budgets_file;
-mod call;
-mod clock;
-mod compare;
-mod counts;
-mod env;
 mod export;
+mod format;
 pub mod gate;
-mod histogram;
-mod items;
-mod node;
-mod outcome;
-mod passport;
-mod printable;
-mod registry;
+mod read;
+mod record;
 mod report;
-mod resources;
-mod run;
-mod scope;
-mod shard;
-mod snapshot;
-mod sync;
 
-pub use alloc::{CountingAllocator, NodeMemory, ProcessMemory};
-pub use atomic_file::write_atomically;
 pub use breaker::config::{BreakerConfig, FailureRate, Window};
 pub use breaker::site::{CircuitOpen, Fallible, FromCircuitOpen};
 pub use breaker::snapshot::{
@@ -44,18 +23,7 @@ pub use breaker::snapshot::{
 };
 pub use breaker::table::{CircuitBreaker, breaker, breaker_health};
 pub use breaker::{BreakerState, LastFailure, Recovery, Transition, TransitionCause};
-pub use budget::{
-    BudgetCheck, BudgetReport, BudgetVerdict, NotExercised, Quantile, VerdictStatus, Violation,
-    check_budgets, judge,
-};
-pub use budgets_file::{
-    BUDGETS_FILE_ENV, BudgetKey, BudgetSource, BudgetsFile, BudgetsFileDiagnostic,
-    BudgetsFileErrors, BudgetsFileUse, CodeSite, DEFAULT_BUDGETS_FILE, DiagnosticKind, FileEntry,
-    FileSite, MAX_BUDGETS_FILE_BYTES, NodeBudgetInput, Position, Resolution, ResolvedBudget,
-    Section, budgets_file_path, set_budgets_file,
-};
-pub use clock::{ManualClock, ManualClockGuard};
-pub use compare::{Change, CompareOptions, Comparison, DEFAULT_QUANTILES, Ratio, compare};
+pub use export::atomic_file::write_atomically;
 pub use export::dashboard_html;
 pub use export::grafana_dashboard;
 #[cfg(feature = "http")]
@@ -68,7 +36,7 @@ pub use export::{
     phase_metrics_json,
 };
 pub use export::{alerting_rules, openmetrics_text, prometheus_text};
-pub use histogram::{LatencyBin, LatencyHistogram};
+pub use format::printable::printable;
 /// Records the wall time of every call into the node's latency histogram.
 ///
 /// Works on free functions, methods with any receiver, trait impl methods, generic functions (one
@@ -114,7 +82,20 @@ pub use histogram::{LatencyBin, LatencyHistogram};
 /// ```
 #[doc(inline)]
 pub use instrument_macros::timed;
-pub use printable::printable;
+pub use read::budget::{
+    BudgetCheck, BudgetReport, BudgetVerdict, NotExercised, Quantile, VerdictStatus, Violation,
+    check_budgets, judge,
+};
+pub use read::budgets_file::{
+    BUDGETS_FILE_ENV, BudgetKey, BudgetSource, BudgetsFile, BudgetsFileDiagnostic,
+    BudgetsFileErrors, BudgetsFileUse, CodeSite, DEFAULT_BUDGETS_FILE, DiagnosticKind, FileEntry,
+    FileSite, MAX_BUDGETS_FILE_BYTES, NodeBudgetInput, Position, Resolution, ResolvedBudget,
+    Section, budgets_file_path, set_budgets_file,
+};
+pub use read::compare::{Change, CompareOptions, Comparison, DEFAULT_QUANTILES, Ratio, compare};
+pub use record::alloc::{CountingAllocator, NodeMemory, ProcessMemory};
+pub use record::clock::{ManualClock, ManualClockGuard};
+pub use record::histogram::{LatencyBin, LatencyHistogram};
 
 /// Counts calls, failures, panics and cancellations.
 ///
@@ -170,6 +151,10 @@ pub use printable::printable;
 #[doc(inline)]
 pub use instrument_macros::counted;
 
+pub use export::passport::{
+    PASSPORT_SCHEMA, Passport, PassportLatency, PassportNode, PassportSummary, RunEnvironment,
+    Threshold, passport, passport_json,
+};
 /// Declares the node's latency budget at compile time; implies `#[timed]`.
 ///
 /// [`check_budgets`] judges it; the report at exit shows the verdict. Durations are written as
@@ -323,26 +308,22 @@ pub use instrument_macros::budget;
 /// ```
 #[doc(inline)]
 pub use instrument_macros::circuit_breaker;
-pub use items::ItemCount;
-pub use node::{Budget, Instruments, NodeMeta};
-pub use outcome::Outcome;
-pub use passport::{
-    PASSPORT_SCHEMA, Passport, PassportLatency, PassportNode, PassportSummary, RunEnvironment,
-    Threshold, passport, passport_json,
+pub use read::snapshot::{Latency, NodeSnapshot, Snapshot, snapshot};
+pub use record::items::ItemCount;
+pub use record::node::{Budget, Instruments, NodeMeta};
+pub use record::outcome::Outcome;
+pub use record::registry::{NameConflict, conflicts, nodes};
+pub use record::run::run_id;
+pub use report::resources::{
+    DEFAULT_SAMPLE_PERIOD, ProcSample, RESOURCE_USAGE_FILE, ResourceSampler, sample_line,
+    sample_resources, sample_resources_into,
 };
-pub use registry::{NameConflict, conflicts, nodes};
 pub use report::{
     DEFAULT_REPORT_DIR, EXPORTS_ENV, REPORT_DIR_ENV, REPORT_ENV, REPORT_SCHEMA, Report,
     ReportFiles, SIGNAL_DEADLINE, SIGNAL_DEADLINE_ENV, SIGNALS_ENV, SUMMARY_ENV, TableStyle,
     build_target_dir, format_duration, render_summary, report_at_exit, report_dir, set_report_dir,
     write_report, write_report_now,
 };
-pub use resources::{
-    DEFAULT_SAMPLE_PERIOD, ProcSample, RESOURCE_USAGE_FILE, ResourceSampler, sample_line,
-    sample_resources, sample_resources_into,
-};
-pub use run::run_id;
-pub use snapshot::{Latency, NodeSnapshot, Snapshot, snapshot};
 
 /// What generated code names. Not public API: it may change in any release.
 #[doc(hidden)]
@@ -352,10 +333,10 @@ pub mod __private {
         BreakerDecl, BreakerSite, BreakerSiteRef, Describe, DescribeViaDebug, DescribeViaDisplay,
         DescribeViaName, Permit, Rejection, breaker_failed, breaker_failed_with, reject,
     };
-    pub use crate::call::{Call, Watched, call_once, flags};
-    pub use crate::items::{add_items, add_items_total, add_warnings};
-    pub use crate::node::{Budget, Instruments, Node, NodeMeta, NodeRef};
-    pub use crate::outcome::{Probe, ViaFallback, ViaOutcome};
-    pub use crate::shard::LocalShard;
+    pub use crate::record::call::{Call, Watched, call_once, flags};
+    pub use crate::record::items::{add_items, add_items_total, add_warnings};
+    pub use crate::record::node::{Budget, Instruments, Node, NodeMeta, NodeRef};
+    pub use crate::record::outcome::{Probe, ViaFallback, ViaOutcome};
+    pub use crate::record::shard::LocalShard;
     pub use inventory;
 }

@@ -38,9 +38,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic_file::write_atomically;
-use crate::budget::{BudgetReport, VerdictStatus, check_budgets};
-use crate::snapshot::{NodeSnapshot, Snapshot, snapshot};
+use crate::export::atomic_file::write_atomically;
+use crate::read::budget::{BudgetReport, VerdictStatus, check_budgets};
+use crate::read::snapshot::{NodeSnapshot, Snapshot, snapshot};
 
 /// The environment variable that turns the report at exit off when set to `0` or `off`: no file
 /// is written, no signal handler installed.
@@ -57,6 +57,7 @@ pub const SIGNAL_DEADLINE_ENV: &str = "INSTRUMENT_SIGNAL_DEADLINE";
 pub const SIGNAL_DEADLINE: Duration = Duration::from_secs(5);
 mod at_exit;
 mod dir;
+pub(crate) mod resources;
 #[cfg(unix)]
 mod signals;
 
@@ -508,10 +509,10 @@ fn summary_row(node: &NodeSnapshot, style: TableStyle) -> [String; 11] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alloc::NodeMemory;
-    use crate::budget::{BudgetCheck, BudgetVerdict, Quantile};
-    use crate::node::{Budget, Instruments};
-    use crate::snapshot::Latency;
+    use crate::read::budget::{BudgetCheck, BudgetVerdict, Quantile};
+    use crate::read::snapshot::Latency;
+    use crate::record::alloc::NodeMemory;
+    use crate::record::node::{Budget, Instruments};
 
     fn node(name: &str, p95_ns: u64, verdict: Option<BudgetVerdict>) -> NodeSnapshot {
         NodeSnapshot {

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use crate::breaker::config::BreakerConfig;
 use crate::breaker::{Admission, Breaker, BreakerState, Refusal, table};
-use crate::clock;
-use crate::node::Node;
-use crate::outcome::Outcome;
+use crate::record::clock;
+use crate::record::node::Node;
+use crate::record::outcome::Outcome;
 
 /// What one `#[circuit_breaker(...)]` attribute declares.
 #[doc(hidden)]
@@ -400,7 +400,7 @@ impl<T: ?Sized> DescribeViaName for Describe<'_, T> {
 #[cfg(all(test, not(instrument_loom)))]
 mod tests {
     use super::*;
-    use crate::node::test_node;
+    use crate::record::node::test_node;
 
     test_node!(GUARDED, GUARDED_LOCAL, "site_unit_guarded");
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::breaker::config::BreakerConfig;
 use crate::breaker::window::WindowCounts;
 use crate::breaker::{Breaker, BreakerState, LastFailure, Recovery, Transition, Word};
-use crate::sync::Ordering;
+use crate::record::sync::Ordering;
 
 /// One circuit breaker at one moment.
 ///

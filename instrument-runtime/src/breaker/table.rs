@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use crate::breaker::config::BreakerConfig;
 use crate::breaker::site::{BreakerSite, BreakerSiteRef};
 use crate::breaker::{Breaker, BreakerState, ForcedState};
-use crate::clock;
+use crate::record::clock;
 
 /// The breakers, sorted by name; or what is wrong with their declarations. Building never panics,
 /// so the lock is never poisoned: every thread that uses a breaker gets the same message.
@@ -254,7 +254,7 @@ pub fn breaker_health() -> Vec<crate::BreakerHealth> {
 mod tests {
     use super::*;
     use crate::breaker::site::BreakerDecl;
-    use crate::node::{Instruments, Node, NodeMeta};
+    use crate::record::node::{Instruments, Node, NodeMeta};
 
     static NODE: Node = Node::new(NodeMeta {
         name: "node",

@@ -11,15 +11,15 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::breaker::snapshot::BreakerSnapshot;
-use crate::budget::Quantile;
 use crate::export::ExportOptions;
 use crate::export::prometheus::{
     BREAKER_SLA_VIOLATIONS, BREAKER_STATE, BREAKER_TRANSITIONS, NODE_CALLS, NODE_LATENCY,
     sanitize_prefix, seconds,
 };
-use crate::node::Budget;
+use crate::read::budget::Quantile;
+use crate::read::snapshot::{NodeSnapshot, Snapshot};
+use crate::record::node::Budget;
 use crate::report::{TableStyle, format_duration};
-use crate::snapshot::{NodeSnapshot, Snapshot};
 
 /// Renders `prometheus_alerting_rules.yaml`: Prometheus alerting rules for the budgets and
 /// breakers of the snapshot, on the metric names of [`prometheus_text`](crate::prometheus_text)

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::export::ExportOptions;
 use crate::export::prometheus::{BREAKER_STATE, NODE_CALLS, NODE_LATENCY};
-use crate::snapshot::Snapshot;
+use crate::read::snapshot::Snapshot;
 
 /// The file name the dashboard is written under.
 pub(crate) const FILE_NAME: &str = "grafana_dashboard.json";

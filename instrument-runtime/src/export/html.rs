@@ -6,13 +6,15 @@
 
 use std::fmt::{self, Display, Write as _};
 
-use crate::alloc::NodeMemory;
 use crate::breaker::snapshot::{BreakerSnapshot, Health};
 use crate::breaker::{BreakerState, Transition, TransitionCause};
-use crate::budget::{BudgetCheck, BudgetReport, BudgetVerdict, Quantile, VerdictStatus, judge};
-use crate::histogram::LatencyHistogram;
+use crate::read::budget::{
+    BudgetCheck, BudgetReport, BudgetVerdict, Quantile, VerdictStatus, judge,
+};
+use crate::read::snapshot::{NodeSnapshot, Snapshot};
+use crate::record::alloc::NodeMemory;
+use crate::record::histogram::LatencyHistogram;
 use crate::report::{Bytes, Mean, TableStyle, format_duration};
-use crate::snapshot::{NodeSnapshot, Snapshot};
 
 /// The dashboard's file name in the report directory.
 pub(crate) const FILE_NAME: &str = "performance_dashboard.html";
@@ -1344,7 +1346,7 @@ impl UtcTime {
     /// Year, month, day, hour, minute, second, millisecond.
     fn parts(self) -> (u64, u64, u64, u64, u64, u64, u64) {
         let (days, ms_of_day) = (self.0 / 86_400_000, self.0 % 86_400_000);
-        let (year, month, day) = crate::resources::civil_from_days(days);
+        let (year, month, day) = crate::report::resources::civil_from_days(days);
         let seconds = ms_of_day / 1_000;
         (
             year,
@@ -1377,8 +1379,8 @@ impl Display for UtcTime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::{Budget, Instruments};
-    use crate::snapshot::Latency;
+    use crate::read::snapshot::Latency;
+    use crate::record::node::{Budget, Instruments};
 
     #[test]
     fn escaping_covers_markup_quotes_and_control_characters() {

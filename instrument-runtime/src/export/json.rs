@@ -12,9 +12,9 @@ use base64::Engine as _;
 use flate2::{Compress, Compression, FlushCompress, Status};
 use serde::Serialize;
 
-use crate::histogram::LatencyHistogram;
-use crate::resources::rfc3339;
-use crate::snapshot::{NodeSnapshot, Snapshot};
+use crate::read::snapshot::{NodeSnapshot, Snapshot};
+use crate::record::histogram::LatencyHistogram;
+use crate::report::resources::rfc3339;
 
 /// The `schema` field of `phase_metrics.json`, bumped on incompatible changes.
 ///
@@ -353,8 +353,8 @@ mod tests {
     use hdrhistogram::serialization::{Deserializer, Serializer as _};
 
     use super::*;
-    use crate::node::{Budget, Instruments};
-    use crate::snapshot::Latency;
+    use crate::read::snapshot::Latency;
+    use crate::record::node::{Budget, Instruments};
 
     fn histogram(values: &[(u64, u64)]) -> LatencyHistogram {
         let mut histogram = LatencyHistogram::new();
@@ -574,7 +574,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             values.push((
-                (x >> (x % 40 + 22)) % crate::histogram::HIGHEST_NS,
+                (x >> (x % 40 + 22)) % crate::record::histogram::HIGHEST_NS,
                 x % 7 + 1,
             ));
         }

@@ -14,13 +14,13 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use crate::alloc::NodeMemory;
 use crate::breaker::snapshot::BreakerSnapshot;
-use crate::budget::{BudgetReport, Quantile};
 use crate::export::ExportOptions;
-use crate::histogram::LatencyHistogram;
-use crate::resources::{cpu_time_and_threads, kib_field};
-use crate::snapshot::{NodeSnapshot, Snapshot};
+use crate::read::budget::{BudgetReport, Quantile};
+use crate::read::snapshot::{NodeSnapshot, Snapshot};
+use crate::record::alloc::NodeMemory;
+use crate::record::histogram::LatencyHistogram;
+use crate::report::resources::{cpu_time_and_threads, kib_field};
 
 /// The latency histogram family; its samples are `_bucket`, `_sum` and `_count`.
 pub(crate) const NODE_LATENCY: &str = "node_latency_seconds";
@@ -1032,9 +1032,9 @@ fn write_sample(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::budget::{NotExercised, Violation};
-    use crate::node::Budget;
-    use crate::snapshot::Latency;
+    use crate::read::budget::{NotExercised, Violation};
+    use crate::read::snapshot::Latency;
+    use crate::record::node::Budget;
 
     fn histogram(values: &[u64]) -> LatencyHistogram {
         let mut histogram = LatencyHistogram::new();

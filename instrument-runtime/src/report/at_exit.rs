@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, Once, PoisonError};
 use std::time::Duration;
 
-use crate::atomic_file::remove_stale_temporaries;
-use crate::budget::check_budgets;
+use crate::export::atomic_file::remove_stale_temporaries;
 use crate::export::{export_options, write_artifacts};
-use crate::snapshot::snapshot;
+use crate::read::budget::check_budgets;
+use crate::read::snapshot::snapshot;
 
 use super::{REPORT_ENV, TableStyle, render_summary, report_dir, write_report_of};
 
@@ -44,7 +44,7 @@ pub fn report_at_exit() {
         return;
     }
     REGISTER.call_once(|| {
-        crate::clock::calibrate();
+        crate::record::clock::calibrate();
         // Sets up the circuit breakers now, so functions that share a breaker name but not its
         // settings stop the program at startup rather than at their first call.
         crate::breaker::table::all();
@@ -137,7 +137,7 @@ pub(super) fn write_set(ending: Ending) -> io::Result<Option<ReportFiles>> {
         return Ok(None);
     }
     let Some(dir) = report_dir() else {
-        crate::env::warn_once(
+        crate::record::env::warn_once(
             super::REPORT_DIR_ENV,
             &format!(
                 "instrument: no report written: this binary runs away from its build (no cargo \
@@ -242,13 +242,13 @@ fn summary(
 }
 
 fn is_off() -> bool {
-    crate::env::switch(REPORT_ENV) == Some(false)
+    crate::record::env::switch(REPORT_ENV) == Some(false)
 }
 
 /// The exports cost most of the exit (the dashboard and the Grafana JSON are rendered for every
 /// node): a program that declared no budget and no breaker gets them only when it asks.
 fn exports_wanted(snapshot: &crate::Snapshot) -> bool {
-    crate::env::switch(EXPORTS_ENV).unwrap_or_else(|| {
+    crate::record::env::switch(EXPORTS_ENV).unwrap_or_else(|| {
         !snapshot.breakers.is_empty() || snapshot.nodes.iter().any(|node| node.budget.is_some())
     })
 }
@@ -260,7 +260,7 @@ fn table_wanted(budgets: &crate::BudgetReport) -> bool {
         Ok("table") => true,
         Ok("line") => false,
         Ok(value) if !value.is_empty() => {
-            crate::env::warn_once(
+            crate::record::env::warn_once(
                 SUMMARY_ENV,
                 &format!(
                     "instrument: ignoring {SUMMARY_ENV}={value:?}: expected `table` or `line`"

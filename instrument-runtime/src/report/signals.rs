@@ -35,7 +35,7 @@ static WRITING_FOR: AtomicI32 = AtomicI32::new(0);
 /// Installs the handler for each of [`SIGNALS`] whose action is the default one: a signal the
 /// program ignores (`nohup`) or already handles is left alone.
 pub(super) fn install() {
-    if crate::env::switch(SIGNALS_ENV) == Some(false) {
+    if crate::record::env::switch(SIGNALS_ENV) == Some(false) {
         return;
     }
     let free: Vec<c_int> = SIGNALS

@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyper::StatusCode;
 
-use crate::budget::check_budgets;
 use crate::export::ExportOptions;
 use crate::export::prometheus::{openmetrics_text, prometheus_text};
-use crate::snapshot::snapshot;
+use crate::read::budget::check_budgets;
+use crate::read::snapshot::snapshot;
 
 /// What a render function is told about the request.
 pub(super) struct Asked<'a> {

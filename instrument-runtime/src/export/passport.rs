@@ -8,13 +8,13 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::alloc::NodeMemory;
-use crate::budget::{BudgetReport, Quantile, VerdictStatus};
-use crate::budgets_file::BudgetSource;
 use crate::export::json::to_json;
-use crate::node::Budget;
-use crate::resources::{kib_field, rfc3339};
-use crate::snapshot::Snapshot;
+use crate::read::budget::{BudgetReport, Quantile, VerdictStatus};
+use crate::read::budgets_file::BudgetSource;
+use crate::read::snapshot::Snapshot;
+use crate::record::alloc::NodeMemory;
+use crate::record::node::Budget;
+use crate::report::resources::{kib_field, rfc3339};
 
 /// The `schema` field of `performance_passport.json`, bumped on incompatible changes.
 ///
@@ -363,7 +363,7 @@ mod tests {
         .unwrap();
         let mut snapshot = snapshot;
         let node = &mut snapshot.nodes[0];
-        node.verdict = Some(crate::budget::judge(
+        node.verdict = Some(crate::read::budget::judge(
             &node.budget.unwrap(),
             node.calls,
             node.latency.as_ref(),

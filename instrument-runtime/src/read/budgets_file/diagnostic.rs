@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::printable;
+use crate::format::printable::printable;
 
 /// A place in the budgets file: 1-based line and column, columns counted in characters.
 ///

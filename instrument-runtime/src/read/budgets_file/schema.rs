@@ -9,7 +9,7 @@ use super::diagnostic::{DiagnosticKind, Position, Sink};
 use super::values::{count, did_you_mean, tolerance};
 use super::yaml::{Value, Yaml};
 use super::{BudgetsFile, FileEntry, Section};
-use crate::budget::Quantile;
+use crate::read::budget::Quantile;
 
 const TOP_KEYS: [&str; 4] = ["tolerance", "min_samples", "nodes", "special"];
 const ENTRY_KEYS: [&str; 7] = [

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::{Deserialize, Serialize};
 
 use super::{BudgetSource, BudgetsFile, BudgetsFileDiagnostic, NodeBudgetInput};
-use crate::node::Budget;
-use crate::registry::registered;
+use crate::record::node::Budget;
+use crate::record::registry::registered;
 
 /// Environment variable naming the budgets file the runtime applies; empty turns it off.
 pub const BUDGETS_FILE_ENV: &str = "INSTRUMENT_BUDGETS";

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::diagnostic::{BudgetsFileDiagnostic, DiagnosticKind, Sink};
 use super::values::did_you_mean;
 use super::{BudgetsFile, FileEntry, Section};
-use crate::budget::Quantile;
-use crate::node::{Budget, NodeMeta};
+use crate::read::budget::Quantile;
+use crate::record::node::{Budget, NodeMeta};
 
 /// Where a function is defined: the code site of a `#[budget]`.
 ///

@@ -9,8 +9,8 @@
 
 use std::thread::LocalKey;
 
-use crate::node::Node;
-use crate::shard::{LocalShard, with_shard};
+use crate::record::node::Node;
+use crate::record::shard::{LocalShard, with_shard};
 
 /// An integer count of items: any primitive integer type.
 ///

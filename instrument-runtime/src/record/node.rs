@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::shard::ShardPool;
+use crate::record::shard::ShardPool;
 
 /// The static description of one instrumented function, as written in its attributes.
 ///
@@ -209,13 +209,13 @@ inventory::collect!(NodeRef);
 #[cfg(test)]
 macro_rules! test_node {
     ($node:ident, $local:ident, $name:literal) => {
-        static $node: $crate::node::Node = $crate::node::Node::new($crate::node::NodeMeta {
+        static $node: $crate::record::node::Node = $crate::record::node::Node::new($crate::record::node::NodeMeta {
             name: $name,
             path: None,
             module_path: module_path!(),
             file: file!(),
             line: line!(),
-            instruments: $crate::node::Instruments {
+            instruments: $crate::record::node::Instruments {
                 timed: true,
                 counted: false,
                 in_flight: false,
@@ -224,7 +224,7 @@ macro_rules! test_node {
             budget: None,
         });
         thread_local! {
-            static $local: $crate::shard::LocalShard = const { $crate::shard::LocalShard::new() };
+            static $local: $crate::record::shard::LocalShard = const { $crate::record::shard::LocalShard::new() };
         }
     };
 }
@@ -242,7 +242,7 @@ mod tests {
         let per_node = std::mem::size_of::<Node>()
             + std::mem::size_of::<NodeRef>()
             + 3 * std::mem::size_of::<usize>()
-            + std::mem::size_of::<crate::shard::LocalShard>()
+            + std::mem::size_of::<crate::record::shard::LocalShard>()
             + std::mem::size_of::<usize>();
         assert!(per_node < 1024, "{per_node} bytes");
     }

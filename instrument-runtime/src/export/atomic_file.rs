@@ -35,7 +35,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
         ".{}.{}.{}.{}.tmp",
         file_name.to_string_lossy(),
         std::process::id(),
-        crate::run::run_id(),
+        crate::record::run::run_id(),
         UNIQUE.fetch_add(1, Ordering::Relaxed)
     );
     let temp = dir.map_or_else(
@@ -97,7 +97,7 @@ fn temporary_of<'a>(file_name: &'a str, names: &[&str]) -> Option<(u32, Option<&
 
 fn is_stale(pid: u32, run: Option<&str>) -> bool {
     if pid == std::process::id() {
-        run != Some(crate::run::run_id())
+        run != Some(crate::record::run::run_id())
     } else {
         !is_alive(pid)
     }
@@ -203,7 +203,7 @@ mod tests {
         let dead = child.id();
         child.wait().unwrap();
         let ours = std::process::id();
-        let run = crate::run::run_id();
+        let run = crate::record::run::run_id();
         let stale = [
             format!(".report.json.{dead}.0123456789abcdef.3.tmp"),
             format!(".report.json.{dead}.1.tmp"),

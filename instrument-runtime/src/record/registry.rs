@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::node::{Node, NodeMeta, NodeRef};
+use crate::record::node::{Node, NodeMeta, NodeRef};
 
 /// Every registered node, sorted by qualified name, then module, then line.
 pub(crate) fn registered() -> Vec<&'static Node> {
@@ -77,7 +77,7 @@ pub(crate) fn conflicts_among(nodes: &[&NodeMeta]) -> Vec<NameConflict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::Instruments;
+    use crate::record::node::Instruments;
 
     fn meta(name: &'static str, line: u32) -> NodeMeta {
         NodeMeta {

@@ -3,13 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::alloc::{NodeMemory, ProcessMemory};
 use crate::breaker::snapshot::BreakerSnapshot;
-use crate::budget::{BudgetVerdict, judge};
-use crate::budgets_file::{Applied, BudgetSource, BudgetsFileUse, CodeSite, applied};
-use crate::histogram::LatencyHistogram;
-use crate::node::{Budget, Instruments, Node};
-use crate::registry::{NameConflict, conflicts_among, registered};
+use crate::read::budget::{BudgetVerdict, judge};
+use crate::read::budgets_file::{Applied, BudgetSource, BudgetsFileUse, CodeSite, applied};
+use crate::record::alloc::{NodeMemory, ProcessMemory};
+use crate::record::histogram::LatencyHistogram;
+use crate::record::node::{Budget, Instruments, Node};
+use crate::record::registry::{NameConflict, conflicts_among, registered};
 
 /// Every node's statistics at one moment, sorted by node name (then module and line).
 ///
@@ -204,8 +204,8 @@ pub fn snapshot() -> Snapshot {
     let conflicts = conflicts_among(&metas);
     Snapshot {
         host: host_name(),
-        run_id: crate::run::run_id().to_owned(),
-        taken_at_unix_ms: crate::clock::unix_ms_now(),
+        run_id: crate::record::run::run_id().to_owned(),
+        taken_at_unix_ms: crate::record::clock::unix_ms_now(),
         nodes: told_apart(
             nodes
                 .into_iter()
@@ -215,7 +215,7 @@ pub fn snapshot() -> Snapshot {
         ),
         conflicts,
         breakers: {
-            let now_ns = crate::clock::breaker_now_ns();
+            let now_ns = crate::record::clock::breaker_now_ns();
             crate::breaker::table::all()
                 .iter()
                 .map(|breaker| breaker.snapshot(now_ns))

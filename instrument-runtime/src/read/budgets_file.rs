@@ -29,7 +29,7 @@ pub use resolve::{
     BudgetKey, BudgetSource, CodeSite, FileSite, NodeBudgetInput, Resolution, ResolvedBudget,
 };
 
-use crate::budget::Quantile;
+use crate::read::budget::Quantile;
 use diagnostic::Sink;
 
 /// A parsed and validated budgets file: budgets kept beside the code instead of in it.
@@ -329,7 +329,7 @@ fn read_bounded(path: &Path) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::Budget;
+    use crate::record::node::Budget;
 
     const MS: u64 = 1_000_000;
 

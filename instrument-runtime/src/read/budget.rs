@@ -4,8 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::node::Budget;
-use crate::snapshot::{Latency, Snapshot};
+use crate::read::snapshot::{Latency, Snapshot};
+use crate::record::node::Budget;
 
 /// A budgeted statistic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -1,0 +1,3 @@
+//! Shared formatting: durations, tables, dates and printable names.
+
+pub(crate) mod printable;
