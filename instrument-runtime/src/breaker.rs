@@ -15,12 +15,19 @@ pub(crate) mod snapshot;
 pub(crate) mod table;
 pub(crate) mod window;
 
+pub use config::{BreakerConfig, FailureRate, Window};
+pub use site::{CircuitOpen, Fallible, FromCircuitOpen};
+pub use snapshot::{
+    BreakerHealth, BreakerSnapshot, GuardedFunction, Health, ProbeCounts, Recoveries,
+    TransitionCounts, WindowSnapshot,
+};
+pub use table::{CircuitBreaker, breaker, breaker_health};
+
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
 use crate::record::sync::{AtomicU64, Mutex, Ordering};
-use config::BreakerConfig;
 use window::Outcomes;
 
 /// Where a breaker stands.
@@ -72,7 +79,7 @@ impl BreakerState {
 /// Why a breaker changed state.
 ///
 /// ```
-/// use instrument_runtime::TransitionCause;
+/// use instrument_runtime::breaker::TransitionCause;
 ///
 /// let cause = TransitionCause::ConsecutiveFailures { failures: 5 };
 /// assert_eq!(
@@ -201,7 +208,7 @@ pub(crate) struct Refusal {
 /// One state change, for the timeline.
 ///
 /// ```
-/// use instrument_runtime::{BreakerState, Transition, TransitionCause};
+/// use instrument_runtime::{breaker::{Transition, TransitionCause}, BreakerState};
 ///
 /// let transition = Transition {
 ///     from: BreakerState::Closed,
@@ -234,7 +241,7 @@ pub struct Transition {
 /// so it measures how fast the breaker closes once it may, not how long it was told to wait.
 ///
 /// ```
-/// let recovery = instrument_runtime::Recovery {
+/// let recovery = instrument_runtime::breaker::Recovery {
 ///     opened_at_ns: 0,
 ///     probing_from_ns: 60_000_000_000,
 ///     closed_at_ns: 62_500_000_000,
@@ -264,7 +271,7 @@ pub struct Recovery {
 /// The most recent failure a breaker saw.
 ///
 /// ```
-/// let failure = instrument_runtime::LastFailure { at_ns: 5, at_unix_ms: 0, message: "timed out".into() };
+/// let failure = instrument_runtime::breaker::LastFailure { at_ns: 5, at_unix_ms: 0, message: "timed out".into() };
 /// assert_eq!(failure.message, "timed out");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -960,7 +967,7 @@ mod tests {
         assert_eq!(recoveries.longest_outage_ns, 61 * S);
         assert_eq!(
             breaker.snapshot(61 * S).health.status,
-            crate::Health::Healthy
+            crate::breaker::snapshot::Health::Healthy
         );
     }
 

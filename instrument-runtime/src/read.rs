@@ -2,5 +2,6 @@
 
 pub(crate) mod budget;
 pub(crate) mod budgets_file;
+mod build;
 pub(crate) mod compare;
 pub(crate) mod snapshot;

@@ -31,7 +31,7 @@
 //! left by runs killed mid-write are removed (see [`write_atomically`](crate::write_atomically)).
 
 use std::fmt::Write as _;
-use std::io::{self, IsTerminal as _};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -39,6 +39,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::export::atomic_file::write_atomically;
+use crate::format::{Bytes, Mean, TableStyle, format_duration};
 use crate::read::budget::{BudgetReport, VerdictStatus, check_budgets};
 use crate::read::snapshot::{NodeSnapshot, Snapshot, snapshot};
 
@@ -57,12 +58,16 @@ pub const SIGNAL_DEADLINE_ENV: &str = "INSTRUMENT_SIGNAL_DEADLINE";
 pub const SIGNAL_DEADLINE: Duration = Duration::from_secs(5);
 mod at_exit;
 mod dir;
-pub(crate) mod resources;
+mod resources;
 #[cfg(unix)]
 mod signals;
 
 pub use at_exit::{EXPORTS_ENV, ReportFiles, SUMMARY_ENV, report_at_exit, write_report_now};
 pub use dir::{DEFAULT_REPORT_DIR, REPORT_DIR_ENV, build_target_dir, report_dir, set_report_dir};
+pub use resources::{
+    DEFAULT_SAMPLE_PERIOD, ProcSample, RESOURCE_USAGE_FILE, ResourceSampler, sample_line,
+    sample_resources, sample_resources_into,
+};
 
 /// [`SIGNAL_DEADLINE_ENV`], else [`SIGNAL_DEADLINE`]; read once.
 fn signal_deadline() -> Duration {
@@ -85,8 +90,8 @@ fn signal_deadline() -> Duration {
 ///
 /// ```
 /// let dir = std::env::temp_dir().join("instrument-report-type-doc");
-/// let path = instrument_runtime::write_report(&dir).unwrap();
-/// let report: instrument_runtime::Report = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+/// let path = instrument_runtime::report::write_report(&dir).unwrap();
+/// let report: instrument_runtime::report::Report = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
 /// assert_eq!(report.budgets, instrument_runtime::check_budgets(&report.snapshot));
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,10 +116,10 @@ pub const REPORT_SCHEMA: &str = "instrument.report/1";
 ///
 /// ```
 /// let dir = std::env::temp_dir().join("instrument-write-report-doc");
-/// let path = instrument_runtime::write_report(&dir).unwrap();
-/// let report: instrument_runtime::Report =
+/// let path = instrument_runtime::report::write_report(&dir).unwrap();
+/// let report: instrument_runtime::report::Report =
 ///     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-/// assert_eq!(report.schema, instrument_runtime::REPORT_SCHEMA);
+/// assert_eq!(report.schema, instrument_runtime::report::REPORT_SCHEMA);
 /// ```
 pub fn write_report(dir: &Path) -> io::Result<PathBuf> {
     let snapshot = snapshot();
@@ -133,107 +138,6 @@ fn write_report_of(snapshot: &Snapshot, budgets: &BudgetReport, dir: &Path) -> i
     let path = dir.join("report.json");
     write_atomically(&path, &json)?;
     Ok(path)
-}
-
-/// How the summary table is drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TableStyle {
-    /// Plain ASCII: for logs, CI, files, and when `NO_COLOR` is set.
-    Ascii,
-    /// Colored verdicts and `µs`, for a terminal.
-    Color,
-}
-
-impl TableStyle {
-    /// [`Color`](Self::Color) when stderr is a terminal and `NO_COLOR` is unset or empty.
-    ///
-    /// ```
-    /// // Under `cargo test`, stderr is captured: not a terminal.
-    /// assert_eq!(instrument_runtime::TableStyle::for_stderr(), instrument_runtime::TableStyle::Ascii);
-    /// ```
-    pub fn for_stderr() -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-        if no_color || !io::stderr().is_terminal() {
-            Self::Ascii
-        } else {
-            Self::Color
-        }
-    }
-}
-
-/// Formats nanoseconds for people, to three significant figures: `850ns`, `12.3us`, `1.25ms`,
-/// `2.50s`.
-///
-/// ```
-/// use instrument_runtime::{format_duration, TableStyle};
-/// assert_eq!(format_duration(1_254_000, TableStyle::Ascii), "1.25ms");
-/// assert_eq!(format_duration(12_300, TableStyle::Color), "12.3µs");
-/// assert_eq!(format_duration(850, TableStyle::Ascii), "850ns");
-/// ```
-#[allow(
-    clippy::cast_precision_loss,
-    reason = "three significant figures are printed"
-)]
-pub fn format_duration(ns: u64, style: TableStyle) -> String {
-    let micro = if style == TableStyle::Ascii {
-        "us"
-    } else {
-        "µs"
-    };
-    let (value, unit) = match ns {
-        0..1_000 => return format!("{ns}ns"),
-        1_000..1_000_000 => (ns as f64 / 1e3, micro),
-        1_000_000..1_000_000_000 => (ns as f64 / 1e6, "ms"),
-        _ => (ns as f64 / 1e9, "s"),
-    };
-    let decimals = if value >= 100.0 {
-        0
-    } else if value >= 10.0 {
-        1
-    } else {
-        2
-    };
-    format!("{value:.decimals$}{unit}")
-}
-
-/// A mean count: whole numbers as they are, others to two decimals.
-pub(crate) struct Mean(pub(crate) f64);
-
-impl std::fmt::Display for Mean {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.fract() == 0.0 {
-            write!(f, "{}", self.0)
-        } else {
-            write!(f, "{:.2}", self.0)
-        }
-    }
-}
-
-/// Bytes for people: `1000 B`, `4.00 KiB`, `12.0 MiB`, to three significant figures. The
-/// alternate form (`{:#}`) joins number and unit with a no-break space, for HTML text.
-pub(crate) struct Bytes(pub(crate) f64);
-
-impl std::fmt::Display for Bytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-        let (mut value, mut unit) = (self.0, 0);
-        while value >= 1024.0 && unit + 1 < UNITS.len() {
-            value /= 1024.0;
-            unit += 1;
-        }
-        if unit == 0 {
-            return write!(f, "{} B", Mean(value));
-        }
-        let decimals = if value >= 100.0 {
-            0
-        } else if value >= 10.0 {
-            1
-        } else {
-            2
-        };
-        let space = if f.alternate() { '\u{a0}' } else { ' ' };
-        write!(f, "{value:.decimals$}{space}{}", UNITS[unit])
-    }
 }
 
 /// The summary's table of nodes.
@@ -258,7 +162,7 @@ const NODES: Table<11> = Table {
 /// Renders the compact summary table printed at exit.
 ///
 /// ```
-/// use instrument_runtime::{check_budgets, render_summary, snapshot, TableStyle};
+/// use instrument_runtime::{check_budgets, format::TableStyle, report::render_summary, snapshot};
 /// let snapshot = snapshot();
 /// let table = render_summary(&snapshot, &check_budgets(&snapshot), TableStyle::Ascii);
 /// assert!(table.is_ascii());
@@ -359,7 +263,10 @@ pub fn render_summary(snapshot: &Snapshot, budgets: &BudgetReport, style: TableS
     out
 }
 
-fn breaker_row(breaker: &crate::BreakerSnapshot, style: TableStyle) -> [String; 10] {
+fn breaker_row(
+    breaker: &crate::breaker::snapshot::BreakerSnapshot,
+    style: TableStyle,
+) -> [String; 10] {
     let recoveries = &breaker.recoveries;
     let longest = if recoveries.count == 0 {
         "-".to_owned()
@@ -449,7 +356,7 @@ impl<const N: usize> Table<N> {
 }
 
 fn summary_row(node: &NodeSnapshot, style: TableStyle) -> [String; 11] {
-    let quantile = |pick: fn(&crate::Latency) -> u64| {
+    let quantile = |pick: fn(&crate::read::snapshot::Latency) -> u64| {
         node.latency.as_ref().map_or_else(
             || "-".to_owned(),
             |latency| format_duration(pick(latency), style),
@@ -458,7 +365,7 @@ fn summary_row(node: &NodeSnapshot, style: TableStyle) -> [String; 11] {
     let budget = node.budget.as_ref().map_or_else(
         || "-".to_owned(),
         |budget| {
-            crate::Quantile::ALL
+            crate::read::budget::Quantile::ALL
                 .into_iter()
                 .filter_map(|q| {
                     Some(format!(
@@ -515,43 +422,32 @@ mod tests {
     use crate::record::node::{Budget, Instruments};
 
     fn node(name: &str, p95_ns: u64, verdict: Option<BudgetVerdict>) -> NodeSnapshot {
-        NodeSnapshot {
-            name: name.into(),
-            module_path: "app".into(),
-            file: "src/main.rs".into(),
-            line: 1,
-            instruments: Instruments {
-                timed: true,
-                ..Instruments::default()
-            },
-            budget: verdict.as_ref().map(|_| Budget {
-                p95_ns: Some(2_000_000),
-                ..Budget::DEFAULT
-            }),
-            budget_source: None,
-            calls: 120,
-            errors: 1,
-            panics: 0,
-            cancelled: 0,
-            in_flight: None,
-            items_processed: 0,
-            items_total: 0,
-            warnings: 0,
-            latency: Some(Latency {
-                min_ns: 500,
-                mean_ns: 1_000_000,
-                max_ns: 4_000_000,
-                p50_ns: 1_000_000,
-                p90_ns: 1_500_000,
-                p95_ns,
-                p99_ns: 3_000_000,
-                p999_ns: 4_000_000,
-            }),
-            verdict,
-            sum_ns: 0,
-            histogram: None,
-            memory: None,
-        }
+        let mut node = NodeSnapshot::new(name);
+        node.module_path = "app".into();
+        node.file = "src/main.rs".into();
+        node.line = 1;
+        node.instruments = Instruments {
+            timed: true,
+            ..Instruments::default()
+        };
+        node.budget = verdict.as_ref().map(|_| Budget {
+            p95_ns: Some(2_000_000),
+            ..Budget::DEFAULT
+        });
+        node.calls = 120;
+        node.errors = 1;
+        node.latency = Some(Latency {
+            min_ns: 500,
+            mean_ns: 1_000_000,
+            max_ns: 4_000_000,
+            p50_ns: 1_000_000,
+            p90_ns: 1_500_000,
+            p95_ns,
+            p99_ns: 3_000_000,
+            p999_ns: 4_000_000,
+        });
+        node.verdict = verdict;
+        node
     }
 
     #[test]

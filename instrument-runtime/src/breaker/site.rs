@@ -113,8 +113,14 @@ impl Permit {
                 return breaker.failed(this.admission, clock::breaker_now_ns(), || {
                     format!(
                         "slow call: {} over the {} limit",
-                        crate::format_duration(elapsed_ns, crate::TableStyle::Ascii),
-                        crate::format_duration(slow_call_ns, crate::TableStyle::Ascii)
+                        crate::format::format_duration(
+                            elapsed_ns,
+                            crate::format::TableStyle::Ascii
+                        ),
+                        crate::format::format_duration(
+                            slow_call_ns,
+                            crate::format::TableStyle::Ascii
+                        )
                     )
                 });
             }
@@ -231,9 +237,9 @@ impl fmt::Display for CircuitOpen {
                 f,
                 "circuit breaker `{}` is open; next probe in {}",
                 self.name,
-                crate::format_duration(
+                crate::format::format_duration(
                     u64::try_from(retry_in.as_nanos()).unwrap_or(u64::MAX),
-                    crate::TableStyle::Ascii
+                    crate::format::TableStyle::Ascii
                 )
             ),
             (_, None) => write!(f, "circuit breaker `{}` is forced open", self.name),
@@ -272,7 +278,7 @@ impl<E: From<CircuitOpen>> FromCircuitOpen for E {
 /// without a fallback.
 ///
 /// ```
-/// use instrument_runtime::{CircuitOpen, Fallible, Outcome};
+/// use instrument_runtime::{breaker::Fallible, CircuitOpen, Outcome};
 ///
 /// struct Reason(String);
 ///

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// ```
 /// let path = std::env::temp_dir().join("instrument-write-atomically-doc").join("out.txt");
-/// instrument_runtime::write_atomically(&path, b"whole or nothing").unwrap();
+/// instrument_runtime::export::write_atomically(&path, b"whole or nothing").unwrap();
 /// assert_eq!(std::fs::read(&path).unwrap(), b"whole or nothing");
 /// ```
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {

@@ -19,7 +19,7 @@ const PANEL_HEIGHT: u64 = 8;
 ///
 /// ```
 /// let snapshot = instrument_runtime::snapshot();
-/// let dashboard = instrument_runtime::grafana_dashboard(&snapshot, &Default::default());
+/// let dashboard = instrument_runtime::export::grafana_dashboard(&snapshot, &Default::default());
 /// let json: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
 /// assert_eq!(json["title"], "instrument");
 /// ```

@@ -20,7 +20,7 @@ use crate::read::budget::{BudgetReport, Quantile};
 use crate::read::snapshot::{NodeSnapshot, Snapshot};
 use crate::record::alloc::NodeMemory;
 use crate::record::histogram::LatencyHistogram;
-use crate::report::resources::{cpu_time_and_threads, kib_field};
+use crate::record::procfs::{cpu_time_and_threads, kib_field};
 
 /// The latency histogram family; its samples are `_bucket`, `_sum` and `_count`.
 pub(crate) const NODE_LATENCY: &str = "node_latency_seconds";
@@ -54,7 +54,7 @@ pub(crate) const BREAKER_SLA_VIOLATIONS: &str = "breaker_recovery_sla_violations
 /// when it is called.
 ///
 /// ```
-/// use instrument_runtime::{ExportOptions, check_budgets, prometheus_text, snapshot};
+/// use instrument_runtime::{check_budgets, export::{ExportOptions, prometheus_text}, snapshot};
 ///
 /// #[instrument_runtime::timed(name = "prometheus_text_doc")]
 /// fn step() {}
@@ -83,7 +83,7 @@ pub fn prometheus_text(
 /// families that carry a unit, and the closing `# EOF`.
 ///
 /// ```
-/// use instrument_runtime::{ExportOptions, check_budgets, openmetrics_text, snapshot};
+/// use instrument_runtime::{check_budgets, export::{ExportOptions, openmetrics_text}, snapshot};
 ///
 /// #[instrument_runtime::counted(name = "openmetrics_text_doc")]
 /// fn step() {}
@@ -1471,7 +1471,7 @@ p_node_panics_total{node="a\"b"} 0
             vec![measured, node("unmeasured", true, None, &[1_000])],
             Vec::new(),
         );
-        snapshot.process = Some(crate::ProcessMemory {
+        snapshot.process = Some(crate::record::alloc::ProcessMemory {
             rss_bytes: 1 << 20,
             peak_rss_bytes: 3 << 20,
         });

@@ -84,7 +84,7 @@ use serde::{Deserialize, Serialize};
 /// The quantiles the gate compares by default: the median and the 95th percentile.
 ///
 /// ```
-/// use instrument_runtime::{CompareOptions, DEFAULT_QUANTILES, compare};
+/// use instrument_runtime::{gate::{CompareOptions, DEFAULT_QUANTILES, compare}};
 /// let baseline = [(100, 50), (120, 50)];
 /// for quantile in DEFAULT_QUANTILES {
 ///     let options = CompareOptions { quantile, ..CompareOptions::DEFAULT };
@@ -96,7 +96,7 @@ pub const DEFAULT_QUANTILES: [f64; 2] = [0.50, 0.95];
 /// How [`compare`] judges one quantile.
 ///
 /// ```
-/// use instrument_runtime::CompareOptions;
+/// use instrument_runtime::gate::CompareOptions;
 /// let options = CompareOptions { quantile: 0.95, tolerance: 0.10, ..CompareOptions::default() };
 /// assert_eq!(options.confidence, 0.99);
 /// ```
@@ -119,7 +119,7 @@ impl CompareOptions {
     /// The default options, usable in `const` context.
     ///
     /// ```
-    /// use instrument_runtime::CompareOptions;
+    /// use instrument_runtime::gate::CompareOptions;
     /// const STRICT: CompareOptions = CompareOptions { tolerance: 0.02, ..CompareOptions::DEFAULT };
     /// assert_eq!(STRICT.quantile, 0.5);
     /// ```
@@ -138,7 +138,7 @@ impl CompareOptions {
     /// A message naming the first option out of range and its value.
     ///
     /// ```
-    /// use instrument_runtime::CompareOptions;
+    /// use instrument_runtime::gate::CompareOptions;
     /// assert!(CompareOptions::DEFAULT.validate().is_ok());
     /// let bad = CompareOptions { confidence: 1.0, ..CompareOptions::DEFAULT };
     /// assert_eq!(bad.validate().unwrap_err(), "confidence must be above 0 and below 1, found 1");
@@ -178,7 +178,7 @@ impl Default for CompareOptions {
 /// The verdict on one quantile.
 ///
 /// ```
-/// use instrument_runtime::Change;
+/// use instrument_runtime::gate::Change;
 /// assert_eq!(Change::TooFewSamples.to_string(), "too few samples");
 /// assert_eq!(serde_json::to_string(&Change::Slower).unwrap(), "\"slower\"");
 /// ```
@@ -212,7 +212,7 @@ impl fmt::Display for Change {
 /// Candidate quantile ÷ baseline quantile, with its bootstrap interval.
 ///
 /// ```
-/// use instrument_runtime::{CompareOptions, compare};
+/// use instrument_runtime::{gate::{CompareOptions, compare}};
 /// let ratio = compare(&[(100, 500)], &[(130, 500)], &CompareOptions::DEFAULT).ratio.unwrap();
 /// assert_eq!((ratio.estimate, ratio.low, ratio.high), (1.3, 1.3, 1.3));
 /// ```
@@ -229,7 +229,7 @@ pub struct Ratio {
 /// The comparison of one quantile of one node.
 ///
 /// ```
-/// use instrument_runtime::{Change, CompareOptions, compare};
+/// use instrument_runtime::{gate::{Change, CompareOptions, compare}};
 /// let comparison = compare(&[(100, 500)], &[], &CompareOptions::DEFAULT);
 /// assert_eq!(comparison.change, Change::TooFewSamples);
 /// assert_eq!((comparison.baseline_ns, comparison.candidate_ns), (Some(100), None));
@@ -277,7 +277,7 @@ pub struct Comparison {
 /// When an option is out of range ([`CompareOptions::validate`] says which).
 ///
 /// ```
-/// use instrument_runtime::{Change, CompareOptions, compare};
+/// use instrument_runtime::{gate::{Change, CompareOptions, compare}};
 /// // 1,000 calls spread over 100..=199 µs, then the same calls 25% slower.
 /// let baseline: Vec<(u64, u64)> = (100..200).map(|us| (us * 1_000, 10)).collect();
 /// let candidate: Vec<(u64, u64)> = baseline.iter().map(|&(ns, n)| (ns * 5 / 4, n)).collect();

@@ -22,6 +22,7 @@ use crate::record::registry::{NameConflict, conflicts_among, registered};
 /// assert_eq!(back.nodes.len(), snapshot.nodes.len());
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Snapshot {
     /// When the snapshot was taken, in milliseconds since the Unix epoch.
     pub taken_at_unix_ms: u64,
@@ -77,6 +78,7 @@ impl Snapshot {
 /// assert_eq!(node.histogram.as_ref().unwrap().len(), 1);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NodeSnapshot {
     /// Node name.
     pub name: String,
@@ -141,6 +143,7 @@ pub struct NodeSnapshot {
 /// assert!(latency.min_ns <= latency.p50_ns && latency.p50_ns <= latency.max_ns);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Latency {
     /// Fastest call.
     pub min_ns: u64,

@@ -13,7 +13,7 @@ use crate::record::shard::ShardPool;
 /// #[instrument_runtime::counted(name = "node_meta_doc")]
 /// fn step() {}
 ///
-/// let node = instrument_runtime::nodes().into_iter().find(|n| n.name == "node_meta_doc").unwrap();
+/// let node = instrument_runtime::record::nodes().into_iter().find(|n| n.name == "node_meta_doc").unwrap();
 /// assert!(node.file.ends_with(".rs") && node.line > 0);
 /// assert!(node.instruments.counted && node.budget.is_none());
 /// ```
@@ -57,7 +57,7 @@ impl NodeMeta {
     /// fn named() {}
     ///
     /// fn main() {
-    ///     let nodes = instrument_runtime::nodes();
+    ///     let nodes = instrument_runtime::record::nodes();
     ///     let names: Vec<_> = nodes.iter().map(|node| node.qualified_name()).collect();
     ///     assert!(names.iter().any(|name| name == "Store::get"));
     ///     assert!(names.iter().any(|name| name == "qualified_name_doc"));
@@ -92,7 +92,7 @@ fn qualify(path: &str, module_path: &str) -> String {
 /// #[instrument_runtime::budget(name = "instruments_doc", p99 = "5ms")]
 /// fn step() {}
 ///
-/// let node = instrument_runtime::nodes().into_iter().find(|n| n.name == "instruments_doc").unwrap();
+/// let node = instrument_runtime::record::nodes().into_iter().find(|n| n.name == "instruments_doc").unwrap();
 /// assert!(node.instruments.timed && node.instruments.budget && !node.instruments.counted);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

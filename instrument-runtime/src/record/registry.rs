@@ -28,7 +28,7 @@ pub(crate) fn registered() -> Vec<&'static Node> {
 /// #[instrument_runtime::timed(name = "nodes_doc_never_called")]
 /// fn never_called() {}
 ///
-/// assert!(instrument_runtime::nodes().iter().any(|node| node.name == "nodes_doc_never_called"));
+/// assert!(instrument_runtime::record::nodes().iter().any(|node| node.name == "nodes_doc_never_called"));
 /// ```
 pub fn nodes() -> Vec<&'static NodeMeta> {
     registered().into_iter().map(Node::meta).collect()
@@ -54,7 +54,7 @@ pub struct NameConflict {
 /// #[instrument_runtime::timed(name = "conflicts_doc_unique")]
 /// fn unique() {}
 ///
-/// assert!(instrument_runtime::conflicts().iter().all(|c| c.name != "conflicts_doc_unique"));
+/// assert!(instrument_runtime::record::conflicts().iter().all(|c| c.name != "conflicts_doc_unique"));
 /// ```
 pub fn conflicts() -> Vec<NameConflict> {
     conflicts_among(&nodes())

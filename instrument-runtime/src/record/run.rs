@@ -5,7 +5,7 @@
 /// another's.
 ///
 /// ```
-/// let id = instrument_runtime::run_id();
+/// let id = instrument_runtime::record::run_id();
 /// assert_eq!(id.len(), 16);
 /// assert_eq!(id, instrument_runtime::snapshot().run_id);
 /// ```

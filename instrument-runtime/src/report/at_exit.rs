@@ -102,11 +102,11 @@ pub struct ReportFiles {
 ///
 /// ```
 /// # let dir = std::env::temp_dir().join(format!("instrument-write-now-doc-{}", std::process::id()));
-/// # instrument_runtime::set_report_dir(&dir);
-/// # if std::env::var_os(instrument_runtime::REPORT_ENV).is_none() && std::env::var_os(instrument_runtime::REPORT_DIR_ENV).is_none() {
-/// let files = instrument_runtime::write_report_now().unwrap().unwrap();
+/// # instrument_runtime::report::set_report_dir(&dir);
+/// # if std::env::var_os(instrument_runtime::report::REPORT_ENV).is_none() && std::env::var_os(instrument_runtime::report::REPORT_DIR_ENV).is_none() {
+/// let files = instrument_runtime::report::write_report_now().unwrap().unwrap();
 /// assert!(files.report.ends_with("report.json"));
-/// assert_eq!(files.run_id, instrument_runtime::run_id());
+/// assert_eq!(files.run_id, instrument_runtime::record::run_id());
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// # }
 /// ```
@@ -247,7 +247,7 @@ fn is_off() -> bool {
 
 /// The exports cost most of the exit (the dashboard and the Grafana JSON are rendered for every
 /// node): a program that declared no budget and no breaker gets them only when it asks.
-fn exports_wanted(snapshot: &crate::Snapshot) -> bool {
+fn exports_wanted(snapshot: &crate::read::snapshot::Snapshot) -> bool {
     crate::record::env::switch(EXPORTS_ENV).unwrap_or_else(|| {
         !snapshot.breakers.is_empty() || snapshot.nodes.iter().any(|node| node.budget.is_some())
     })
@@ -255,7 +255,7 @@ fn exports_wanted(snapshot: &crate::Snapshot) -> bool {
 
 /// The full tables on a terminal or when a budget failed; one line in logs, where a short
 /// program's 50 lines at every run are noise.
-fn table_wanted(budgets: &crate::BudgetReport) -> bool {
+fn table_wanted(budgets: &crate::read::budget::BudgetReport) -> bool {
     match std::env::var(SUMMARY_ENV).as_deref() {
         Ok("table") => true,
         Ok("line") => false,

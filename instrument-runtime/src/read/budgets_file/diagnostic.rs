@@ -4,12 +4,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::format::printable::printable;
+use crate::format::printable;
 
 /// A place in the budgets file: 1-based line and column, columns counted in characters.
 ///
 /// ```
-/// use instrument_runtime::BudgetsFile;
+/// use instrument_runtime::budgets::BudgetsFile;
 ///
 /// let errors = BudgetsFile::parse("performance_budgets.yaml", "nodes:\n  embedding: { p95: fifty }\n")
 ///     .unwrap_err();
@@ -27,7 +27,7 @@ pub struct Position {
 /// What is wrong, for callers that react to some mistakes differently.
 ///
 /// ```
-/// use instrument_runtime::{BudgetsFile, DiagnosticKind};
+/// use instrument_runtime::{budgets::{BudgetsFile, DiagnosticKind}};
 ///
 /// let errors = BudgetsFile::parse("performance_budgets.yaml", "tolerence: 5%\n").unwrap_err();
 /// assert_eq!(errors.diagnostics[0].kind, DiagnosticKind::UnknownKey);
@@ -68,7 +68,7 @@ pub enum DiagnosticKind {
 /// ([`printable`](crate::printable)), so a hostile key cannot rewrite a terminal or CI log.
 ///
 /// ```
-/// use instrument_runtime::BudgetsFile;
+/// use instrument_runtime::budgets::BudgetsFile;
 ///
 /// let text = "tolerance: 10%\nnodes:\n  embedding: { p95: fifty }\n";
 /// let errors = BudgetsFile::parse("performance_budgets.yaml", text).unwrap_err();
@@ -114,7 +114,7 @@ impl std::error::Error for BudgetsFileDiagnostic {}
 /// Its `Display` puts one error per line.
 ///
 /// ```
-/// use instrument_runtime::BudgetsFile;
+/// use instrument_runtime::budgets::BudgetsFile;
 ///
 /// let text = "nodes:\n  embedding: { p95: 80ms, p99: 50ms, mx: 1s }\n";
 /// let errors = BudgetsFile::parse("performance_budgets.yaml", text).unwrap_err();
