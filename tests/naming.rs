@@ -3,7 +3,11 @@
 
 mod common;
 
-use instrument_runtime::{ExportOptions, artifacts, check_budgets, prometheus_text, snapshot};
+use instrument_runtime::{
+    check_budgets,
+    export::{ExportOptions, artifacts, prometheus_text},
+    snapshot,
+};
 
 struct Store(u32);
 struct Cache(u32);

@@ -3,7 +3,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use instrument_runtime::{CompareOptions, DEFAULT_QUANTILES, DEFAULT_REPORT_DIR};
+use instrument_runtime::{
+    gate::{CompareOptions, DEFAULT_QUANTILES},
+    report::DEFAULT_REPORT_DIR,
+};
 
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq)]

@@ -14,7 +14,10 @@
 //!   the band, and inconclusive when the ratio is outside it but not significantly.
 
 use instrument_runtime::{
-    Change, CompareOptions, LatencyHistogram, Report, TableStyle, format_duration, printable,
+    LatencyHistogram,
+    format::{TableStyle, format_duration, printable},
+    gate::{Change, CompareOptions},
+    report::Report,
 };
 use serde::Serialize;
 

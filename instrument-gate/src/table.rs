@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 
-use instrument_runtime::{TableStyle, printable};
+use instrument_runtime::format::{TableStyle, printable};
 
 /// Color only on a terminal, and never in CI (`CI` set) or when `NO_COLOR` is set (see
 /// <https://no-color.org>); both count when set to anything but the empty string.
