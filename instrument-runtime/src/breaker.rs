@@ -14,6 +14,7 @@ pub(crate) mod site;
 pub(crate) mod snapshot;
 pub(crate) mod table;
 pub(crate) mod window;
+mod word;
 
 pub use config::{BreakerConfig, FailureRate, Window};
 pub use site::{CircuitOpen, Fallible, FromCircuitOpen};
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::sync::{AtomicU64, Mutex, Ordering};
 use window::Outcomes;
+use word::{CLOSED, HALF_OPEN, OPEN, Word};
 
 /// Where a breaker stands.
 ///
@@ -114,77 +116,6 @@ pub enum TransitionCause {
     ForcedClosed,
     /// Reset to closed by an operator or a test.
     Reset,
-}
-
-/// The breaker's shared word. Layout, from the lowest bit: state (2 bits), forced (1), count
-/// (16), probes in flight (13), generation (32). The macro keeps `failure_threshold` and
-/// `success_threshold` within 16 bits and `half_open_probes` within 13.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Word(u64);
-
-const CLOSED: u64 = 0;
-const HALF_OPEN: u64 = 1;
-const OPEN: u64 = 2;
-const STATE_MASK: u64 = 0b11;
-const FORCED_BIT: u64 = 1 << 2;
-const COUNT_SHIFT: u32 = 3;
-const COUNT_MASK: u64 = 0xFFFF;
-const PROBES_SHIFT: u32 = 19;
-const PROBES_MASK: u64 = 0x1FFF;
-const GENERATION_SHIFT: u32 = 32;
-
-impl Word {
-    fn new(generation: u32, state: u64, forced: bool) -> Self {
-        Self((u64::from(generation) << GENERATION_SHIFT) | state | (u64::from(forced) * FORCED_BIT))
-    }
-
-    fn state_bits(self) -> u64 {
-        self.0 & STATE_MASK
-    }
-
-    fn state(self) -> BreakerState {
-        match self.state_bits() {
-            CLOSED => BreakerState::Closed,
-            HALF_OPEN => BreakerState::HalfOpen,
-            _ => BreakerState::Open,
-        }
-    }
-
-    fn forced(self) -> bool {
-        self.0 & FORCED_BIT != 0
-    }
-
-    #[allow(clippy::cast_possible_truncation, reason = "masked to 16 bits")]
-    fn count(self) -> u32 {
-        ((self.0 >> COUNT_SHIFT) & COUNT_MASK) as u32
-    }
-
-    #[allow(clippy::cast_possible_truncation, reason = "masked to 13 bits")]
-    fn probes(self) -> u32 {
-        ((self.0 >> PROBES_SHIFT) & PROBES_MASK) as u32
-    }
-
-    #[allow(clippy::cast_possible_truncation, reason = "the top 32 bits")]
-    fn generation(self) -> u32 {
-        (self.0 >> GENERATION_SHIFT) as u32
-    }
-
-    fn with_count(self, count: u32) -> Self {
-        Self((self.0 & !(COUNT_MASK << COUNT_SHIFT)) | (u64::from(count) << COUNT_SHIFT))
-    }
-
-    fn with_probes(self, probes: u32) -> Self {
-        Self((self.0 & !(PROBES_MASK << PROBES_SHIFT)) | (u64::from(probes) << PROBES_SHIFT))
-    }
-
-    /// The word after a transition to `state`: next generation, counts cleared.
-    fn next(self, state: u64, forced: bool) -> Self {
-        Self::new(self.generation().wrapping_add(1), state, forced)
-    }
-
-    fn is(self, generation: u32, state: u64) -> bool {
-        self.generation() == generation && self.state_bits() == state
-    }
 }
 
 /// What a call was admitted as.
