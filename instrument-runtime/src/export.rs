@@ -64,7 +64,7 @@ static OPTIONS: Mutex<Option<ExportOptions>> = Mutex::new(None);
 /// Sets the options the report at exit and [`export_all`] use.
 ///
 /// ```
-/// use instrument_runtime::{export::{ExportOptions, set_export_options}};
+/// use instrument_runtime::export::{ExportOptions, set_export_options};
 ///
 /// set_export_options(ExportOptions { prefix: "pipeline_".into(), ..ExportOptions::default() });
 /// # set_export_options(ExportOptions::default());

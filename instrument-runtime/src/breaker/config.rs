@@ -64,7 +64,7 @@ impl Default for BreakerConfig {
 /// seen and the share of failures reaches `threshold`.
 ///
 /// ```
-/// use instrument_runtime::{breaker::{FailureRate, Window}};
+/// use instrument_runtime::breaker::{FailureRate, Window};
 ///
 /// let rate = FailureRate { threshold: 0.5, window: Window::Calls(100), min_calls: 10 };
 /// assert_eq!(rate.window, Window::Calls(100));

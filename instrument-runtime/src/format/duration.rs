@@ -32,7 +32,7 @@ impl TableStyle {
 /// `2.50s`.
 ///
 /// ```
-/// use instrument_runtime::{format::{format_duration, TableStyle}};
+/// use instrument_runtime::format::{format_duration, TableStyle};
 /// assert_eq!(format_duration(1_254_000, TableStyle::Ascii), "1.25ms");
 /// assert_eq!(format_duration(12_300, TableStyle::Color), "12.3µs");
 /// assert_eq!(format_duration(850, TableStyle::Ascii), "850ns");

@@ -131,7 +131,7 @@ impl BudgetCheck {
     /// How far the observed value is over its allowance (0 when within it).
     ///
     /// ```
-    /// use instrument_runtime::{budgets::{BudgetCheck, Quantile}};
+    /// use instrument_runtime::budgets::{BudgetCheck, Quantile};
     /// let check = BudgetCheck { quantile: Quantile::P95, observed_ns: 60, budget_ns: 50, allowed_ns: 55, passed: false };
     /// assert_eq!(check.overage_ns(), 5);
     /// ```
@@ -142,7 +142,7 @@ impl BudgetCheck {
     /// The headroom left under the allowance, as a percentage of it (negative when over).
     ///
     /// ```
-    /// use instrument_runtime::{budgets::{BudgetCheck, Quantile}};
+    /// use instrument_runtime::budgets::{BudgetCheck, Quantile};
     /// let check = BudgetCheck { quantile: Quantile::P95, observed_ns: 50, budget_ns: 50, allowed_ns: 100, passed: true };
     /// assert_eq!(check.margin_percent(), 50.0);
     /// ```

@@ -106,7 +106,7 @@ pub struct BudgetsFile {
 /// The section of the budgets file an entry is in.
 ///
 /// ```
-/// use instrument_runtime::{budgets::{BudgetsFile, Section}};
+/// use instrument_runtime::budgets::{BudgetsFile, Section};
 ///
 /// let file = BudgetsFile::parse("b.yaml", "special:\n  contract_validation_ROUTING: { p95: 5ms }\n").unwrap();
 /// assert_eq!(file.entries[0].section, Section::Special);
@@ -138,7 +138,7 @@ impl Section {
 /// One node's entry: only what it sets, before merging.
 ///
 /// ```
-/// use instrument_runtime::{budgets::{BudgetsFile, Position}};
+/// use instrument_runtime::budgets::{BudgetsFile, Position};
 ///
 /// let text = "nodes:\n  sanitization: { p95: 2ms, tolerance: 5% }\n";
 /// let entry = &BudgetsFile::parse("performance_budgets.yaml", text).unwrap().entries[0];
@@ -174,7 +174,7 @@ impl FileEntry {
     /// The entry's budget for one statistic, if it sets one.
     ///
     /// ```
-    /// use instrument_runtime::{budgets::{BudgetsFile, Quantile}};
+    /// use instrument_runtime::budgets::{BudgetsFile, Quantile};
     ///
     /// let file = BudgetsFile::parse("b.yaml", "nodes:\n  embedding: { max: 1s }\n").unwrap();
     /// assert_eq!(file.entries[0].quantile(Quantile::Max), Some(1_000_000_000));

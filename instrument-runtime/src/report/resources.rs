@@ -117,7 +117,7 @@ struct ResourceUsage {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use instrument_runtime::{report::{ProcSample, sample_line}};
+/// use instrument_runtime::report::{ProcSample, sample_line};
 ///
 /// let previous = ProcSample {
 ///     wall: UNIX_EPOCH + Duration::from_secs(1_700_000_000),

@@ -27,7 +27,7 @@ pub struct Position {
 /// What is wrong, for callers that react to some mistakes differently.
 ///
 /// ```
-/// use instrument_runtime::{budgets::{BudgetsFile, DiagnosticKind}};
+/// use instrument_runtime::budgets::{BudgetsFile, DiagnosticKind};
 ///
 /// let errors = BudgetsFile::parse("performance_budgets.yaml", "tolerence: 5%\n").unwrap_err();
 /// assert_eq!(errors.diagnostics[0].kind, DiagnosticKind::UnknownKey);

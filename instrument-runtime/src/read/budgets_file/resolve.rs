@@ -38,7 +38,7 @@ impl fmt::Display for CodeSite {
 /// Where a node's entry is in the budgets file.
 ///
 /// ```
-/// use instrument_runtime::{budgets::{FileSite, Section}};
+/// use instrument_runtime::budgets::{FileSite, Section};
 ///
 /// let site = FileSite { file: "performance_budgets.yaml".to_owned(), line: 3, column: 3, section: Section::Nodes };
 /// assert_eq!(site.to_string(), "performance_budgets.yaml:3:3");
@@ -119,7 +119,7 @@ impl fmt::Display for BudgetKey {
 /// Serialized with a `from` tag: `{"from": "code", "file": "src/embed.rs", "line": 12}`.
 ///
 /// ```
-/// use instrument_runtime::{budgets::{BudgetSource, CodeSite}};
+/// use instrument_runtime::budgets::{BudgetSource, CodeSite};
 ///
 /// let source = BudgetSource::Code(CodeSite { file: "src/embed.rs".to_owned(), line: 12 });
 /// assert_eq!(
@@ -189,7 +189,7 @@ impl From<&NodeMeta> for NodeBudgetInput {
 /// A node's effective budget and where it came from.
 ///
 /// ```
-/// use instrument_runtime::{budgets::{BudgetSource, BudgetsFile, NodeBudgetInput, CodeSite}};
+/// use instrument_runtime::budgets::{BudgetSource, BudgetsFile, NodeBudgetInput, CodeSite};
 ///
 /// let file = BudgetsFile::parse("performance_budgets.yaml", "nodes:\n  embedding: { p95: 50ms }\n").unwrap();
 /// let node = NodeBudgetInput {
