@@ -1,4 +1,10 @@
-//! The recording core.
+//! The recording core, what a call touches: each node's static descriptor and the registry of
+//! them, the per-thread shards and their latency counters, the clock (and the manual clock for
+//! tests), the outcome of a call, the counting allocator, item counts, and the `/proc` readers
+//! the memory figures come from.
+//!
+//! It imports nothing from the rest of the crate, so no change above it can add work to a call.
+//! The crate root re-exports what most programs name; the rest is here.
 
 pub(crate) mod alloc;
 pub(crate) mod call;

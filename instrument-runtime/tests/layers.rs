@@ -371,3 +371,136 @@ fn visit<'a>(
     path.pop();
     None
 }
+
+#[test]
+fn the_crate_root_exports_at_most_forty_names() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let names = root_names(&src);
+    assert!(
+        names.len() <= 40,
+        "the crate root exports {} names; keep it to what a program writes or reads and put the \
+         rest in a module named for what it holds:\n{}",
+        names.len(),
+        names.iter().cloned().collect::<Vec<_>>().join(", ")
+    );
+}
+
+/// The names at the crate root: `pub use` and `pub mod` items of `lib.rs` outside any module,
+/// and the `#[macro_export]` macros of every file. `__private`, hidden, is what generated code
+/// names.
+fn root_names(src: &Path) -> BTreeSet<String> {
+    let lib = without_attributes(&strip_comments_and_literals(
+        &fs::read_to_string(src.join("lib.rs")).unwrap(),
+    ));
+    let mut names = BTreeSet::new();
+    let mut depth = 0;
+    let mut statement = String::new();
+    for c in lib.chars() {
+        match c {
+            '{' if !statement.trim_start().starts_with("pub use") => {
+                if depth == 0 {
+                    names.extend(declared_module(&statement));
+                }
+                depth += 1;
+                statement.clear();
+            }
+            '}' if !statement.trim_start().starts_with("pub use") => {
+                depth -= 1;
+                statement.clear();
+            }
+            ';' => {
+                if depth == 0 {
+                    if let Some(path) = statement.trim_start().strip_prefix("pub use") {
+                        names.extend(leaves(path));
+                    }
+                    names.extend(declared_module(&statement));
+                }
+                statement.clear();
+            }
+            _ => statement.push(c),
+        }
+    }
+    for file in rust_files(src) {
+        let code = fs::read_to_string(file).unwrap();
+        let mut rest = code.as_str();
+        while let Some(at) = rest.find("#[macro_export]") {
+            rest = &rest[at..];
+            let after = &rest[rest.find("macro_rules!").unwrap() + "macro_rules!".len()..];
+            let name: String = after
+                .trim_start()
+                .chars()
+                .take_while(|&c| c.is_alphanumeric() || c == '_')
+                .collect();
+            names.insert(name);
+            rest = after;
+        }
+    }
+    names.retain(|name| !name.starts_with("__"));
+    names
+}
+
+/// `x` of a statement ending `pub mod x`.
+fn declared_module(statement: &str) -> Option<String> {
+    let words: Vec<&str> = statement.split_whitespace().collect();
+    match words.as_slice() {
+        [.., "pub", "mod", name] => Some((*name).to_owned()),
+        _ => None,
+    }
+}
+
+/// The names a `use` path brings in: `a::b` gives `b`, `a::{b, c::{d, e as f}}` gives `b`, `d`
+/// and `f`.
+fn leaves(path: &str) -> Vec<String> {
+    let path = path.trim();
+    let Some(open) = path.find('{') else {
+        let last = path.rsplit([':', ' ']).next().unwrap_or(path);
+        return vec![last.trim().to_owned()];
+    };
+    let inner = &path[open + 1..path.rfind('}').unwrap()];
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (at, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&inner[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&inner[start..]);
+    items
+        .into_iter()
+        .filter(|item| !item.trim().is_empty())
+        .flat_map(leaves)
+        .collect()
+}
+
+/// The code without its attributes (`#[cfg(...)]`, `#![doc = ...]`), which are not names.
+fn without_attributes(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let mut chars = code.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '#' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'!') {
+            chars.next();
+        }
+        let mut depth = 0;
+        for c in chars.by_ref() {
+            match c {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                break;
+            }
+        }
+    }
+    out
+}

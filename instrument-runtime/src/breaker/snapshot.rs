@@ -145,16 +145,12 @@ pub struct Recoveries {
 /// A breaker's health, for a health endpoint.
 ///
 /// ```
-/// use instrument_runtime::{breaker::Health, BreakerState};
+/// use instrument_runtime::breaker::{Health, breaker_health};
 ///
-/// let health = instrument_runtime::breaker::BreakerHealth {
-///     name: "embedding".into(),
-///     state: BreakerState::Closed,
-///     status: Health::Degraded,
-///     success_rate: 0.9,
-///     calls: 100,
-/// };
-/// assert_eq!(health.status.gauge(), 0.5);
+/// for health in breaker_health() {
+///     println!("{} {:?}: {}", health.name, health.state, health.status.gauge());
+/// }
+/// assert_eq!(Health::Degraded.gauge(), 0.5);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
