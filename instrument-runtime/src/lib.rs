@@ -6,7 +6,7 @@
 //! function and register it with `inventory`; each call records into the calling thread's shard of
 //! that node ([`record`]); [`snapshot`] merges the shards into a sorted [`Snapshot`] and judges the
 //! budgets ([`budgets`]); the exporters ([`export`]), the report at exit ([`report`]) and the gate
-//! ([`gate`]) are pure functions of it. Circuit breakers ([`breaker`]) sit beside the nodes.
+//! ([`gate`]) are pure functions of it. Circuit breakers ([`breaker`](mod@breaker)) sit beside the nodes.
 //!
 //! # Where things are
 //!

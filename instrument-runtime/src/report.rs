@@ -27,8 +27,8 @@
 //!
 //! One write happens at a time: a signal's write and the exit hook's never mix their files, and
 //! an exit waits at most [`SIGNAL_DEADLINE`] for a write under way. Every file of one run
-//! carries its [`run_id`](crate::run_id); at startup and before each write, the temporary files
-//! left by runs killed mid-write are removed (see [`write_atomically`](crate::write_atomically)).
+//! carries its [`run_id`](crate::record::run_id); at startup and before each write, the temporary files
+//! left by runs killed mid-write are removed (see [`write_atomically`]).
 
 use std::fmt::Write as _;
 use std::io;

@@ -122,7 +122,7 @@ pub struct ProbeCounts {
 }
 
 /// A breaker's outages and their recoveries; each recovery, from the moment probing was allowed
-/// to closing, is judged against the SLA (see [`Recovery`](crate::Recovery)).
+/// to closing, is judged against the SLA (see [`Recovery`](crate::breaker::Recovery)).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Recoveries {

@@ -1,5 +1,5 @@
 //! Prometheus alerting rules generated from the budgets and circuit breakers declared in the code,
-//! for the metrics [`prometheus_text`](crate::prometheus_text) exposes
+//! for the metrics [`prometheus_text`](crate::export::prometheus_text) exposes
 //! (<https://prometheus.io/docs/prometheus/latest/configuration/alerting_rules/>).
 //!
 //! The YAML is written by hand: every string is double-quoted and escaped, so any node name is
@@ -22,7 +22,7 @@ use crate::read::snapshot::{NodeSnapshot, Snapshot};
 use crate::record::node::Budget;
 
 /// Renders `prometheus_alerting_rules.yaml`: Prometheus alerting rules for the budgets and
-/// breakers of the snapshot, on the metric names of [`prometheus_text`](crate::prometheus_text)
+/// breakers of the snapshot, on the metric names of [`prometheus_text`](crate::export::prometheus_text)
 /// with the same [`ExportOptions::prefix`].
 ///
 /// Per budgeted node (one rule each, labelled with `node` and `severity`):

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Writes `contents` to `path` through a temporary file in the same directory and a rename, which
 /// is atomic on the same file system: a crash leaves either the previous file or the new one.
 ///
-/// The temporary file is `.NAME.PID.RUN.N.tmp` (process id, [`run_id`](crate::run_id), a
+/// The temporary file is `.NAME.PID.RUN.N.tmp` (process id, [`run_id`](crate::record::run_id), a
 /// counter); a kill between its creation and the rename leaves it behind, and the report at exit
 /// removes such files once their process is gone.
 ///

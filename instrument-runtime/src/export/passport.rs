@@ -113,7 +113,7 @@ fn commit_of(candidates: impl IntoIterator<Item = String>) -> Option<String> {
 pub struct Passport {
     /// [`PASSPORT_SCHEMA`].
     pub schema: String,
-    /// The run's id ([`run_id`](crate::run_id)), as in every file the run writes.
+    /// The run's id ([`run_id`](crate::record::run_id)), as in every file the run writes.
     pub run_id: String,
     /// When the snapshot was taken, RFC 3339 UTC.
     pub timestamp: String,

@@ -6,7 +6,7 @@
 //! then one writer prints them in either format (how it is spelled). Every family has HELP and
 //! TYPE; families are sorted by name and series by label values, so the same snapshot always
 //! renders to the same bytes. A node name claimed by two functions (a conflict, see
-//! [`conflicts`](crate::conflicts)) is told apart in the snapshot, each named with its site, so
+//! [`conflicts`](crate::record::conflicts)) is told apart in the snapshot, each named with its site, so
 //! each is exported; a snapshot built by hand that still repeats a name is exported once, for
 //! the first node, as [`Snapshot::node`] finds it: two series with one label set would be
 //! silently merged by every Prometheus reader.

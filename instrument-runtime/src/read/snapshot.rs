@@ -29,7 +29,7 @@ pub struct Snapshot {
     /// The machine it was taken on (its host name; empty where the system does not say).
     #[serde(default)]
     pub host: String,
-    /// The process it was taken in: [`run_id`](crate::run_id), the same in every file one run writes (empty in
+    /// The process it was taken in: [`run_id`](crate::record::run_id), the same in every file one run writes (empty in
     /// a report from an older runtime, and in one merged from several runs).
     #[serde(default)]
     pub run_id: String,

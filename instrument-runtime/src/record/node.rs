@@ -7,7 +7,7 @@ use crate::record::shard::ShardPool;
 /// The static description of one instrumented function, as written in its attributes.
 ///
 /// One exists per source function (a generic function has one for all its instantiations).
-/// [`nodes`](crate::nodes) lists them all.
+/// [`nodes`](crate::record::nodes) lists them all.
 ///
 /// ```
 /// #[instrument_runtime::counted(name = "node_meta_doc")]

@@ -23,9 +23,9 @@ use super::{REPORT_ENV, TableStyle, render_summary, report_dir, write_report_of}
 /// writing theirs.
 ///
 /// Where the files go, which of them, and how much is printed (see [the crate docs](crate#the-runtime)):
-/// - `report.json` in [`report_dir`](crate::report_dir): `instrument/<binary name>/` in the cargo
+/// - `report.json` in [`report_dir`](crate::report::report_dir): `instrument/<binary name>/` in the cargo
 ///   target directory the binary was built in, never the working directory; a binary run away
-///   from its build writes nothing unless [`REPORT_DIR_ENV`](crate::REPORT_DIR_ENV) says where,
+///   from its build writes nothing unless [`REPORT_DIR_ENV`](crate::report::REPORT_DIR_ENV) says where,
 ///   and says so once on stderr;
 /// - the exports (dashboard, Prometheus text, alert rules, ...) too when a budget or a circuit
 ///   breaker is declared, or when [`EXPORTS_ENV`]`=on` asks for them (`off` never);
@@ -81,7 +81,7 @@ pub struct ReportFiles {
     pub report: PathBuf,
     /// The exports written, in their fixed order.
     pub exports: Vec<PathBuf>,
-    /// The [`run_id`](crate::run_id) every one of these files carries.
+    /// The [`run_id`](crate::record::run_id) every one of these files carries.
     pub run_id: String,
 }
 
@@ -98,7 +98,7 @@ pub struct ReportFiles {
 /// When `report.json` or an export could not be written (the summary on stderr says which), or
 /// when a write already under way, for a signal, did not finish within [`SIGNAL_DEADLINE`].
 ///
-/// [`SIGNAL_DEADLINE`]: crate::SIGNAL_DEADLINE
+/// [`SIGNAL_DEADLINE`]: crate::report::SIGNAL_DEADLINE
 ///
 /// ```
 /// # let dir = std::env::temp_dir().join(format!("instrument-write-now-doc-{}", std::process::id()));

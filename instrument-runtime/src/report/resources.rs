@@ -207,7 +207,7 @@ pub struct ResourceSampler {
 }
 
 /// Starts sampling the process's resource usage every `period` into `resource_usage.jsonl` in
-/// the report directory ([`report_dir`](crate::report_dir)), until the returned guard is dropped.
+/// the report directory ([`report_dir`](crate::report::report_dir)), until the returned guard is dropped.
 /// [`DEFAULT_SAMPLE_PERIOD`] is one second.
 ///
 /// The file is replaced when sampling starts, then appended to, one line per period, each line
@@ -217,7 +217,7 @@ pub struct ResourceSampler {
 ///
 /// # Errors
 ///
-/// When there is no report directory ([`report_dir`](crate::report_dir) is `None`), the
+/// When there is no report directory ([`report_dir`](crate::report::report_dir) is `None`), the
 /// directory or the file cannot be created, or `/proc` cannot be read (on systems other than
 /// Linux, always).
 ///

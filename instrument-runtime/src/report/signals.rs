@@ -4,7 +4,7 @@
 //! a pipe. A thread of ours blocks on that pipe, writes the report set like the exit hook, then
 //! ends the process with the signal's default action, so the exit status says "killed by
 //! SIGTERM" as it would have without us. A watchdog ends it the same way after
-//! [`SIGNAL_DEADLINE`](crate::SIGNAL_DEADLINE) if the write hangs.
+//! [`SIGNAL_DEADLINE`](crate::report::SIGNAL_DEADLINE) if the write hangs.
 //!
 //! Plain `sigaction` rather than `signal-hook`: we must tell whether the program has since
 //! installed a handler of its own, and signal-hook registers every user's actions behind one

@@ -65,7 +65,7 @@ pub enum DiagnosticKind {
 /// `key` is the dotted path of the offending key (`nodes.embedding.p95`); it is empty for a YAML
 /// syntax error and an unreadable file, and `position` is `None` for an unreadable file. The
 /// fields hold the file's text as written; `Display` shows control characters in them as escapes
-/// ([`printable`](crate::printable)), so a hostile key cannot rewrite a terminal or CI log.
+/// ([`printable`](crate::format::printable)), so a hostile key cannot rewrite a terminal or CI log.
 ///
 /// ```
 /// use instrument_runtime::budgets::BudgetsFile;
@@ -79,8 +79,8 @@ pub enum DiagnosticKind {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetsFileDiagnostic {
-    /// The budgets file, as named to [`BudgetsFile::parse`](crate::BudgetsFile::parse) or
-    /// [`BudgetsFile::load`](crate::BudgetsFile::load).
+    /// The budgets file, as named to [`BudgetsFile::parse`](crate::budgets::BudgetsFile::parse) or
+    /// [`BudgetsFile::load`](crate::budgets::BudgetsFile::load).
     pub file: String,
     /// Where in the file; `None` when the file could not be read.
     pub position: Option<Position>,
