@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use instrument_runtime::{ExportOptions, Snapshot, alerting_rules, snapshot};
+use instrument_runtime::{
+    Snapshot,
+    export::{ExportOptions, alerting_rules},
+    snapshot,
+};
 
 const UNIT_TESTS: &str = include_str!("fixtures/alert-rules-test.yaml");
 

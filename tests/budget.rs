@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use instrument_runtime::{
-    Budget, ManualClock, Quantile, VerdictStatus, budget, check_budgets, counted, snapshot, timed,
+    Budget, ManualClock, VerdictStatus, budget, budgets::Quantile, check_budgets, counted,
+    snapshot, timed,
 };
 
 const MS: u64 = 1_000_000;
@@ -34,7 +35,7 @@ fn every_argument(clock: &ManualClock, took: Duration) {
 #[test]
 fn every_argument_is_declared_in_the_descriptor() {
     every_argument(&ManualClock::new(), Duration::ZERO);
-    let meta = instrument_runtime::nodes()
+    let meta = instrument_runtime::record::nodes()
         .into_iter()
         .find(|node| node.name == "every_argument")
         .unwrap();
@@ -172,7 +173,7 @@ fn stacked_attributes_record_once_in_any_order() {
         (1, 1)
     );
     assert_eq!(
-        instrument_runtime::nodes()
+        instrument_runtime::record::nodes()
             .iter()
             .filter(|n| n.name.starts_with("stacked"))
             .count(),

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use instrument_runtime::{
-    BreakerSnapshot, BreakerState, CircuitOpen, Health, ManualClock, TransitionCause, breaker,
+    BreakerState, CircuitOpen, ManualClock, breaker,
+    breaker::{BreakerSnapshot, Health, TransitionCause},
 };
 
 const TIMEOUT: Duration = Duration::from_secs(1);
@@ -350,7 +351,7 @@ fn operators_force_a_breaker_open_or_closed_and_reset_it() {
     assert!(handle.snapshot().forced);
     assert_eq!(handle.reset(), BreakerState::Closed);
     assert!(!handle.snapshot().forced);
-    let health = instrument_runtime::breaker_health();
+    let health = instrument_runtime::breaker::breaker_health();
     let mine = health
         .iter()
         .find(|health| health.name == "it_forced")

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use instrument_runtime::{
     BreakerState, ManualClock, Snapshot, budget, check_budgets, circuit_breaker, counted,
-    dashboard_html, snapshot, timed,
+    export::dashboard_html, snapshot, timed,
 };
 
 // ---------------------------------------------------------------------------------------------

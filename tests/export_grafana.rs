@@ -3,7 +3,9 @@
 //! that the Prometheus exposition really has.
 
 use instrument_runtime::{
-    ExportOptions, check_budgets, grafana_dashboard, prometheus_text, snapshot,
+    check_budgets,
+    export::{ExportOptions, grafana_dashboard, prometheus_text},
+    snapshot,
 };
 
 #[instrument_runtime::budget(name = "grafana \"quoted\" step", p95 = "5ms")]

@@ -11,8 +11,8 @@ use std::task::{Context, Waker};
 use std::time::Duration;
 
 use instrument_runtime::{
-    BreakerState, ExportOptions, ManualClock, Snapshot, artifacts, breaker, check_budgets,
-    openmetrics_text, prometheus_text,
+    BreakerState, ManualClock, Snapshot, breaker, check_budgets,
+    export::{ExportOptions, artifacts, openmetrics_text, prometheus_text},
 };
 
 const MS: Duration = Duration::from_millis(1);

@@ -6,7 +6,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use instrument_runtime::gate::{self, Gate};
-use instrument_runtime::{BudgetSource, ManualClock, VerdictStatus, set_budgets_file};
+use instrument_runtime::{
+    ManualClock, VerdictStatus,
+    budgets::{BudgetSource, set_budgets_file},
+};
 
 #[instrument_runtime::budget(name = "gate_embedding", p95 = "50ms", p99 = "80ms", min_samples = 50)]
 fn embedding(clock: &ManualClock, took: Duration) {

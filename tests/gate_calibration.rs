@@ -272,10 +272,10 @@ fn long_calibration() {
     assert_eq!(one_run_alarms, 0);
 }
 
-/// Whether `instrument_runtime::compare`, the bootstrap within one run, calls any node of
+/// Whether `instrument_runtime::gate::compare`, the bootstrap within one run, calls any node of
 /// `candidate` slower than in `baseline` at p50 or p95 with a 10% tolerance.
 fn bootstrap_calls_slower(baseline: &Path, candidate: &Path) -> bool {
-    let read = |path: &Path| -> instrument_runtime::Report {
+    let read = |path: &Path| -> instrument_runtime::report::Report {
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
     };
     let (before, now) = (read(baseline), read(candidate));
@@ -289,13 +289,13 @@ fn bootstrap_calls_slower(baseline: &Path, candidate: &Path) -> bool {
         };
         let other = now.snapshot.node(&node.name).unwrap();
         [0.5, 0.95].into_iter().any(|quantile| {
-            let options = instrument_runtime::CompareOptions {
+            let options = instrument_runtime::gate::CompareOptions {
                 quantile,
                 tolerance: 0.1,
-                ..instrument_runtime::CompareOptions::DEFAULT
+                ..instrument_runtime::gate::CompareOptions::DEFAULT
             };
-            instrument_runtime::compare(&pairs(node), &pairs(other), &options).change
-                == instrument_runtime::Change::Slower
+            instrument_runtime::gate::compare(&pairs(node), &pairs(other), &options).change
+                == instrument_runtime::gate::Change::Slower
         })
     })
 }

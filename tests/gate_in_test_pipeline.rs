@@ -7,8 +7,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use instrument_runtime::budgets::{BudgetKey, BudgetSource, Quantile, set_budgets_file};
 use instrument_runtime::gate;
-use instrument_runtime::{BudgetKey, BudgetSource, Quantile, set_budgets_file};
 
 #[path = "../examples/pipeline/main.rs"]
 #[allow(

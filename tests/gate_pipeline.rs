@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use instrument_runtime::Report;
+use instrument_runtime::report::Report;
 
 /// Documents per run: about 290 calls per node, well over the 100 a budget needs.
 const DOCUMENTS: &str = "300";

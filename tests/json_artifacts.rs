@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use instrument_runtime::{
-    ManualClock, budget, check_budgets, counted, export_all, items, items_total,
-    latency_histograms_json, phase_metrics_json, snapshot, timed, warning,
+    ManualClock, budget, check_budgets, counted,
+    export::{export_all, latency_histograms_json, phase_metrics_json},
+    items, items_total, snapshot, timed, warning,
 };
 use serde_json::Value;
 
@@ -348,10 +349,10 @@ fn export_all_writes_both_files_and_rewriting_replaces_them() {
 #[test]
 fn the_artifacts_are_the_pure_functions_of_the_snapshot() {
     let snapshot = snapshot();
-    let artifacts = instrument_runtime::artifacts(
+    let artifacts = instrument_runtime::export::artifacts(
         &snapshot,
         &check_budgets(&snapshot),
-        &instrument_runtime::ExportOptions::default(),
+        &instrument_runtime::export::ExportOptions::default(),
     );
     let contents = |name: &str| {
         artifacts
@@ -373,8 +374,9 @@ fn the_artifacts_are_the_pure_functions_of_the_snapshot() {
 #[test]
 fn the_sampler_writes_a_valid_line_each_period() {
     let path = temp_dir("resources").join("resource_usage.jsonl");
-    let sampler = instrument_runtime::sample_resources_into(&path, Duration::from_millis(10))
-        .expect("sampler starts");
+    let sampler =
+        instrument_runtime::report::sample_resources_into(&path, Duration::from_millis(10))
+            .expect("sampler starts");
     // Some CPU work for the sampler to see, until it has written three lines: how long that
     // takes is up to the scheduler, so the deadline is only there to end a broken run.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

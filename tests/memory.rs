@@ -7,8 +7,10 @@ mod common;
 use std::hint::black_box;
 
 use instrument_runtime::{
-    CountingAllocator, ExportOptions, NodeMemory, Report, check_budgets, counted, dashboard_html,
-    prometheus_text, snapshot, timed, write_report,
+    CountingAllocator, NodeMemory, check_budgets, counted,
+    export::{ExportOptions, dashboard_html, prometheus_text},
+    report::{Report, write_report},
+    snapshot, timed,
 };
 
 #[global_allocator]

@@ -3,7 +3,8 @@
 
 mod common;
 
-use instrument_runtime::{ExportOptions, artifacts, check_budgets, prometheus_text, snapshot};
+use instrument_runtime::export::{ExportOptions, artifacts, prometheus_text};
+use instrument_runtime::{check_budgets, snapshot};
 
 struct Store(u32);
 struct Cache(u32);
@@ -95,8 +96,8 @@ fn a_name_two_functions_share_is_told_apart_by_site_in_every_export() {
     assert_eq!(
         shared,
         [
-            "naming_shared (tests/naming.rs:35)",
-            "naming_shared (tests/naming.rs:40)"
+            "naming_shared (tests/naming.rs:36)",
+            "naming_shared (tests/naming.rs:41)"
         ]
     );
     let budgets = check_budgets(&snapshot);

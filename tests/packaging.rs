@@ -98,7 +98,7 @@ fn main() {
         })
         .collect();
     assert_eq!(lengths, [1, 2]);
-    assert!(instrument_runtime::nodes().is_empty());
+    assert!(instrument_runtime::record::nodes().is_empty());
     assert!(instrument_runtime::snapshot().breakers.is_empty());
     println!("bare");
 }

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::Output;
 
 use instrument_runtime::{
-    BreakerSnapshot, BreakerState, Report, TransitionCause, TransitionCounts,
+    BreakerState,
+    breaker::{BreakerSnapshot, TransitionCause, TransitionCounts},
+    report::Report,
 };
 
 /// The nodes guarded by a breaker, each breaker named after its node.

@@ -79,7 +79,7 @@ fn the_sample_output_is_what_the_pipeline_prints() {
     let dir = common::scratch_dir("readme-pipeline");
     let output = common::pipeline_command(&["--simulated-latency"])
         .env("INSTRUMENT_REPORT_DIR", &dir)
-        .env(instrument_runtime::SUMMARY_ENV, "table")
+        .env(instrument_runtime::report::SUMMARY_ENV, "table")
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE")
         .output()

@@ -7,7 +7,7 @@ use std::process::{ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
-use instrument_runtime::{Report, VerdictStatus};
+use instrument_runtime::{VerdictStatus, report::Report};
 
 /// Long enough for any machine: a wait this long means the fixture is stuck.
 const LIVENESS: Duration = Duration::from_secs(60);
@@ -24,7 +24,7 @@ fn run_fixture(ending: &str, dir: &Path) -> Output {
         .env("INSTRUMENT_REPORT_DIR", dir)
         .env_remove("INSTRUMENT_REPORT")
         // stderr is a pipe here, which alone would print one line: these tests read the tables
-        .env(instrument_runtime::SUMMARY_ENV, "table")
+        .env(instrument_runtime::report::SUMMARY_ENV, "table")
         .output()
         .expect("the fixture runs")
 }
@@ -60,10 +60,10 @@ fn assert_complete_set(dir: &Path, calls: u64) -> Report {
     assert_eq!((report.budgets.judged, report.budgets.passed), (1, 1));
     let files = file_names(dir);
     assert!(files.contains(&"report.json".to_owned()), "{files:?}");
-    for artifact in instrument_runtime::artifacts(
+    for artifact in instrument_runtime::export::artifacts(
         &report.snapshot,
         &report.budgets,
-        &instrument_runtime::ExportOptions::default(),
+        &instrument_runtime::export::ExportOptions::default(),
     ) {
         assert!(files.contains(&artifact.file_name.to_owned()), "{files:?}");
     }
@@ -131,9 +131,9 @@ fn serve(mode: &str, dir: PathBuf, configure: impl FnOnce(&mut Command)) -> Serv
         .arg(mode)
         .env("INSTRUMENT_REPORT_DIR", &dir)
         .env_remove("INSTRUMENT_REPORT")
-        .env(instrument_runtime::SUMMARY_ENV, "table")
-        .env_remove(instrument_runtime::SIGNALS_ENV)
-        .env_remove(instrument_runtime::SIGNAL_DEADLINE_ENV)
+        .env(instrument_runtime::report::SUMMARY_ENV, "table")
+        .env_remove(instrument_runtime::report::SIGNALS_ENV)
+        .env_remove(instrument_runtime::report::SIGNAL_DEADLINE_ENV)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -283,7 +283,7 @@ fn a_signal_the_program_ignores_stays_ignored() {
 #[test]
 fn signals_are_left_alone_when_turned_off() {
     let serving = serve("serve", scratch_dir("signals-off"), |command| {
-        command.env(instrument_runtime::SIGNALS_ENV, "off");
+        command.env(instrument_runtime::report::SIGNALS_ENV, "off");
     });
     serving.signal(libc::SIGTERM);
     let (status, stderr, dir) = serving.finish();
@@ -310,7 +310,7 @@ fn full_stderr(command: &mut Command) -> std::io::PipeReader {
 fn a_second_signal_ends_a_stuck_write_at_once() {
     let mut stderr = None;
     let mut serving = serve("serve", scratch_dir("second-signal"), |command| {
-        command.env(instrument_runtime::SIGNAL_DEADLINE_ENV, "10m");
+        command.env(instrument_runtime::report::SIGNAL_DEADLINE_ENV, "10m");
         stderr = Some(full_stderr(command));
     });
     serving.signal(libc::SIGTERM);
@@ -327,7 +327,7 @@ fn a_second_signal_ends_a_stuck_write_at_once() {
 fn a_stuck_write_ends_the_process_at_the_deadline() {
     let mut stderr = None;
     let serving = serve("serve", scratch_dir("deadline"), |command| {
-        command.env(instrument_runtime::SIGNAL_DEADLINE_ENV, "1s");
+        command.env(instrument_runtime::report::SIGNAL_DEADLINE_ENV, "1s");
         stderr = Some(full_stderr(command));
     });
     serving.signal(libc::SIGTERM);

@@ -171,7 +171,7 @@ fn trait_methods_generics_and_impl_trait() {
     assert_eq!(node("returns_impl_trait").calls, 1);
     // One node per source function, not per instantiation.
     assert_eq!(node("generic_fn").calls, 3);
-    let generic_nodes = instrument_runtime::nodes()
+    let generic_nodes = instrument_runtime::record::nodes()
         .into_iter()
         .filter(|node| node.name == "generic_fn")
         .count();
@@ -427,7 +427,7 @@ fn registered_but_never_called() {}
 
 #[test]
 fn nodes_lists_functions_never_called() {
-    let meta = instrument_runtime::nodes()
+    let meta = instrument_runtime::record::nodes()
         .into_iter()
         .find(|node| node.name == "registered_but_never_called")
         .expect("registered at startup");

@@ -19,9 +19,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use instrument_runtime::{
-    BreakerState, ExportOptions, ManualClock, Snapshot, alerting_rules, artifacts, check_budgets,
-    dashboard_html, grafana_dashboard, latency_histograms_json, openmetrics_text,
-    phase_metrics_json, prometheus_text, serve_metrics, snapshot,
+    BreakerState, ManualClock, Snapshot, check_budgets,
+    export::{
+        ExportOptions, alerting_rules, artifacts, dashboard_html, grafana_dashboard,
+        latency_histograms_json, openmetrics_text, phase_metrics_json, prometheus_text,
+    },
+    serve_metrics, snapshot,
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -27,7 +27,10 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use instrument_runtime::{
-    ExportOptions, ManualClock, ProcessMemory, check_budgets, prometheus_text, snapshot,
+    ManualClock, check_budgets,
+    export::{ExportOptions, prometheus_text},
+    record::ProcessMemory,
+    snapshot,
 };
 use metrics::{Key, Label, Metadata, Recorder as _};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};

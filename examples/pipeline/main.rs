@@ -46,8 +46,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use instrument_runtime::{
-    BreakerState, ManualClock, ManualClockGuard, Snapshot, TableStyle, TransitionCounts,
-    format_duration,
+    BreakerState, ManualClock, Snapshot,
+    breaker::TransitionCounts,
+    format::{TableStyle, format_duration},
+    record::ManualClockGuard,
 };
 
 // `pub(crate)`: `tests/gate_in_test_pipeline.rs` builds a `Run` from a command line.
@@ -67,8 +69,8 @@ fn main() -> ExitCode {
     let options = Options::from_command_line();
     // The main job writes where the CI gate reads by default, `target/instrument/`, rather than
     // in a directory of its own like other binaries.
-    if let Some(target) = instrument_runtime::build_target_dir() {
-        instrument_runtime::set_report_dir(target.join("instrument"));
+    if let Some(target) = instrument_runtime::report::build_target_dir() {
+        instrument_runtime::report::set_report_dir(target.join("instrument"));
     }
     instrument_runtime::report_at_exit();
 

@@ -9,7 +9,7 @@
 //! When some run is too short to be judged alone, the runs are pooled and the merged histogram
 //! is judged, as with one run. Either way each statistic carries its per-run spread.
 
-use instrument_runtime::{BudgetVerdict, NodeSnapshot, Report, VerdictStatus};
+use instrument_runtime::{NodeSnapshot, VerdictStatus, budgets::BudgetVerdict, report::Report};
 use serde::Serialize;
 
 /// One budgeted statistic over the runs.
@@ -53,7 +53,7 @@ pub(crate) fn judge(
                     == (&merged.name, &merged.module_path, &merged.file, merged.line)
             });
             let (calls, latency) = node.map_or((0, None), |node| (node.calls, node.latency));
-            instrument_runtime::judge(budget, calls, latency.as_ref())
+            instrument_runtime::budgets::judge(budget, calls, latency.as_ref())
         })
         .collect();
     let every_run_judged = per_run

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 
 use clap::error::ErrorKind;
 use clap::{ArgAction, Args, CommandFactory as _, Parser, Subcommand};
-use instrument_runtime::{CompareOptions, DEFAULT_QUANTILES, DEFAULT_REPORT_DIR};
+use instrument_runtime::{
+    gate::{CompareOptions, DEFAULT_QUANTILES},
+    report::DEFAULT_REPORT_DIR,
+};
 
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq)]

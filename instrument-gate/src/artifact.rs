@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use instrument_runtime::{REPORT_SCHEMA, Report};
+use instrument_runtime::report::{REPORT_SCHEMA, Report};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -88,7 +88,7 @@ fn sorted(value: Value) -> Value {
 /// Writes `value` as sorted JSON to `path`, atomically.
 pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), String> {
     let json = to_sorted_json(value).map_err(|error| error.to_string())?;
-    instrument_runtime::write_atomically(path, &json)
+    instrument_runtime::export::write_atomically(path, &json)
         .map_err(|error| format!("cannot write `{}`: {error}", path.display()))
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use instrument_runtime::{LatencyHistogram, Report};
+use instrument_runtime::{LatencyHistogram, report::Report};
 use serde::{Deserialize, Serialize};
 
 use crate::args::{Runs, SaveArgs};

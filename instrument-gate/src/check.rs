@@ -5,9 +5,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use instrument_runtime::{
-    BudgetReport, BudgetSource, BudgetVerdict, BudgetsFile, BudgetsFileDiagnostic, CodeSite,
-    NodeBudgetInput, NodeSnapshot, Quantile, Report, ResolvedBudget, TableStyle, VerdictStatus,
-    Violation, check_budgets, format_duration, printable,
+    BudgetReport, NodeSnapshot, VerdictStatus,
+    budgets::{
+        BudgetSource, BudgetVerdict, BudgetsFile, BudgetsFileDiagnostic, CodeSite, NodeBudgetInput,
+        Quantile, ResolvedBudget, Violation,
+    },
+    check_budgets,
+    format::{TableStyle, format_duration, printable},
+    report::Report,
 };
 use serde::Serialize;
 
@@ -95,8 +100,11 @@ fn judge_report(
         .iter()
         .zip(sources)
         .filter_map(|(node, source)| {
-            let mut verdict =
-                instrument_runtime::judge(node.budget.as_ref()?, node.calls, node.latency.as_ref());
+            let mut verdict = instrument_runtime::budgets::judge(
+                node.budget.as_ref()?,
+                node.calls,
+                node.latency.as_ref(),
+            );
             // Several runs: the rule across runs decides (see `across`), one run: its figures.
             let spreads = if runs.len() > 1 {
                 crate::across::judge(node, &mut verdict, &runs)
@@ -742,7 +750,7 @@ result: pass
                 .join("ci_performance_report.json")
                 .exists()
         );
-        let merged: instrument_runtime::Report =
+        let merged: instrument_runtime::report::Report =
             serde_json::from_slice(&fs::read(&merged).unwrap()).unwrap();
         assert_eq!(merged.snapshot.nodes[0].calls, 180);
 

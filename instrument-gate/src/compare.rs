@@ -23,7 +23,10 @@
 //!   significantly beyond the band.
 
 use instrument_runtime::{
-    Change, CompareOptions, LatencyHistogram, Report, TableStyle, format_duration, printable,
+    LatencyHistogram,
+    format::{TableStyle, format_duration, printable},
+    gate::{Change, CompareOptions},
+    report::Report,
 };
 use serde::Serialize;
 

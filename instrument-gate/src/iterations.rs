@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use instrument_runtime::{REPORT_DIR_ENV, REPORT_ENV, Report};
+use instrument_runtime::report::{REPORT_DIR_ENV, REPORT_ENV, Report};
 
 use crate::Console;
 use crate::args::Iterations;

@@ -13,7 +13,7 @@
 //!
 //! Every budgeted node against its budget: each budgeted statistic (`p50` to `max`) must stay
 //! within `budget × (1 + tolerance)`. With `--budgets`, the budgets file overrides the code's
-//! `#[budget]`s by its precedence rules ([`instrument_runtime::BudgetsFile`]); its errors, each as
+//! `#[budget]`s by its precedence rules ([`instrument_runtime::budgets::BudgetsFile`]); its errors, each as
 //! `file:line:column: key: message`, stop the gate. A node with fewer calls than its
 //! `min_samples` is not judged but reported as not exercised; `--require-all` makes that a
 //! failure. A report in which no node could be judged is not a pass unless `--allow-empty` says
@@ -73,7 +73,7 @@
 use std::io::Write;
 
 use clap::error::ErrorKind;
-use instrument_runtime::{TableStyle, printable};
+use instrument_runtime::format::{TableStyle, printable};
 
 mod across;
 mod args;

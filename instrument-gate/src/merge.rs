@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use instrument_runtime::{
-    Latency, NodeMemory, NodeSnapshot, REPORT_SCHEMA, Report, Snapshot, check_budgets,
+    Latency, NodeMemory, NodeSnapshot, Snapshot, check_budgets,
+    report::{REPORT_SCHEMA, Report},
 };
 
 /// Merges runs of one program. Nodes are matched by name and definition site; per node the
@@ -50,19 +51,12 @@ pub(crate) fn merge_reports(reports: &[Report]) -> Result<Report, String> {
         }
     }
     let nodes: Vec<NodeSnapshot> = nodes.into_values().map(summarize).collect();
-    let snapshot = Snapshot {
-        taken_at_unix_ms,
-        host: hosts.join(", "),
-        // Several runs: no one run's id.
-        run_id: String::new(),
-        nodes,
-        conflicts,
-        breakers: Vec::new(),
-        // The runs' budgets files are applied again by `check` with `--budgets`.
-        budgets_file: None,
-        // Each run's resident memory is its own; a sum or a maximum would be neither.
-        process: None,
-    };
+    // Several runs: no one run's id. The runs' budgets files are applied again by `check` with
+    // `--budgets`. Each run's resident memory is its own; a sum or a maximum would be neither.
+    let mut snapshot = Snapshot::new(nodes);
+    snapshot.taken_at_unix_ms = taken_at_unix_ms;
+    snapshot.host = hosts.join(", ");
+    snapshot.conflicts = conflicts;
     Ok(Report {
         schema: REPORT_SCHEMA.to_owned(),
         budgets: check_budgets(&snapshot),
@@ -109,9 +103,9 @@ fn summarize(mut node: NodeSnapshot) -> NodeSnapshot {
         .as_ref()
         .filter(|histogram| !histogram.is_empty())
         .map(|histogram| Latency::of(histogram, node.sum_ns));
-    node.verdict = node
-        .budget
-        .map(|budget| instrument_runtime::judge(&budget, node.calls, node.latency.as_ref()));
+    node.verdict = node.budget.map(|budget| {
+        instrument_runtime::budgets::judge(&budget, node.calls, node.latency.as_ref())
+    });
     node
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use instrument_runtime::{TableStyle, printable};
+use instrument_runtime::format::{TableStyle, printable};
 
 /// A table: a header, rows of cells, and which columns are text (left-aligned; the others are
 /// numbers) and which one holds the verdict.

@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use instrument_runtime::{
-    Budget, Instruments, Latency, LatencyHistogram, NodeSnapshot, REPORT_SCHEMA, Report, Snapshot,
-    check_budgets,
+    Budget, LatencyHistogram, NodeSnapshot, Snapshot, check_budgets,
+    record::Instruments,
+    report::{REPORT_SCHEMA, Report},
 };
 
 /// A fresh, empty directory for one test.
@@ -21,49 +22,26 @@ pub(crate) fn node(name: &str, pairs: &[(u64, u64)], budget: Option<Budget>) -> 
     for &(ns, count) in pairs {
         histogram.record_n(ns, count);
     }
-    let calls = histogram.len();
+    let mut node = NodeSnapshot::new(name);
+    node.module_path = "app".to_owned();
+    node.file = "src/main.rs".to_owned();
+    node.line = 1;
+    node.instruments = Instruments {
+        timed: true,
+        budget: budget.is_some(),
+        ..Instruments::default()
+    };
+    node.budget = budget;
+    node.calls = histogram.len();
     let sum_ns = pairs.iter().map(|&(ns, count)| ns * count).sum();
-    let latency = (calls > 0).then(|| Latency::of(&histogram, sum_ns));
-    NodeSnapshot {
-        name: name.to_owned(),
-        module_path: "app".to_owned(),
-        file: "src/main.rs".to_owned(),
-        line: 1,
-        instruments: Instruments {
-            timed: true,
-            budget: budget.is_some(),
-            ..Instruments::default()
-        },
-        budget,
-        budget_source: None,
-        memory: None,
-        calls,
-        errors: 0,
-        panics: 0,
-        cancelled: 0,
-        in_flight: None,
-        items_processed: 0,
-        items_total: 0,
-        warnings: 0,
-        verdict: budget.map(|budget| instrument_runtime::judge(&budget, calls, latency.as_ref())),
-        latency,
-        sum_ns,
-        histogram: (calls > 0).then_some(histogram),
-    }
+    node.with_histogram(histogram, sum_ns).judged()
 }
 
-pub(crate) fn snapshot(mut nodes: Vec<NodeSnapshot>) -> Snapshot {
-    nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    Snapshot {
-        taken_at_unix_ms: 1_700_000_000_000,
-        host: "ci".to_owned(),
-        run_id: String::new(),
-        nodes,
-        conflicts: Vec::new(),
-        breakers: Vec::new(),
-        budgets_file: None,
-        process: None,
-    }
+pub(crate) fn snapshot(nodes: Vec<NodeSnapshot>) -> Snapshot {
+    let mut snapshot = Snapshot::new(nodes);
+    snapshot.taken_at_unix_ms = 1_700_000_000_000;
+    snapshot.host = "ci".to_owned();
+    snapshot
 }
 
 pub(crate) fn report(nodes: Vec<NodeSnapshot>) -> Report {

@@ -6,7 +6,10 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use instrument_runtime::{
-    Budget, LatencyHistogram, NodeSnapshot, Quantile, Report, TableStyle, format_duration,
+    Budget, LatencyHistogram, NodeSnapshot,
+    budgets::Quantile,
+    format::{TableStyle, format_duration},
+    report::Report,
 };
 
 /// Checks every node of a report: each listed once per site, budgets in range, and the latency

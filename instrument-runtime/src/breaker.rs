@@ -14,14 +14,23 @@ pub(crate) mod site;
 pub(crate) mod snapshot;
 pub(crate) mod table;
 pub(crate) mod window;
+mod word;
+
+pub use config::{BreakerConfig, FailureRate, Window};
+pub use site::{CircuitOpen, Fallible, FromCircuitOpen};
+pub use snapshot::{
+    BreakerHealth, BreakerSnapshot, GuardedFunction, Health, ProbeCounts, Recoveries,
+    TransitionCounts, WindowSnapshot,
+};
+pub use table::{CircuitBreaker, breaker, breaker_health};
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sync::{AtomicU64, Mutex, Ordering};
-use config::BreakerConfig;
+use crate::record::sync::{AtomicU64, Mutex, Ordering};
 use window::Outcomes;
+use word::{CLOSED, HALF_OPEN, OPEN, Word};
 
 /// Where a breaker stands.
 ///
@@ -72,7 +81,7 @@ impl BreakerState {
 /// Why a breaker changed state.
 ///
 /// ```
-/// use instrument_runtime::TransitionCause;
+/// use instrument_runtime::breaker::TransitionCause;
 ///
 /// let cause = TransitionCause::ConsecutiveFailures { failures: 5 };
 /// assert_eq!(
@@ -109,77 +118,6 @@ pub enum TransitionCause {
     Reset,
 }
 
-/// The breaker's shared word. Layout, from the lowest bit: state (2 bits), forced (1), count
-/// (16), probes in flight (13), generation (32). The macro keeps `failure_threshold` and
-/// `success_threshold` within 16 bits and `half_open_probes` within 13.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Word(u64);
-
-const CLOSED: u64 = 0;
-const HALF_OPEN: u64 = 1;
-const OPEN: u64 = 2;
-const STATE_MASK: u64 = 0b11;
-const FORCED_BIT: u64 = 1 << 2;
-const COUNT_SHIFT: u32 = 3;
-const COUNT_MASK: u64 = 0xFFFF;
-const PROBES_SHIFT: u32 = 19;
-const PROBES_MASK: u64 = 0x1FFF;
-const GENERATION_SHIFT: u32 = 32;
-
-impl Word {
-    fn new(generation: u32, state: u64, forced: bool) -> Self {
-        Self((u64::from(generation) << GENERATION_SHIFT) | state | (u64::from(forced) * FORCED_BIT))
-    }
-
-    fn state_bits(self) -> u64 {
-        self.0 & STATE_MASK
-    }
-
-    fn state(self) -> BreakerState {
-        match self.state_bits() {
-            CLOSED => BreakerState::Closed,
-            HALF_OPEN => BreakerState::HalfOpen,
-            _ => BreakerState::Open,
-        }
-    }
-
-    fn forced(self) -> bool {
-        self.0 & FORCED_BIT != 0
-    }
-
-    #[allow(clippy::cast_possible_truncation, reason = "masked to 16 bits")]
-    fn count(self) -> u32 {
-        ((self.0 >> COUNT_SHIFT) & COUNT_MASK) as u32
-    }
-
-    #[allow(clippy::cast_possible_truncation, reason = "masked to 13 bits")]
-    fn probes(self) -> u32 {
-        ((self.0 >> PROBES_SHIFT) & PROBES_MASK) as u32
-    }
-
-    #[allow(clippy::cast_possible_truncation, reason = "the top 32 bits")]
-    fn generation(self) -> u32 {
-        (self.0 >> GENERATION_SHIFT) as u32
-    }
-
-    fn with_count(self, count: u32) -> Self {
-        Self((self.0 & !(COUNT_MASK << COUNT_SHIFT)) | (u64::from(count) << COUNT_SHIFT))
-    }
-
-    fn with_probes(self, probes: u32) -> Self {
-        Self((self.0 & !(PROBES_MASK << PROBES_SHIFT)) | (u64::from(probes) << PROBES_SHIFT))
-    }
-
-    /// The word after a transition to `state`: next generation, counts cleared.
-    fn next(self, state: u64, forced: bool) -> Self {
-        Self::new(self.generation().wrapping_add(1), state, forced)
-    }
-
-    fn is(self, generation: u32, state: u64) -> bool {
-        self.generation() == generation && self.state_bits() == state
-    }
-}
-
 /// What a call was admitted as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Admission {
@@ -201,7 +139,7 @@ pub(crate) struct Refusal {
 /// One state change, for the timeline.
 ///
 /// ```
-/// use instrument_runtime::{BreakerState, Transition, TransitionCause};
+/// use instrument_runtime::{breaker::{Transition, TransitionCause}, BreakerState};
 ///
 /// let transition = Transition {
 ///     from: BreakerState::Closed,
@@ -234,7 +172,7 @@ pub struct Transition {
 /// so it measures how fast the breaker closes once it may, not how long it was told to wait.
 ///
 /// ```
-/// let recovery = instrument_runtime::Recovery {
+/// let recovery = instrument_runtime::breaker::Recovery {
 ///     opened_at_ns: 0,
 ///     probing_from_ns: 60_000_000_000,
 ///     closed_at_ns: 62_500_000_000,
@@ -264,7 +202,7 @@ pub struct Recovery {
 /// The most recent failure a breaker saw.
 ///
 /// ```
-/// let failure = instrument_runtime::LastFailure { at_ns: 5, at_unix_ms: 0, message: "timed out".into() };
+/// let failure = instrument_runtime::breaker::LastFailure { at_ns: 5, at_unix_ms: 0, message: "timed out".into() };
 /// assert_eq!(failure.message, "timed out");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -742,7 +680,7 @@ impl Breaker {
         }
     }
 
-    fn lock_events(&self) -> crate::sync::MutexGuard<'_, Events> {
+    fn lock_events(&self) -> crate::record::sync::MutexGuard<'_, Events> {
         self.events
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -960,7 +898,7 @@ mod tests {
         assert_eq!(recoveries.longest_outage_ns, 61 * S);
         assert_eq!(
             breaker.snapshot(61 * S).health.status,
-            crate::Health::Healthy
+            crate::breaker::snapshot::Health::Healthy
         );
     }
 

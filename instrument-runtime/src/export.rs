@@ -7,30 +7,38 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 mod alerts;
+pub(crate) mod atomic_file;
 mod grafana;
 mod html;
 #[cfg(feature = "http")]
 pub(crate) mod http;
 pub(crate) mod json;
+pub(crate) mod passport;
 mod prometheus;
 
 pub use alerts::alerting_rules;
+pub use atomic_file::write_atomically;
 pub use grafana::grafana_dashboard;
 pub use html::dashboard_html;
+#[cfg(feature = "http")]
+pub use http::{MetricsServer, serve_metrics};
 pub use json::{
     HISTOGRAM_ENCODING, LATENCY_HISTOGRAMS_SCHEMA, PHASE_METRICS_SCHEMA, latency_histograms_json,
     phase_metrics_json,
 };
+pub use passport::{
+    PASSPORT_SCHEMA, Passport, PassportLatency, PassportNode, PassportSummary, RunEnvironment,
+    Threshold, passport, passport_json,
+};
 pub use prometheus::{openmetrics_text, prometheus_text};
 
-use crate::atomic_file::write_atomically;
-use crate::budget::{BudgetReport, check_budgets};
-use crate::snapshot::{Snapshot, snapshot};
+use crate::read::budget::{BudgetReport, check_budgets};
+use crate::read::snapshot::{Snapshot, snapshot};
 
 /// Settings shared by the exporters.
 ///
 /// ```
-/// let options = instrument_runtime::ExportOptions::default();
+/// let options = instrument_runtime::export::ExportOptions::default();
 /// assert_eq!(options.prefix, "instrument_");
 /// assert_eq!(options.buckets_ms.first(), Some(&1.0));
 /// ```
@@ -56,7 +64,7 @@ static OPTIONS: Mutex<Option<ExportOptions>> = Mutex::new(None);
 /// Sets the options the report at exit and [`export_all`] use.
 ///
 /// ```
-/// use instrument_runtime::{ExportOptions, set_export_options};
+/// use instrument_runtime::export::{ExportOptions, set_export_options};
 ///
 /// set_export_options(ExportOptions { prefix: "pipeline_".into(), ..ExportOptions::default() });
 /// # set_export_options(ExportOptions::default());
@@ -80,7 +88,7 @@ pub(crate) fn export_options() -> ExportOptions {
             .filter(|name| !name.is_empty())
         {
             if !file_names().any(|known| known == name) {
-                crate::env::warn_once(
+                crate::record::env::warn_once(
                     &format!("{EXPORTS_OFF_ENV}={name}"),
                     &format!(
                         "instrument: ignoring `{name}` in {EXPORTS_OFF_ENV}: not an export; the \
@@ -146,7 +154,7 @@ const EXPORTS: [(&str, Render); 7] = [
         grafana_dashboard(snapshot, options)
     }),
     ("performance_passport.json", |snapshot, budgets, _| {
-        crate::passport::passport_json(snapshot, budgets)
+        crate::export::passport::passport_json(snapshot, budgets)
     }),
 ];
 
@@ -160,7 +168,7 @@ pub(crate) fn file_names() -> impl Iterator<Item = &'static str> {
 /// ```
 /// let snapshot = instrument_runtime::snapshot();
 /// let budgets = instrument_runtime::check_budgets(&snapshot);
-/// let artifacts = instrument_runtime::artifacts(&snapshot, &budgets, &Default::default());
+/// let artifacts = instrument_runtime::export::artifacts(&snapshot, &budgets, &Default::default());
 /// assert_eq!(artifacts[0].file_name, "phase_metrics.json");
 /// ```
 pub fn artifacts(
@@ -188,7 +196,7 @@ pub fn artifacts(
 ///
 /// ```
 /// let dir = std::env::temp_dir().join(format!("instrument-export-doc-{}", std::process::id()));
-/// let written = instrument_runtime::export_all(&dir).unwrap();
+/// let written = instrument_runtime::export::export_all(&dir).unwrap();
 /// assert!(written.iter().all(|path| path.exists()));
 /// # std::fs::remove_dir_all(&dir).ok();
 /// ```

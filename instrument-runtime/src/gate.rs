@@ -9,11 +9,16 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use crate::alloc::NodeMemory;
 use crate::breaker::snapshot::{BreakerSnapshot, ProbeCounts, Recoveries, TransitionCounts};
-use crate::budget::{BudgetReport, check_budgets, judge};
-use crate::report::{TableStyle, format_duration, render_summary};
-use crate::snapshot::{Latency, NodeSnapshot, Snapshot, snapshot};
+use crate::format::{TableStyle, format_duration};
+use crate::read::budget::{BudgetReport, check_budgets, judge};
+use crate::read::snapshot::{Latency, NodeSnapshot, Snapshot, snapshot};
+use crate::record::alloc::NodeMemory;
+use crate::report::render_summary;
+
+pub use crate::read::compare::{
+    Change, CompareOptions, Comparison, DEFAULT_QUANTILES, Ratio, compare,
+};
 
 /// Runs `workload` `iterations` times after a warm-up (a tenth as many runs, at least one),
 /// judges every budget on the measured calls, prints the table on stderr, and panics with it

@@ -27,20 +27,21 @@
 //!
 //! One write happens at a time: a signal's write and the exit hook's never mix their files, and
 //! an exit waits at most [`SIGNAL_DEADLINE`] for a write under way. Every file of one run
-//! carries its [`run_id`](crate::run_id); at startup and before each write, the temporary files
-//! left by runs killed mid-write are removed (see [`write_atomically`](crate::write_atomically)).
+//! carries its [`run_id`](crate::record::run_id); at startup and before each write, the temporary files
+//! left by runs killed mid-write are removed (see [`write_atomically`]).
 
 use std::fmt::Write as _;
-use std::io::{self, IsTerminal as _};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic_file::write_atomically;
-use crate::budget::{BudgetReport, VerdictStatus, check_budgets};
-use crate::snapshot::{NodeSnapshot, Snapshot, snapshot};
+use crate::export::atomic_file::write_atomically;
+use crate::format::{Bytes, Mean, TableStyle, format_duration};
+use crate::read::budget::{BudgetReport, VerdictStatus, check_budgets};
+use crate::read::snapshot::{NodeSnapshot, Snapshot, snapshot};
 
 /// The environment variable that turns the report at exit off when set to `0` or `off`: no file
 /// is written, no signal handler installed.
@@ -57,11 +58,16 @@ pub const SIGNAL_DEADLINE_ENV: &str = "INSTRUMENT_SIGNAL_DEADLINE";
 pub const SIGNAL_DEADLINE: Duration = Duration::from_secs(5);
 mod at_exit;
 mod dir;
+mod resources;
 #[cfg(unix)]
 mod signals;
 
 pub use at_exit::{EXPORTS_ENV, ReportFiles, SUMMARY_ENV, report_at_exit, write_report_now};
 pub use dir::{DEFAULT_REPORT_DIR, REPORT_DIR_ENV, build_target_dir, report_dir, set_report_dir};
+pub use resources::{
+    DEFAULT_SAMPLE_PERIOD, ProcSample, RESOURCE_USAGE_FILE, ResourceSampler, sample_line,
+    sample_resources, sample_resources_into,
+};
 
 /// [`SIGNAL_DEADLINE_ENV`], else [`SIGNAL_DEADLINE`]; read once.
 fn signal_deadline() -> Duration {
@@ -84,8 +90,8 @@ fn signal_deadline() -> Duration {
 ///
 /// ```
 /// let dir = std::env::temp_dir().join("instrument-report-type-doc");
-/// let path = instrument_runtime::write_report(&dir).unwrap();
-/// let report: instrument_runtime::Report = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+/// let path = instrument_runtime::report::write_report(&dir).unwrap();
+/// let report: instrument_runtime::report::Report = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
 /// assert_eq!(report.budgets, instrument_runtime::check_budgets(&report.snapshot));
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -110,10 +116,10 @@ pub const REPORT_SCHEMA: &str = "instrument.report/1";
 ///
 /// ```
 /// let dir = std::env::temp_dir().join("instrument-write-report-doc");
-/// let path = instrument_runtime::write_report(&dir).unwrap();
-/// let report: instrument_runtime::Report =
+/// let path = instrument_runtime::report::write_report(&dir).unwrap();
+/// let report: instrument_runtime::report::Report =
 ///     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-/// assert_eq!(report.schema, instrument_runtime::REPORT_SCHEMA);
+/// assert_eq!(report.schema, instrument_runtime::report::REPORT_SCHEMA);
 /// ```
 pub fn write_report(dir: &Path) -> io::Result<PathBuf> {
     let snapshot = snapshot();
@@ -132,144 +138,6 @@ fn write_report_of(snapshot: &Snapshot, budgets: &BudgetReport, dir: &Path) -> i
     let path = dir.join("report.json");
     write_atomically(&path, &json)?;
     Ok(path)
-}
-
-/// How the summary table is drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TableStyle {
-    /// Plain ASCII: for logs, files, pipes, and when `NO_COLOR` is set.
-    Ascii,
-    /// Colored verdicts and `µs`, for a terminal.
-    Color,
-}
-
-impl TableStyle {
-    /// The style for a stream, by the one color policy of the runtime's report and the gate:
-    /// `NO_COLOR` set (not empty) means [`Ascii`](Self::Ascii) always (<https://no-color.org>);
-    /// else `CLICOLOR_FORCE` set (not empty, not `0`) means [`Color`](Self::Color) even into a
-    /// pipe or a file; else color exactly when the stream is a terminal. `NO_COLOR` wins over
-    /// `CLICOLOR_FORCE`, as in clap's and cargo's terminal handling.
-    ///
-    /// `CI` is not consulted: a CI job's output is colored only if the job gives it a terminal
-    /// (its log viewer then renders the colors) or sets `CLICOLOR_FORCE`, and a job that wants
-    /// plain logs on a terminal sets `NO_COLOR`, the variable made for it.
-    ///
-    /// ```
-    /// use instrument_runtime::TableStyle;
-    /// # if std::env::var_os("NO_COLOR").is_none() && std::env::var_os("CLICOLOR_FORCE").is_none() {
-    /// assert_eq!(TableStyle::for_stream(false), TableStyle::Ascii);
-    /// assert_eq!(TableStyle::for_stream(true), TableStyle::Color);
-    /// # }
-    /// ```
-    pub fn for_stream(is_terminal: bool) -> Self {
-        Self::choose(
-            is_terminal,
-            std::env::var_os("NO_COLOR").as_deref(),
-            std::env::var_os("CLICOLOR_FORCE").as_deref(),
-        )
-    }
-
-    /// [`for_stream`](Self::for_stream) for stderr, where the report at exit writes.
-    ///
-    /// ```
-    /// // Under `cargo test`, stderr is captured: not a terminal.
-    /// # if std::env::var_os("CLICOLOR_FORCE").is_none() {
-    /// assert_eq!(instrument_runtime::TableStyle::for_stderr(), instrument_runtime::TableStyle::Ascii);
-    /// # }
-    /// ```
-    pub fn for_stderr() -> Self {
-        Self::for_stream(io::stderr().is_terminal())
-    }
-
-    /// The policy of [`for_stream`](Self::for_stream), on the variables' values.
-    fn choose(
-        is_terminal: bool,
-        no_color: Option<&std::ffi::OsStr>,
-        clicolor_force: Option<&std::ffi::OsStr>,
-    ) -> Self {
-        let no_color = no_color.is_some_and(|value| !value.is_empty());
-        let forced = clicolor_force.is_some_and(|value| !value.is_empty() && value != "0");
-        if !no_color && (forced || is_terminal) {
-            Self::Color
-        } else {
-            Self::Ascii
-        }
-    }
-}
-
-/// Formats nanoseconds for people, to three significant figures: `850ns`, `12.3us`, `1.25ms`,
-/// `2.50s`.
-///
-/// ```
-/// use instrument_runtime::{format_duration, TableStyle};
-/// assert_eq!(format_duration(1_254_000, TableStyle::Ascii), "1.25ms");
-/// assert_eq!(format_duration(12_300, TableStyle::Color), "12.3µs");
-/// assert_eq!(format_duration(850, TableStyle::Ascii), "850ns");
-/// ```
-#[allow(
-    clippy::cast_precision_loss,
-    reason = "three significant figures are printed"
-)]
-pub fn format_duration(ns: u64, style: TableStyle) -> String {
-    let micro = if style == TableStyle::Ascii {
-        "us"
-    } else {
-        "µs"
-    };
-    let (value, unit) = match ns {
-        0..1_000 => return format!("{ns}ns"),
-        1_000..1_000_000 => (ns as f64 / 1e3, micro),
-        1_000_000..1_000_000_000 => (ns as f64 / 1e6, "ms"),
-        _ => (ns as f64 / 1e9, "s"),
-    };
-    let decimals = if value >= 100.0 {
-        0
-    } else if value >= 10.0 {
-        1
-    } else {
-        2
-    };
-    format!("{value:.decimals$}{unit}")
-}
-
-/// A mean count: whole numbers as they are, others to two decimals.
-pub(crate) struct Mean(pub(crate) f64);
-
-impl std::fmt::Display for Mean {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.fract() == 0.0 {
-            write!(f, "{}", self.0)
-        } else {
-            write!(f, "{:.2}", self.0)
-        }
-    }
-}
-
-/// Bytes for people: `1000 B`, `4.00 KiB`, `12.0 MiB`, to three significant figures. The
-/// alternate form (`{:#}`) joins number and unit with a no-break space, for HTML text.
-pub(crate) struct Bytes(pub(crate) f64);
-
-impl std::fmt::Display for Bytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-        let (mut value, mut unit) = (self.0, 0);
-        while value >= 1024.0 && unit + 1 < UNITS.len() {
-            value /= 1024.0;
-            unit += 1;
-        }
-        if unit == 0 {
-            return write!(f, "{} B", Mean(value));
-        }
-        let decimals = if value >= 100.0 {
-            0
-        } else if value >= 10.0 {
-            1
-        } else {
-            2
-        };
-        let space = if f.alternate() { '\u{a0}' } else { ' ' };
-        write!(f, "{value:.decimals$}{space}{}", UNITS[unit])
-    }
 }
 
 /// The summary's table of nodes.
@@ -294,7 +162,7 @@ const NODES: Table<11> = Table {
 /// Renders the compact summary table printed at exit.
 ///
 /// ```
-/// use instrument_runtime::{check_budgets, render_summary, snapshot, TableStyle};
+/// use instrument_runtime::{check_budgets, format::TableStyle, report::render_summary, snapshot};
 /// let snapshot = snapshot();
 /// let table = render_summary(&snapshot, &check_budgets(&snapshot), TableStyle::Ascii);
 /// assert!(table.is_ascii());
@@ -395,7 +263,10 @@ pub fn render_summary(snapshot: &Snapshot, budgets: &BudgetReport, style: TableS
     out
 }
 
-fn breaker_row(breaker: &crate::BreakerSnapshot, style: TableStyle) -> [String; 10] {
+fn breaker_row(
+    breaker: &crate::breaker::snapshot::BreakerSnapshot,
+    style: TableStyle,
+) -> [String; 10] {
     let recoveries = &breaker.recoveries;
     let longest = if recoveries.count == 0 {
         "-".to_owned()
@@ -485,7 +356,7 @@ impl<const N: usize> Table<N> {
 }
 
 fn summary_row(node: &NodeSnapshot, style: TableStyle) -> [String; 11] {
-    let quantile = |pick: fn(&crate::Latency) -> u64| {
+    let quantile = |pick: fn(&crate::read::snapshot::Latency) -> u64| {
         node.latency.as_ref().map_or_else(
             || "-".to_owned(),
             |latency| format_duration(pick(latency), style),
@@ -494,7 +365,7 @@ fn summary_row(node: &NodeSnapshot, style: TableStyle) -> [String; 11] {
     let budget = node.budget.as_ref().map_or_else(
         || "-".to_owned(),
         |budget| {
-            crate::Quantile::ALL
+            crate::read::budget::Quantile::ALL
                 .into_iter()
                 .filter_map(|q| {
                     Some(format!(
@@ -545,70 +416,38 @@ fn summary_row(node: &NodeSnapshot, style: TableStyle) -> [String; 11] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn color_on_a_terminal_unless_no_color_and_anywhere_when_forced() {
-        use std::ffi::OsStr;
-        let (set, empty, zero) = (
-            Some(OsStr::new("1")),
-            Some(OsStr::new("")),
-            Some(OsStr::new("0")),
-        );
-        let style = TableStyle::choose;
-        assert_eq!(style(true, None, None), TableStyle::Color);
-        assert_eq!(style(false, None, None), TableStyle::Ascii);
-        // Empty counts as unset, for both.
-        assert_eq!(style(true, empty, empty), TableStyle::Color);
-        assert_eq!(style(false, empty, empty), TableStyle::Ascii);
-        assert_eq!(style(true, set, None), TableStyle::Ascii);
-        assert_eq!(style(false, None, set), TableStyle::Color);
-        assert_eq!(style(false, None, zero), TableStyle::Ascii);
-        // NO_COLOR wins.
-        assert_eq!(style(true, set, set), TableStyle::Ascii);
-    }
-    use crate::alloc::NodeMemory;
-    use crate::budget::{BudgetCheck, BudgetVerdict, Quantile};
-    use crate::node::{Budget, Instruments};
-    use crate::snapshot::Latency;
+    use crate::read::budget::{BudgetCheck, BudgetVerdict, Quantile};
+    use crate::read::snapshot::Latency;
+    use crate::record::alloc::NodeMemory;
+    use crate::record::node::{Budget, Instruments};
 
     fn node(name: &str, p95_ns: u64, verdict: Option<BudgetVerdict>) -> NodeSnapshot {
-        NodeSnapshot {
-            name: name.into(),
-            module_path: "app".into(),
-            file: "src/main.rs".into(),
-            line: 1,
-            instruments: Instruments {
-                timed: true,
-                ..Instruments::default()
-            },
-            budget: verdict.as_ref().map(|_| Budget {
-                p95_ns: Some(2_000_000),
-                ..Budget::DEFAULT
-            }),
-            budget_source: None,
-            calls: 120,
-            errors: 1,
-            panics: 0,
-            cancelled: 0,
-            in_flight: None,
-            items_processed: 0,
-            items_total: 0,
-            warnings: 0,
-            latency: Some(Latency {
-                min_ns: 500,
-                mean_ns: 1_000_000,
-                max_ns: 4_000_000,
-                p50_ns: 1_000_000,
-                p90_ns: 1_500_000,
-                p95_ns,
-                p99_ns: 3_000_000,
-                p999_ns: 4_000_000,
-            }),
-            verdict,
-            sum_ns: 0,
-            histogram: None,
-            memory: None,
-        }
+        let mut node = NodeSnapshot::new(name);
+        node.module_path = "app".into();
+        node.file = "src/main.rs".into();
+        node.line = 1;
+        node.instruments = Instruments {
+            timed: true,
+            ..Instruments::default()
+        };
+        node.budget = verdict.as_ref().map(|_| Budget {
+            p95_ns: Some(2_000_000),
+            ..Budget::DEFAULT
+        });
+        node.calls = 120;
+        node.errors = 1;
+        node.latency = Some(Latency {
+            min_ns: 500,
+            mean_ns: 1_000_000,
+            max_ns: 4_000_000,
+            p50_ns: 1_000_000,
+            p90_ns: 1_500_000,
+            p95_ns,
+            p99_ns: 3_000_000,
+            p999_ns: 4_000_000,
+        });
+        node.verdict = verdict;
+        node
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Failure-rate mode, over a window of calls and over a window of time.
 
-use instrument_runtime::{BreakerState, Window};
+use instrument_runtime::{breaker::Window, BreakerState};
 
 #[instrument_runtime::circuit_breaker(failure_rate = "50%", window = 4, min_calls = 4, fallback = by_calls_cached)]
 fn by_calls(ok: bool) -> Result<(), String> {

@@ -26,5 +26,5 @@ fn main() {
     assert_eq!(snapshot.node("read").expect("own node").calls, 1);
     assert_eq!(snapshot.node("write").expect("own node").calls, 1);
     assert!(snapshot.node("storage").is_none());
-    assert!(instrument_runtime::conflicts().is_empty());
+    assert!(instrument_runtime::record::conflicts().is_empty());
 }

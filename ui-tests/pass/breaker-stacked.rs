@@ -44,5 +44,5 @@ fn main() {
     assert_eq!((rank_node.calls, rank_node.in_flight), (1, Some(0)));
     assert!(snapshot.breaker("rank").is_some());
     assert_eq!(snapshot.node("parse").expect("named after the fn").errors, 1);
-    assert!(instrument_runtime::conflicts().is_empty());
+    assert!(instrument_runtime::record::conflicts().is_empty());
 }

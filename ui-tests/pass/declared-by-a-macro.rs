@@ -26,7 +26,7 @@ guarded_step!(fetch, "macro_fetch", "2s");
 fn main() {
     assert_eq!(render(parse(1)), 3);
     assert_eq!(fetch(4).unwrap(), 4);
-    let nodes = instrument_runtime::nodes();
+    let nodes = instrument_runtime::record::nodes();
     for name in ["macro_parse", "macro_render"] {
         assert!(nodes.iter().any(|node| node.name == name), "{name} is not registered");
     }

@@ -46,5 +46,5 @@ fn main() {
             .calls,
         1
     );
-    assert!(instrument_runtime::conflicts().is_empty());
+    assert!(instrument_runtime::record::conflicts().is_empty());
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// when the breakers are first set up.
 ///
 /// ```
-/// use instrument_runtime::BreakerConfig;
+/// use instrument_runtime::breaker::BreakerConfig;
 ///
 /// let config = BreakerConfig::DEFAULT;
 /// assert_eq!((config.failure_threshold, config.success_threshold), (5, 2));
@@ -64,7 +64,7 @@ impl Default for BreakerConfig {
 /// seen and the share of failures reaches `threshold`.
 ///
 /// ```
-/// use instrument_runtime::{FailureRate, Window};
+/// use instrument_runtime::breaker::{FailureRate, Window};
 ///
 /// let rate = FailureRate { threshold: 0.5, window: Window::Calls(100), min_calls: 10 };
 /// assert_eq!(rate.window, Window::Calls(100));
@@ -82,7 +82,7 @@ pub struct FailureRate {
 /// The sliding window of a failure-rate breaker.
 ///
 /// ```
-/// use instrument_runtime::Window;
+/// use instrument_runtime::breaker::Window;
 ///
 /// let by_time = Window::Nanos(30_000_000_000);
 /// assert_ne!(by_time, Window::Calls(100));

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use crate::breaker::config::BreakerConfig;
 use crate::breaker::{Admission, Breaker, BreakerState, Refusal, table};
-use crate::clock;
-use crate::node::Node;
-use crate::outcome::Outcome;
+use crate::record::clock;
+use crate::record::node::Node;
+use crate::record::outcome::Outcome;
 
 /// What one `#[circuit_breaker(...)]` attribute declares.
 #[doc(hidden)]
@@ -113,8 +113,14 @@ impl Permit {
                 return breaker.failed(this.admission, clock::breaker_now_ns(), || {
                     format!(
                         "slow call: {} over the {} limit",
-                        crate::format_duration(elapsed_ns, crate::TableStyle::Ascii),
-                        crate::format_duration(slow_call_ns, crate::TableStyle::Ascii)
+                        crate::format::format_duration(
+                            elapsed_ns,
+                            crate::format::TableStyle::Ascii
+                        ),
+                        crate::format::format_duration(
+                            slow_call_ns,
+                            crate::format::TableStyle::Ascii
+                        )
                     )
                 });
             }
@@ -231,9 +237,9 @@ impl fmt::Display for CircuitOpen {
                 f,
                 "circuit breaker `{}` is open; next probe in {}",
                 self.name,
-                crate::format_duration(
+                crate::format::format_duration(
                     u64::try_from(retry_in.as_nanos()).unwrap_or(u64::MAX),
-                    crate::TableStyle::Ascii
+                    crate::format::TableStyle::Ascii
                 )
             ),
             (_, None) => write!(f, "circuit breaker `{}` is forced open", self.name),
@@ -272,7 +278,7 @@ impl<E: From<CircuitOpen>> FromCircuitOpen for E {
 /// without a fallback.
 ///
 /// ```
-/// use instrument_runtime::{CircuitOpen, Fallible, Outcome};
+/// use instrument_runtime::{breaker::Fallible, CircuitOpen, Outcome};
 ///
 /// struct Reason(String);
 ///
@@ -400,7 +406,7 @@ impl<T: ?Sized> DescribeViaName for Describe<'_, T> {
 #[cfg(all(test, not(instrument_loom)))]
 mod tests {
     use super::*;
-    use crate::node::test_node;
+    use crate::record::node::test_node;
 
     test_node!(GUARDED, GUARDED_LOCAL, "site_unit_guarded");
 

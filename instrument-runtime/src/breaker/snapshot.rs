@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::breaker::config::BreakerConfig;
 use crate::breaker::window::WindowCounts;
 use crate::breaker::{Breaker, BreakerState, LastFailure, Recovery, Transition, Word};
-use crate::sync::Ordering;
+use crate::record::sync::Ordering;
 
 /// One circuit breaker at one moment.
 ///
@@ -23,6 +23,7 @@ use crate::sync::Ordering;
 /// assert_eq!(breaker.last_failure.as_ref().unwrap().message, "boom");
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BreakerSnapshot {
     /// The breaker's name.
     pub name: String,
@@ -68,6 +69,7 @@ pub struct BreakerSnapshot {
 
 /// A function guarded by a breaker.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GuardedFunction {
     /// The function's name.
     pub function: String,
@@ -85,6 +87,7 @@ pub struct GuardedFunction {
 
 /// The calls in a failure-rate breaker's window.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WindowSnapshot {
     /// Calls in the window.
     pub calls: u64,
@@ -96,6 +99,7 @@ pub struct WindowSnapshot {
 
 /// How often a breaker changed state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TransitionCounts {
     /// To `OPEN` (from closed or half-open, or forced).
     pub opened: u64,
@@ -107,6 +111,7 @@ pub struct TransitionCounts {
 
 /// Probe calls while half-open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProbeCounts {
     /// Probes let through.
     pub admitted: u64,
@@ -117,8 +122,9 @@ pub struct ProbeCounts {
 }
 
 /// A breaker's outages and their recoveries; each recovery, from the moment probing was allowed
-/// to closing, is judged against the SLA (see [`Recovery`](crate::Recovery)).
+/// to closing, is judged against the SLA (see [`Recovery`](crate::breaker::Recovery)).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Recoveries {
     /// The recovery SLA (`recovery`), in nanoseconds.
     pub sla_ns: u64,
@@ -139,18 +145,15 @@ pub struct Recoveries {
 /// A breaker's health, for a health endpoint.
 ///
 /// ```
-/// use instrument_runtime::{BreakerState, Health};
+/// use instrument_runtime::breaker::{Health, breaker_health};
 ///
-/// let health = instrument_runtime::BreakerHealth {
-///     name: "embedding".into(),
-///     state: BreakerState::Closed,
-///     status: Health::Degraded,
-///     success_rate: 0.9,
-///     calls: 100,
-/// };
-/// assert_eq!(health.status.gauge(), 0.5);
+/// for health in breaker_health() {
+///     println!("{} {:?}: {}", health.name, health.state, health.status.gauge());
+/// }
+/// assert_eq!(Health::Degraded.gauge(), 0.5);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BreakerHealth {
     /// The breaker's name.
     pub name: String,
@@ -173,7 +176,7 @@ pub struct BreakerHealth {
 ///   `DEGRADED` while its latest recovery broke the recovery SLA (until a recovery within it).
 ///
 /// ```
-/// assert_eq!(serde_json::to_string(&instrument_runtime::Health::Healthy).unwrap(), "\"HEALTHY\"");
+/// assert_eq!(serde_json::to_string(&instrument_runtime::breaker::Health::Healthy).unwrap(), "\"HEALTHY\"");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -200,7 +203,7 @@ impl Health {
     /// is none.
     ///
     /// ```
-    /// use instrument_runtime::Health;
+    /// use instrument_runtime::breaker::Health;
     /// assert_eq!(Health::worst([Health::Healthy, Health::Failing, Health::Degraded]), Health::Failing);
     /// assert_eq!(Health::worst([]), Health::Healthy);
     /// ```

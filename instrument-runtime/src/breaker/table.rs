@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use crate::breaker::config::BreakerConfig;
 use crate::breaker::site::{BreakerSite, BreakerSiteRef};
 use crate::breaker::{Breaker, BreakerState, ForcedState};
-use crate::clock;
+use crate::record::clock;
 
 /// The breakers, sorted by name; or what is wrong with their declarations. Building never panics,
 /// so the lock is never poisoned: every thread that uses a breaker gets the same message.
@@ -199,12 +199,12 @@ impl CircuitBreaker {
     }
 
     /// Everything known about the breaker now.
-    pub fn snapshot(&self) -> crate::BreakerSnapshot {
+    pub fn snapshot(&self) -> crate::breaker::snapshot::BreakerSnapshot {
         self.0.snapshot(clock::breaker_now_ns())
     }
 
     /// Its health now, for a health endpoint.
-    pub fn health(&self) -> crate::BreakerHealth {
+    pub fn health(&self) -> crate::breaker::snapshot::BreakerHealth {
         self.snapshot().health
     }
 }
@@ -230,7 +230,7 @@ pub fn breaker(name: &str) -> Option<CircuitBreaker> {
 /// Every breaker's health, sorted by name: what a health endpoint serves.
 ///
 /// ```
-/// use instrument_runtime::Health;
+/// use instrument_runtime::breaker::Health;
 ///
 /// #[instrument_runtime::circuit_breaker(name = "breaker_health_doc")]
 /// fn call() -> std::io::Result<()> {
@@ -238,11 +238,11 @@ pub fn breaker(name: &str) -> Option<CircuitBreaker> {
 /// }
 ///
 /// call().unwrap();
-/// let health = instrument_runtime::breaker_health();
+/// let health = instrument_runtime::breaker::breaker_health();
 /// let this = health.iter().find(|breaker| breaker.name == "breaker_health_doc").unwrap();
 /// assert_eq!(this.status, Health::Healthy);
 /// ```
-pub fn breaker_health() -> Vec<crate::BreakerHealth> {
+pub fn breaker_health() -> Vec<crate::breaker::snapshot::BreakerHealth> {
     let now_ns = clock::breaker_now_ns();
     all()
         .iter()
@@ -254,7 +254,7 @@ pub fn breaker_health() -> Vec<crate::BreakerHealth> {
 mod tests {
     use super::*;
     use crate::breaker::site::BreakerDecl;
-    use crate::node::{Instruments, Node, NodeMeta};
+    use crate::record::node::{Instruments, Node, NodeMeta};
 
     static NODE: Node = Node::new(NodeMeta {
         name: "node",

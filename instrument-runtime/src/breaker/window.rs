@@ -1,7 +1,7 @@
 //! The sliding windows of failure-rate breakers: lock-free, exact counts of the calls they hold.
 
 use crate::breaker::config::Window;
-use crate::sync::{AtomicU64, Ordering};
+use crate::record::sync::{AtomicU64, Ordering};
 
 /// The outcomes of the calls in a failure-rate breaker's window.
 pub(crate) enum Outcomes {

@@ -1,5 +1,5 @@
 //! Prometheus alerting rules generated from the budgets and circuit breakers declared in the code,
-//! for the metrics [`prometheus_text`](crate::prometheus_text) exposes
+//! for the metrics [`prometheus_text`](crate::export::prometheus_text) exposes
 //! (<https://prometheus.io/docs/prometheus/latest/configuration/alerting_rules/>).
 //!
 //! The YAML is written by hand: every string is double-quoted and escaped, so any node name is
@@ -11,18 +11,18 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::breaker::snapshot::BreakerSnapshot;
-use crate::budget::Quantile;
 use crate::export::ExportOptions;
 use crate::export::prometheus::{
     BREAKER_SLA_VIOLATIONS, BREAKER_STATE, BREAKER_TRANSITIONS, NODE_CALLS, NODE_LATENCY,
     sanitize_prefix, seconds,
 };
-use crate::node::Budget;
-use crate::report::{TableStyle, format_duration};
-use crate::snapshot::{NodeSnapshot, Snapshot};
+use crate::format::{TableStyle, format_duration};
+use crate::read::budget::Quantile;
+use crate::read::snapshot::{NodeSnapshot, Snapshot};
+use crate::record::node::Budget;
 
 /// Renders `prometheus_alerting_rules.yaml`: Prometheus alerting rules for the budgets and
-/// breakers of the snapshot, on the metric names of [`prometheus_text`](crate::prometheus_text)
+/// breakers of the snapshot, on the metric names of [`prometheus_text`](crate::export::prometheus_text)
 /// with the same [`ExportOptions::prefix`].
 ///
 /// Per budgeted node (one rule each, labelled with `node` and `severity`):
@@ -44,7 +44,7 @@ use crate::snapshot::{NodeSnapshot, Snapshot};
 /// Deterministic: the same snapshot always gives the same bytes.
 ///
 /// ```
-/// use instrument_runtime::{ExportOptions, alerting_rules, snapshot};
+/// use instrument_runtime::{export::{ExportOptions, alerting_rules}, snapshot};
 ///
 /// #[instrument_runtime::budget(name = "alerting_rules_doc", p95 = "50ms")]
 /// fn step() {}
@@ -406,15 +406,20 @@ mod tests {
     use crate::breaker::snapshot::{
         BreakerHealth, Health, ProbeCounts, Recoveries, TransitionCounts,
     };
+    use crate::record::node::Instruments;
 
     fn node(name: &str, budget: Option<Budget>) -> NodeSnapshot {
-        serde_json::from_value(serde_json::json!({
-            "name": name, "module_path": "app::steps", "file": "src/steps.rs", "line": 7,
-            "instruments": { "timed": true, "counted": false, "in_flight": false, "budget": budget.is_some() },
-            "budget": budget, "calls": 0, "errors": 0, "panics": 0, "cancelled": 0,
-            "in_flight": null, "latency": null, "verdict": null,
-        }))
-        .unwrap()
+        let mut node = NodeSnapshot::new(name);
+        node.module_path = "app::steps".into();
+        node.file = "src/steps.rs".into();
+        node.line = 7;
+        node.instruments = Instruments {
+            timed: true,
+            budget: budget.is_some(),
+            ..Instruments::default()
+        };
+        node.budget = budget;
+        node
     }
 
     fn breaker(name: &str) -> BreakerSnapshot {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::export::ExportOptions;
 use crate::export::prometheus::{BREAKER_STATE, NODE_CALLS, NODE_LATENCY};
-use crate::snapshot::Snapshot;
+use crate::read::snapshot::Snapshot;
 
 /// The file name the dashboard is written under.
 pub(crate) const FILE_NAME: &str = "grafana_dashboard.json";
@@ -19,7 +19,7 @@ const PANEL_HEIGHT: u64 = 8;
 ///
 /// ```
 /// let snapshot = instrument_runtime::snapshot();
-/// let dashboard = instrument_runtime::grafana_dashboard(&snapshot, &Default::default());
+/// let dashboard = instrument_runtime::export::grafana_dashboard(&snapshot, &Default::default());
 /// let json: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
 /// assert_eq!(json["title"], "instrument");
 /// ```

@@ -12,24 +12,24 @@ use base64::Engine as _;
 use flate2::{Compress, Compression, FlushCompress, Status};
 use serde::Serialize;
 
-use crate::histogram::LatencyHistogram;
-use crate::resources::rfc3339;
-use crate::snapshot::{NodeSnapshot, Snapshot};
+use crate::format::rfc3339;
+use crate::read::snapshot::{NodeSnapshot, Snapshot};
+use crate::record::histogram::LatencyHistogram;
 
 /// The `schema` field of `phase_metrics.json`, bumped on incompatible changes.
 ///
 /// ```
-/// let json = instrument_runtime::phase_metrics_json(&instrument_runtime::snapshot());
+/// let json = instrument_runtime::export::phase_metrics_json(&instrument_runtime::snapshot());
 /// let metrics: serde_json::Value = serde_json::from_str(&json).unwrap();
-/// assert_eq!(metrics["schema"], instrument_runtime::PHASE_METRICS_SCHEMA);
+/// assert_eq!(metrics["schema"], instrument_runtime::export::PHASE_METRICS_SCHEMA);
 /// ```
 pub const PHASE_METRICS_SCHEMA: &str = "instrument.phase_metrics/1";
 /// The `schema` field of `latency_histograms.json`, bumped on incompatible changes.
 ///
 /// ```
-/// let json = instrument_runtime::latency_histograms_json(&instrument_runtime::snapshot());
+/// let json = instrument_runtime::export::latency_histograms_json(&instrument_runtime::snapshot());
 /// let histograms: serde_json::Value = serde_json::from_str(&json).unwrap();
-/// assert_eq!(histograms["schema"], instrument_runtime::LATENCY_HISTOGRAMS_SCHEMA);
+/// assert_eq!(histograms["schema"], instrument_runtime::export::LATENCY_HISTOGRAMS_SCHEMA);
 /// ```
 pub const LATENCY_HISTOGRAMS_SCHEMA: &str = "instrument.latency_histograms/1";
 /// How `latency_histograms.json` encodes each histogram: `HdrHistogram`'s V2 format compressed
@@ -37,9 +37,9 @@ pub const LATENCY_HISTOGRAMS_SCHEMA: &str = "instrument.latency_histograms/1";
 /// port reads), in standard base64 with padding. Values are nanoseconds.
 ///
 /// ```
-/// let json = instrument_runtime::latency_histograms_json(&instrument_runtime::snapshot());
+/// let json = instrument_runtime::export::latency_histograms_json(&instrument_runtime::snapshot());
 /// let histograms: serde_json::Value = serde_json::from_str(&json).unwrap();
-/// assert_eq!(histograms["encoding"], instrument_runtime::HISTOGRAM_ENCODING);
+/// assert_eq!(histograms["encoding"], instrument_runtime::export::HISTOGRAM_ENCODING);
 /// ```
 pub const HISTOGRAM_ENCODING: &str = "hdrhistogram-v2-deflate-base64";
 
@@ -144,7 +144,7 @@ struct FullQuantiles {
 /// }
 ///
 /// load(&[1, 2, 3, 4]);
-/// let json = instrument_runtime::phase_metrics_json(&instrument_runtime::snapshot());
+/// let json = instrument_runtime::export::phase_metrics_json(&instrument_runtime::snapshot());
 /// let metrics: serde_json::Value = serde_json::from_str(&json).unwrap();
 /// let node = metrics["nodes"].as_array().unwrap().iter()
 ///     .find(|node| node["name"] == "phase_metrics_doc_load").unwrap();
@@ -174,7 +174,7 @@ pub fn phase_metrics_json(snapshot: &Snapshot) -> String {
 /// fn step() {}
 ///
 /// step();
-/// let json = instrument_runtime::latency_histograms_json(&instrument_runtime::snapshot());
+/// let json = instrument_runtime::export::latency_histograms_json(&instrument_runtime::snapshot());
 /// let histograms: serde_json::Value = serde_json::from_str(&json).unwrap();
 /// let node = histograms["nodes"].as_array().unwrap().iter()
 ///     .find(|node| node["name"] == "latency_histograms_doc_step").unwrap();
@@ -353,8 +353,7 @@ mod tests {
     use hdrhistogram::serialization::{Deserializer, Serializer as _};
 
     use super::*;
-    use crate::node::{Budget, Instruments};
-    use crate::snapshot::Latency;
+    use crate::record::node::{Budget, Instruments};
 
     fn histogram(values: &[(u64, u64)]) -> LatencyHistogram {
         let mut histogram = LatencyHistogram::new();
@@ -369,50 +368,27 @@ mod tests {
     }
 
     fn node(name: &str, budget: Option<Budget>, values: &[(u64, u64)]) -> NodeSnapshot {
-        let histogram = (!values.is_empty()).then(|| histogram(values));
-        let sum: u64 = values.iter().map(|(value, count)| value * count).sum();
-        let latency = histogram
-            .as_ref()
-            .map(|histogram| Latency::of(histogram, sum));
-        NodeSnapshot {
-            name: name.into(),
-            module_path: "app::pipeline".into(),
-            file: "src/pipeline.rs".into(),
-            line: 12,
-            instruments: Instruments {
-                timed: true,
-                budget: budget.is_some(),
-                ..Instruments::default()
-            },
-            budget,
-            budget_source: None,
-            calls: values.iter().map(|(_, count)| count).sum(),
-            errors: 0,
-            panics: 0,
-            cancelled: 0,
-            in_flight: None,
-            items_processed: 0,
-            items_total: 0,
-            warnings: 0,
-            latency,
-            sum_ns: sum,
-            verdict: None,
-            histogram,
-            memory: None,
-        }
+        let mut node = NodeSnapshot::new(name);
+        node.module_path = "app::pipeline".into();
+        node.file = "src/pipeline.rs".into();
+        node.line = 12;
+        node.instruments = Instruments {
+            timed: true,
+            budget: budget.is_some(),
+            ..Instruments::default()
+        };
+        node.budget = budget;
+        node.calls = values.iter().map(|(_, count)| count).sum();
+        let sum = values.iter().map(|(value, count)| value * count).sum();
+        node.with_histogram(histogram(values), sum)
     }
 
     fn snapshot(nodes: Vec<NodeSnapshot>) -> Snapshot {
-        Snapshot {
-            taken_at_unix_ms: 1_700_000_000_123,
-            host: "host".to_owned(),
-            run_id: "0123456789abcdef".to_owned(),
-            nodes,
-            conflicts: vec![],
-            breakers: vec![],
-            budgets_file: None,
-            process: None,
-        }
+        let mut snapshot = Snapshot::new(nodes);
+        snapshot.taken_at_unix_ms = 1_700_000_000_123;
+        snapshot.host = "host".to_owned();
+        snapshot.run_id = "0123456789abcdef".to_owned();
+        snapshot
     }
 
     /// A budgeted node with items and warnings, an unbudgeted one, a counted-only one and a
@@ -574,7 +550,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             values.push((
-                (x >> (x % 40 + 22)) % crate::histogram::HIGHEST_NS,
+                (x >> (x % 40 + 22)) % crate::record::histogram::HIGHEST_NS,
                 x % 7 + 1,
             ));
         }

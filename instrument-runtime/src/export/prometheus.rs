@@ -6,7 +6,7 @@
 //! then one writer prints them in either format (how it is spelled). Every family has HELP and
 //! TYPE; families are sorted by name and series by label values, so the same snapshot always
 //! renders to the same bytes. A node name claimed by two functions (a conflict, see
-//! [`conflicts`](crate::conflicts)) is told apart in the snapshot, each named with its site, so
+//! [`conflicts`](crate::record::conflicts)) is told apart in the snapshot, each named with its site, so
 //! each is exported; a snapshot built by hand that still repeats a name is exported once, for
 //! the first node, as [`Snapshot::node`] finds it: two series with one label set would be
 //! silently merged by every Prometheus reader.
@@ -14,13 +14,13 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use crate::alloc::NodeMemory;
 use crate::breaker::snapshot::BreakerSnapshot;
-use crate::budget::{BudgetReport, Quantile};
 use crate::export::ExportOptions;
-use crate::histogram::LatencyHistogram;
-use crate::resources::{cpu_time_and_threads, kib_field};
-use crate::snapshot::{NodeSnapshot, Snapshot};
+use crate::read::budget::{BudgetReport, Quantile};
+use crate::read::snapshot::{NodeSnapshot, Snapshot};
+use crate::record::alloc::NodeMemory;
+use crate::record::histogram::LatencyHistogram;
+use crate::record::procfs::{cpu_time_and_threads, kib_field};
 
 /// The latency histogram family; its samples are `_bucket`, `_sum` and `_count`.
 pub(crate) const NODE_LATENCY: &str = "node_latency_seconds";
@@ -54,7 +54,7 @@ pub(crate) const BREAKER_SLA_VIOLATIONS: &str = "breaker_recovery_sla_violations
 /// when it is called.
 ///
 /// ```
-/// use instrument_runtime::{ExportOptions, check_budgets, prometheus_text, snapshot};
+/// use instrument_runtime::{check_budgets, export::{ExportOptions, prometheus_text}, snapshot};
 ///
 /// #[instrument_runtime::timed(name = "prometheus_text_doc")]
 /// fn step() {}
@@ -83,7 +83,7 @@ pub fn prometheus_text(
 /// families that carry a unit, and the closing `# EOF`.
 ///
 /// ```
-/// use instrument_runtime::{ExportOptions, check_budgets, openmetrics_text, snapshot};
+/// use instrument_runtime::{check_budgets, export::{ExportOptions, openmetrics_text}, snapshot};
 ///
 /// #[instrument_runtime::counted(name = "openmetrics_text_doc")]
 /// fn step() {}
@@ -1032,9 +1032,9 @@ fn write_sample(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::budget::{NotExercised, Violation};
-    use crate::node::Budget;
-    use crate::snapshot::Latency;
+    use crate::read::budget::{NotExercised, Violation};
+    use crate::read::snapshot::Latency;
+    use crate::record::node::Budget;
 
     fn histogram(values: &[u64]) -> LatencyHistogram {
         let mut histogram = LatencyHistogram::new();
@@ -1471,7 +1471,7 @@ p_node_panics_total{node="a\"b"} 0
             vec![measured, node("unmeasured", true, None, &[1_000])],
             Vec::new(),
         );
-        snapshot.process = Some(crate::ProcessMemory {
+        snapshot.process = Some(crate::record::alloc::ProcessMemory {
             rss_bytes: 1 << 20,
             peak_rss_bytes: 3 << 20,
         });

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, Once, PoisonError};
 use std::time::Duration;
 
-use crate::atomic_file::remove_stale_temporaries;
-use crate::budget::check_budgets;
+use crate::export::atomic_file::remove_stale_temporaries;
 use crate::export::{export_options, write_artifacts};
-use crate::snapshot::snapshot;
+use crate::read::budget::check_budgets;
+use crate::read::snapshot::snapshot;
 
 use super::{REPORT_ENV, TableStyle, render_summary, report_dir, write_report_of};
 
@@ -23,9 +23,9 @@ use super::{REPORT_ENV, TableStyle, render_summary, report_dir, write_report_of}
 /// writing theirs.
 ///
 /// Where the files go, which of them, and how much is printed (see [the crate docs](crate#the-runtime)):
-/// - `report.json` in [`report_dir`](crate::report_dir): `instrument/<binary name>/` in the cargo
+/// - `report.json` in [`report_dir`](crate::report::report_dir): `instrument/<binary name>/` in the cargo
 ///   target directory the binary was built in, never the working directory; a binary run away
-///   from its build writes nothing unless [`REPORT_DIR_ENV`](crate::REPORT_DIR_ENV) says where,
+///   from its build writes nothing unless [`REPORT_DIR_ENV`](crate::report::REPORT_DIR_ENV) says where,
 ///   and says so once on stderr;
 /// - the exports (dashboard, Prometheus text, alert rules, ...) too when a budget or a circuit
 ///   breaker is declared, or when [`EXPORTS_ENV`]`=on` asks for them (`off` never);
@@ -44,7 +44,7 @@ pub fn report_at_exit() {
         return;
     }
     REGISTER.call_once(|| {
-        crate::clock::calibrate();
+        crate::record::clock::calibrate();
         // Sets up the circuit breakers now, so functions that share a breaker name but not its
         // settings stop the program at startup rather than at their first call.
         crate::breaker::table::all();
@@ -81,7 +81,7 @@ pub struct ReportFiles {
     pub report: PathBuf,
     /// The exports written, in their fixed order.
     pub exports: Vec<PathBuf>,
-    /// The [`run_id`](crate::run_id) every one of these files carries.
+    /// The [`run_id`](crate::record::run_id) every one of these files carries.
     pub run_id: String,
 }
 
@@ -98,15 +98,15 @@ pub struct ReportFiles {
 /// When `report.json` or an export could not be written (the summary on stderr says which), or
 /// when a write already under way, for a signal, did not finish within [`SIGNAL_DEADLINE`].
 ///
-/// [`SIGNAL_DEADLINE`]: crate::SIGNAL_DEADLINE
+/// [`SIGNAL_DEADLINE`]: crate::report::SIGNAL_DEADLINE
 ///
 /// ```
 /// # let dir = std::env::temp_dir().join(format!("instrument-write-now-doc-{}", std::process::id()));
-/// # instrument_runtime::set_report_dir(&dir);
-/// # if std::env::var_os(instrument_runtime::REPORT_ENV).is_none() && std::env::var_os(instrument_runtime::REPORT_DIR_ENV).is_none() {
-/// let files = instrument_runtime::write_report_now().unwrap().unwrap();
+/// # instrument_runtime::report::set_report_dir(&dir);
+/// # if std::env::var_os(instrument_runtime::report::REPORT_ENV).is_none() && std::env::var_os(instrument_runtime::report::REPORT_DIR_ENV).is_none() {
+/// let files = instrument_runtime::report::write_report_now().unwrap().unwrap();
 /// assert!(files.report.ends_with("report.json"));
-/// assert_eq!(files.run_id, instrument_runtime::run_id());
+/// assert_eq!(files.run_id, instrument_runtime::record::run_id());
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// # }
 /// ```
@@ -137,7 +137,7 @@ pub(super) fn write_set(ending: Ending) -> io::Result<Option<ReportFiles>> {
         return Ok(None);
     }
     let Some(dir) = report_dir() else {
-        crate::env::warn_once(
+        crate::record::env::warn_once(
             super::REPORT_DIR_ENV,
             &format!(
                 "instrument: no report written: this binary runs away from its build (no cargo \
@@ -242,25 +242,25 @@ fn summary(
 }
 
 fn is_off() -> bool {
-    crate::env::switch(REPORT_ENV) == Some(false)
+    crate::record::env::switch(REPORT_ENV) == Some(false)
 }
 
 /// The exports cost most of the exit (the dashboard and the Grafana JSON are rendered for every
 /// node): a program that declared no budget and no breaker gets them only when it asks.
-fn exports_wanted(snapshot: &crate::Snapshot) -> bool {
-    crate::env::switch(EXPORTS_ENV).unwrap_or_else(|| {
+fn exports_wanted(snapshot: &crate::read::snapshot::Snapshot) -> bool {
+    crate::record::env::switch(EXPORTS_ENV).unwrap_or_else(|| {
         !snapshot.breakers.is_empty() || snapshot.nodes.iter().any(|node| node.budget.is_some())
     })
 }
 
 /// The full tables on a terminal or when a budget failed; one line in logs, where a short
 /// program's 50 lines at every run are noise.
-fn table_wanted(budgets: &crate::BudgetReport) -> bool {
+fn table_wanted(budgets: &crate::read::budget::BudgetReport) -> bool {
     match std::env::var(SUMMARY_ENV).as_deref() {
         Ok("table") => true,
         Ok("line") => false,
         Ok(value) if !value.is_empty() => {
-            crate::env::warn_once(
+            crate::record::env::warn_once(
                 SUMMARY_ENV,
                 &format!(
                     "instrument: ignoring {SUMMARY_ENV}={value:?}: expected `table` or `line`"

@@ -24,10 +24,10 @@ static REPORT_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
 /// set, still wins, so an operator can redirect a program without rebuilding it.
 ///
 /// ```
-/// instrument_runtime::set_report_dir("target/instrument-doc");
-/// # if std::env::var_os(instrument_runtime::REPORT_DIR_ENV).is_none() {
+/// instrument_runtime::report::set_report_dir("target/instrument-doc");
+/// # if std::env::var_os(instrument_runtime::report::REPORT_DIR_ENV).is_none() {
 /// assert_eq!(
-///     instrument_runtime::report_dir().as_deref(),
+///     instrument_runtime::report::report_dir().as_deref(),
 ///     Some(std::path::Path::new("target/instrument-doc"))
 /// );
 /// # }
@@ -42,7 +42,7 @@ pub fn set_report_dir(dir: impl Into<PathBuf>) {
 /// writes no report.
 ///
 /// ```
-/// match instrument_runtime::report_dir() {
+/// match instrument_runtime::report::report_dir() {
 ///     Some(dir) => println!("the report goes to {}", dir.display()),
 ///     None => println!("no report: run away from the build, and no directory given"),
 /// }
@@ -71,8 +71,8 @@ pub fn report_dir() -> Option<PathBuf> {
 ///
 /// ```no_run
 /// // the pipeline example's choice: one shared directory, `target/instrument/`
-/// if let Some(target) = instrument_runtime::build_target_dir() {
-///     instrument_runtime::set_report_dir(target.join("instrument"));
+/// if let Some(target) = instrument_runtime::report::build_target_dir() {
+///     instrument_runtime::report::set_report_dir(target.join("instrument"));
 /// }
 /// ```
 pub fn build_target_dir() -> Option<PathBuf> {

@@ -4,7 +4,7 @@
 //! a pipe. A thread of ours blocks on that pipe, writes the report set like the exit hook, then
 //! ends the process with the signal's default action, so the exit status says "killed by
 //! SIGTERM" as it would have without us. A watchdog ends it the same way after
-//! [`SIGNAL_DEADLINE`](crate::SIGNAL_DEADLINE) if the write hangs.
+//! [`SIGNAL_DEADLINE`](crate::report::SIGNAL_DEADLINE) if the write hangs.
 //!
 //! Plain `sigaction` rather than `signal-hook`: we must tell whether the program has since
 //! installed a handler of its own, and signal-hook registers every user's actions behind one
@@ -35,7 +35,7 @@ static WRITING_FOR: AtomicI32 = AtomicI32::new(0);
 /// Installs the handler for each of [`SIGNALS`] whose action is the default one: a signal the
 /// program ignores (`nohup`) or already handles is left alone.
 pub(super) fn install() {
-    if crate::env::switch(SIGNALS_ENV) == Some(false) {
+    if crate::record::env::switch(SIGNALS_ENV) == Some(false) {
         return;
     }
     let free: Vec<c_int> = SIGNALS

@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyper::StatusCode;
 
-use crate::budget::check_budgets;
 use crate::export::ExportOptions;
 use crate::export::prometheus::{openmetrics_text, prometheus_text};
-use crate::snapshot::snapshot;
+use crate::read::budget::check_budgets;
+use crate::read::snapshot::snapshot;
 
 /// What a render function is told about the request.
 pub(super) struct Asked<'a> {
@@ -86,22 +86,26 @@ fn metrics(asked: &Asked<'_>) -> Page {
 /// The worst health of every breaker, as one word; 503 when `FAILING`, so a probe acts on the
 /// status alone.
 fn health(_: &Asked<'_>) -> Page {
-    let worst = crate::Health::worst(crate::breaker_health().iter().map(|breaker| breaker.status));
-    let status = if worst == crate::Health::Failing {
+    let worst = crate::breaker::snapshot::Health::worst(
+        crate::breaker::table::breaker_health()
+            .iter()
+            .map(|breaker| breaker.status),
+    );
+    let status = if worst == crate::breaker::snapshot::Health::Failing {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
     };
     let word = match worst {
-        crate::Health::Healthy => "HEALTHY",
-        crate::Health::Degraded => "DEGRADED",
-        crate::Health::Failing => "FAILING",
+        crate::breaker::snapshot::Health::Healthy => "HEALTHY",
+        crate::breaker::snapshot::Health::Degraded => "DEGRADED",
+        crate::breaker::snapshot::Health::Failing => "FAILING",
     };
     Page::text(status, word)
 }
 
 fn breakers(_: &Asked<'_>) -> Page {
-    json(&crate::breaker_health())
+    json(&crate::breaker::table::breaker_health())
 }
 
 fn nodes(_: &Asked<'_>) -> Page {
@@ -129,7 +133,7 @@ struct NodeHealth<'a> {
     errors: u64,
     panics: u64,
     p95_ns: Option<u64>,
-    budget: Option<crate::VerdictStatus>,
+    budget: Option<crate::read::budget::VerdictStatus>,
 }
 
 fn json(value: &impl serde::Serialize) -> Page {

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 use std::thread::LocalKey;
 
-use crate::alloc;
-use crate::clock;
-use crate::node::Node;
-use crate::shard::{CallEnd, LocalShard, with_shard};
+use crate::record::alloc;
+use crate::record::clock;
+use crate::record::node::Node;
+use crate::record::shard::{CallEnd, LocalShard, with_shard};
 
 /// Bits of the `FLAGS` parameter of [`Call`], chosen by the macro for each function.
 #[doc(hidden)]
@@ -50,7 +50,7 @@ impl<const FLAGS: u8> Call<FLAGS> {
     #[inline(always)]
     pub fn start(node: &'static Node, local: &'static LocalKey<LocalShard>) -> Self {
         if FLAGS & flags::IN_FLIGHT != 0 {
-            with_shard(node, local, crate::shard::Shard::start);
+            with_shard(node, local, crate::record::shard::Shard::start);
         }
         // The counting allocator's hook: timed calls reach it only off the clock's fast path,
         // which its first allocation closes; async calls are not measured (see `alloc`).
@@ -209,7 +209,7 @@ mod tests {
     use std::task::Waker;
 
     use super::*;
-    use crate::node::test_node;
+    use crate::record::node::test_node;
 
     test_node!(SYNC, SYNC_LOCAL, "call_unit_sync");
     test_node!(ASYNC, ASYNC_LOCAL, "call_unit_async");

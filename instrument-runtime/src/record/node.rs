@@ -2,18 +2,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::shard::ShardPool;
+use crate::record::shard::ShardPool;
 
 /// The static description of one instrumented function, as written in its attributes.
 ///
 /// One exists per source function (a generic function has one for all its instantiations).
-/// [`nodes`](crate::nodes) lists them all.
+/// [`nodes`](crate::record::nodes) lists them all.
 ///
 /// ```
 /// #[instrument_runtime::counted(name = "node_meta_doc")]
 /// fn step() {}
 ///
-/// let node = instrument_runtime::nodes().into_iter().find(|n| n.name == "node_meta_doc").unwrap();
+/// let node = instrument_runtime::record::nodes().into_iter().find(|n| n.name == "node_meta_doc").unwrap();
 /// assert!(node.file.ends_with(".rs") && node.line > 0);
 /// assert!(node.instruments.counted && node.budget.is_none());
 /// ```
@@ -57,7 +57,7 @@ impl NodeMeta {
     /// fn named() {}
     ///
     /// fn main() {
-    ///     let nodes = instrument_runtime::nodes();
+    ///     let nodes = instrument_runtime::record::nodes();
     ///     let names: Vec<_> = nodes.iter().map(|node| node.qualified_name()).collect();
     ///     assert!(names.iter().any(|name| name == "Store::get"));
     ///     assert!(names.iter().any(|name| name == "qualified_name_doc"));
@@ -92,7 +92,7 @@ fn qualify(path: &str, module_path: &str) -> String {
 /// #[instrument_runtime::budget(name = "instruments_doc", p99 = "5ms")]
 /// fn step() {}
 ///
-/// let node = instrument_runtime::nodes().into_iter().find(|n| n.name == "instruments_doc").unwrap();
+/// let node = instrument_runtime::record::nodes().into_iter().find(|n| n.name == "instruments_doc").unwrap();
 /// assert!(node.instruments.timed && node.instruments.budget && !node.instruments.counted);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,13 +209,13 @@ inventory::collect!(NodeRef);
 #[cfg(test)]
 macro_rules! test_node {
     ($node:ident, $local:ident, $name:literal) => {
-        static $node: $crate::node::Node = $crate::node::Node::new($crate::node::NodeMeta {
+        static $node: $crate::record::node::Node = $crate::record::node::Node::new($crate::record::node::NodeMeta {
             name: $name,
             path: None,
             module_path: module_path!(),
             file: file!(),
             line: line!(),
-            instruments: $crate::node::Instruments {
+            instruments: $crate::record::node::Instruments {
                 timed: true,
                 counted: false,
                 in_flight: false,
@@ -224,7 +224,7 @@ macro_rules! test_node {
             budget: None,
         });
         thread_local! {
-            static $local: $crate::shard::LocalShard = const { $crate::shard::LocalShard::new() };
+            static $local: $crate::record::shard::LocalShard = const { $crate::record::shard::LocalShard::new() };
         }
     };
 }
@@ -242,7 +242,7 @@ mod tests {
         let per_node = std::mem::size_of::<Node>()
             + std::mem::size_of::<NodeRef>()
             + 3 * std::mem::size_of::<usize>()
-            + std::mem::size_of::<crate::shard::LocalShard>()
+            + std::mem::size_of::<crate::record::shard::LocalShard>()
             + std::mem::size_of::<usize>();
         assert!(per_node < 1024, "{per_node} bytes");
     }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Writes `contents` to `path` through a temporary file in the same directory and a rename, which
 /// is atomic on the same file system: a crash leaves either the previous file or the new one.
 ///
-/// The temporary file is `.NAME.PID.RUN.N.tmp` (process id, [`run_id`](crate::run_id), a
+/// The temporary file is `.NAME.PID.RUN.N.tmp` (process id, [`run_id`](crate::record::run_id), a
 /// counter); a kill between its creation and the rename leaves it behind, and the report at exit
 /// removes such files once their process is gone.
 ///
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// ```
 /// let path = std::env::temp_dir().join("instrument-write-atomically-doc").join("out.txt");
-/// instrument_runtime::write_atomically(&path, b"whole or nothing").unwrap();
+/// instrument_runtime::export::write_atomically(&path, b"whole or nothing").unwrap();
 /// assert_eq!(std::fs::read(&path).unwrap(), b"whole or nothing");
 /// ```
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
@@ -35,7 +35,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
         ".{}.{}.{}.{}.tmp",
         file_name.to_string_lossy(),
         std::process::id(),
-        crate::run::run_id(),
+        crate::record::run::run_id(),
         UNIQUE.fetch_add(1, Ordering::Relaxed)
     );
     let temp = dir.map_or_else(
@@ -97,7 +97,7 @@ fn temporary_of<'a>(file_name: &'a str, names: &[&str]) -> Option<(u32, Option<&
 
 fn is_stale(pid: u32, run: Option<&str>) -> bool {
     if pid == std::process::id() {
-        run != Some(crate::run::run_id())
+        run != Some(crate::record::run::run_id())
     } else {
         !is_alive(pid)
     }
@@ -203,7 +203,7 @@ mod tests {
         let dead = child.id();
         child.wait().unwrap();
         let ours = std::process::id();
-        let run = crate::run::run_id();
+        let run = crate::record::run::run_id();
         let stale = [
             format!(".report.json.{dead}.0123456789abcdef.3.tmp"),
             format!(".report.json.{dead}.1.tmp"),

@@ -7,7 +7,7 @@
 /// **Closures: use the block form.** Rust does not allow attributes on closures (they are
 /// expressions), and the per-item work of a parallel walker or an iterator pipeline usually
 /// lives in one. Each use declares one static node, registered like the attributes' (listed by
-/// [`nodes`](crate::nodes), in every export, named as given).
+/// [`nodes`](crate::record::nodes), in every export, named as given).
 ///
 /// `timed_scope!("name")` returns a guard: the scope is timed until the guard is dropped. Bind it
 /// to a named variable; `let _ = ...` drops it at once and times nothing. A panic while the guard

@@ -4,12 +4,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::printable;
+use crate::format::printable;
 
 /// A place in the budgets file: 1-based line and column, columns counted in characters.
 ///
 /// ```
-/// use instrument_runtime::BudgetsFile;
+/// use instrument_runtime::budgets::BudgetsFile;
 ///
 /// let errors = BudgetsFile::parse("performance_budgets.yaml", "nodes:\n  embedding: { p95: fifty }\n")
 ///     .unwrap_err();
@@ -27,7 +27,7 @@ pub struct Position {
 /// What is wrong, for callers that react to some mistakes differently.
 ///
 /// ```
-/// use instrument_runtime::{BudgetsFile, DiagnosticKind};
+/// use instrument_runtime::budgets::{BudgetsFile, DiagnosticKind};
 ///
 /// let errors = BudgetsFile::parse("performance_budgets.yaml", "tolerence: 5%\n").unwrap_err();
 /// assert_eq!(errors.diagnostics[0].kind, DiagnosticKind::UnknownKey);
@@ -65,10 +65,10 @@ pub enum DiagnosticKind {
 /// `key` is the dotted path of the offending key (`nodes.embedding.p95`); it is empty for a YAML
 /// syntax error and an unreadable file, and `position` is `None` for an unreadable file. The
 /// fields hold the file's text as written; `Display` shows control characters in them as escapes
-/// ([`printable`](crate::printable)), so a hostile key cannot rewrite a terminal or CI log.
+/// ([`printable`](crate::format::printable)), so a hostile key cannot rewrite a terminal or CI log.
 ///
 /// ```
-/// use instrument_runtime::BudgetsFile;
+/// use instrument_runtime::budgets::BudgetsFile;
 ///
 /// let text = "tolerance: 10%\nnodes:\n  embedding: { p95: fifty }\n";
 /// let errors = BudgetsFile::parse("performance_budgets.yaml", text).unwrap_err();
@@ -79,8 +79,8 @@ pub enum DiagnosticKind {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetsFileDiagnostic {
-    /// The budgets file, as named to [`BudgetsFile::parse`](crate::BudgetsFile::parse) or
-    /// [`BudgetsFile::load`](crate::BudgetsFile::load).
+    /// The budgets file, as named to [`BudgetsFile::parse`](crate::budgets::BudgetsFile::parse) or
+    /// [`BudgetsFile::load`](crate::budgets::BudgetsFile::load).
     pub file: String,
     /// Where in the file; `None` when the file could not be read.
     pub position: Option<Position>,
@@ -114,7 +114,7 @@ impl std::error::Error for BudgetsFileDiagnostic {}
 /// Its `Display` puts one error per line.
 ///
 /// ```
-/// use instrument_runtime::BudgetsFile;
+/// use instrument_runtime::budgets::BudgetsFile;
 ///
 /// let text = "nodes:\n  embedding: { p95: 80ms, p99: 50ms, mx: 1s }\n";
 /// let errors = BudgetsFile::parse("performance_budgets.yaml", text).unwrap_err();

@@ -3,13 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::alloc::{NodeMemory, ProcessMemory};
 use crate::breaker::snapshot::BreakerSnapshot;
-use crate::budget::{BudgetVerdict, judge};
-use crate::budgets_file::{Applied, BudgetSource, BudgetsFileUse, CodeSite, applied};
-use crate::histogram::LatencyHistogram;
-use crate::node::{Budget, Instruments, Node};
-use crate::registry::{NameConflict, conflicts_among, registered};
+use crate::read::budget::{BudgetVerdict, judge};
+use crate::read::budgets_file::{Applied, BudgetSource, BudgetsFileUse, CodeSite, applied};
+use crate::record::alloc::{NodeMemory, ProcessMemory};
+use crate::record::histogram::LatencyHistogram;
+use crate::record::node::{Budget, Instruments, Node};
+use crate::record::registry::{NameConflict, conflicts_among, registered};
 
 /// Every node's statistics at one moment, sorted by node name (then module and line).
 ///
@@ -22,13 +22,14 @@ use crate::registry::{NameConflict, conflicts_among, registered};
 /// assert_eq!(back.nodes.len(), snapshot.nodes.len());
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Snapshot {
     /// When the snapshot was taken, in milliseconds since the Unix epoch.
     pub taken_at_unix_ms: u64,
     /// The machine it was taken on (its host name; empty where the system does not say).
     #[serde(default)]
     pub host: String,
-    /// The process it was taken in: [`run_id`](crate::run_id), the same in every file one run writes (empty in
+    /// The process it was taken in: [`run_id`](crate::record::run_id), the same in every file one run writes (empty in
     /// a report from an older runtime, and in one merged from several runs).
     #[serde(default)]
     pub run_id: String,
@@ -77,6 +78,7 @@ impl Snapshot {
 /// assert_eq!(node.histogram.as_ref().unwrap().len(), 1);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NodeSnapshot {
     /// Node name.
     pub name: String,
@@ -141,6 +143,7 @@ pub struct NodeSnapshot {
 /// assert!(latency.min_ns <= latency.p50_ns && latency.p50_ns <= latency.max_ns);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Latency {
     /// Fastest call.
     pub min_ns: u64,
@@ -204,8 +207,8 @@ pub fn snapshot() -> Snapshot {
     let conflicts = conflicts_among(&metas);
     Snapshot {
         host: host_name(),
-        run_id: crate::run::run_id().to_owned(),
-        taken_at_unix_ms: crate::clock::unix_ms_now(),
+        run_id: crate::record::run::run_id().to_owned(),
+        taken_at_unix_ms: crate::record::clock::unix_ms_now(),
         nodes: told_apart(
             nodes
                 .into_iter()
@@ -215,7 +218,7 @@ pub fn snapshot() -> Snapshot {
         ),
         conflicts,
         breakers: {
-            let now_ns = crate::clock::breaker_now_ns();
+            let now_ns = crate::record::clock::breaker_now_ns();
             crate::breaker::table::all()
                 .iter()
                 .map(|breaker| breaker.snapshot(now_ns))

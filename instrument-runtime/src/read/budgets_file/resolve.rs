@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use super::diagnostic::{BudgetsFileDiagnostic, DiagnosticKind, Sink};
 use super::{BudgetsFile, FileEntry, Section};
-use crate::budget::Quantile;
-use crate::node::{Budget, NodeMeta};
+use crate::read::budget::Quantile;
+use crate::record::node::{Budget, NodeMeta};
 
 /// Where a function is defined: the code site of a `#[budget]`.
 ///
 /// ```
-/// use instrument_runtime::CodeSite;
+/// use instrument_runtime::budgets::CodeSite;
 ///
 /// let site = CodeSite { file: "src/embed.rs".to_owned(), line: 12 };
 /// assert_eq!(site.to_string(), "src/embed.rs:12");
@@ -38,7 +38,7 @@ impl fmt::Display for CodeSite {
 /// Where a node's entry is in the budgets file.
 ///
 /// ```
-/// use instrument_runtime::{FileSite, Section};
+/// use instrument_runtime::budgets::{FileSite, Section};
 ///
 /// let site = FileSite { file: "performance_budgets.yaml".to_owned(), line: 3, column: 3, section: Section::Nodes };
 /// assert_eq!(site.to_string(), "performance_budgets.yaml:3:3");
@@ -64,7 +64,7 @@ impl fmt::Display for FileSite {
 /// One setting of a budget, to say which ones a file entry decided.
 ///
 /// ```
-/// use instrument_runtime::BudgetKey;
+/// use instrument_runtime::budgets::BudgetKey;
 ///
 /// assert_eq!(BudgetKey::MinSamples.to_string(), "min_samples");
 /// assert_eq!(serde_json::to_string(&BudgetKey::P95).unwrap(), "\"p95\"");
@@ -119,7 +119,7 @@ impl fmt::Display for BudgetKey {
 /// Serialized with a `from` tag: `{"from": "code", "file": "src/embed.rs", "line": 12}`.
 ///
 /// ```
-/// use instrument_runtime::{BudgetSource, CodeSite};
+/// use instrument_runtime::budgets::{BudgetSource, CodeSite};
 ///
 /// let source = BudgetSource::Code(CodeSite { file: "src/embed.rs".to_owned(), line: 12 });
 /// assert_eq!(
@@ -150,12 +150,12 @@ pub enum BudgetSource {
 /// Usually built from the registry: `nodes().into_iter().map(NodeBudgetInput::from)`.
 ///
 /// ```
-/// use instrument_runtime::NodeBudgetInput;
+/// use instrument_runtime::budgets::NodeBudgetInput;
 ///
 /// #[instrument_runtime::budget(name = "node_budget_input_doc", p95 = "2ms")]
 /// fn step() {}
 ///
-/// let input = instrument_runtime::nodes()
+/// let input = instrument_runtime::record::nodes()
 ///     .into_iter()
 ///     .map(NodeBudgetInput::from)
 ///     .find(|node| node.name == "node_budget_input_doc")
@@ -189,7 +189,7 @@ impl From<&NodeMeta> for NodeBudgetInput {
 /// A node's effective budget and where it came from.
 ///
 /// ```
-/// use instrument_runtime::{BudgetSource, BudgetsFile, NodeBudgetInput, CodeSite};
+/// use instrument_runtime::budgets::{BudgetSource, BudgetsFile, NodeBudgetInput, CodeSite};
 ///
 /// let file = BudgetsFile::parse("performance_budgets.yaml", "nodes:\n  embedding: { p95: 50ms }\n").unwrap();
 /// let node = NodeBudgetInput {
@@ -214,7 +214,7 @@ pub struct ResolvedBudget {
 /// Every node's effective budget, with the problems found while merging.
 ///
 /// ```
-/// use instrument_runtime::BudgetsFile;
+/// use instrument_runtime::budgets::BudgetsFile;
 ///
 /// let file = BudgetsFile::parse("performance_budgets.yaml", "nodes:\n  embeding: { p95: 50ms }\n").unwrap();
 /// let resolution = file.resolve(&[], false);

@@ -10,7 +10,7 @@ use super::diagnostic::{DiagnosticKind, Position, Sink};
 use super::values::{count, tolerance};
 use super::yaml::{Value, Yaml};
 use super::{BudgetsFile, FileEntry, Section};
-use crate::budget::Quantile;
+use crate::read::budget::Quantile;
 
 const TOP_KEYS: [&str; 4] = ["tolerance", "min_samples", "nodes", "special"];
 /// The keys of an entry: a budget's, the list `#[budget]` reads its arguments from too.

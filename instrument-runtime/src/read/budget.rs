@@ -4,8 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::node::Budget;
-use crate::snapshot::{Latency, Snapshot};
+use crate::read::snapshot::{Latency, Snapshot};
+use crate::record::node::Budget;
 
 /// A budgeted statistic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -30,7 +30,7 @@ impl Quantile {
     /// The budget for this statistic, if declared.
     ///
     /// ```
-    /// use instrument_runtime::{Budget, Quantile};
+    /// use instrument_runtime::{budgets::Quantile, Budget};
     /// let budget = Budget { p95_ns: Some(5), ..Budget::DEFAULT };
     /// assert_eq!(Quantile::P95.budget_in(&budget), Some(5));
     /// assert_eq!(Quantile::P99.budget_in(&budget), None);
@@ -48,9 +48,13 @@ impl Quantile {
     /// This statistic's observed value.
     ///
     /// ```
-    /// use instrument_runtime::{Latency, Quantile};
-    /// let latency = Latency { min_ns: 1, mean_ns: 2, max_ns: 9, p50_ns: 2, p90_ns: 4, p95_ns: 5, p99_ns: 8, p999_ns: 9 };
-    /// assert_eq!(Quantile::P99.observed_in(&latency), 8);
+    /// use instrument_runtime::{Latency, LatencyHistogram, budgets::Quantile};
+    /// let mut histogram = LatencyHistogram::new();
+    /// histogram.record_n(1_000, 99);
+    /// histogram.record_n(8_000, 1);
+    /// let latency = Latency::of(&histogram, 107_000);
+    /// assert_eq!(Quantile::P99.observed_in(&latency), latency.p99_ns);
+    /// assert_eq!(Quantile::Max.observed_in(&latency), latency.max_ns);
     /// ```
     pub fn observed_in(self, latency: &Latency) -> u64 {
         match self {
@@ -67,7 +71,7 @@ impl Quantile {
     /// Its name: `p50`, `p90`, `p95`, `p99` or `max`.
     ///
     /// ```
-    /// assert_eq!(instrument_runtime::Quantile::P95.as_str(), "p95");
+    /// assert_eq!(instrument_runtime::budgets::Quantile::P95.as_str(), "p95");
     /// ```
     pub fn as_str(self) -> &'static str {
         match self {
@@ -127,7 +131,7 @@ impl BudgetCheck {
     /// How far the observed value is over its allowance (0 when within it).
     ///
     /// ```
-    /// use instrument_runtime::{BudgetCheck, Quantile};
+    /// use instrument_runtime::budgets::{BudgetCheck, Quantile};
     /// let check = BudgetCheck { quantile: Quantile::P95, observed_ns: 60, budget_ns: 50, allowed_ns: 55, passed: false };
     /// assert_eq!(check.overage_ns(), 5);
     /// ```
@@ -138,7 +142,7 @@ impl BudgetCheck {
     /// The headroom left under the allowance, as a percentage of it (negative when over).
     ///
     /// ```
-    /// use instrument_runtime::{BudgetCheck, Quantile};
+    /// use instrument_runtime::budgets::{BudgetCheck, Quantile};
     /// let check = BudgetCheck { quantile: Quantile::P95, observed_ns: 50, budget_ns: 50, allowed_ns: 100, passed: true };
     /// assert_eq!(check.margin_percent(), 50.0);
     /// ```
@@ -170,7 +174,7 @@ pub struct BudgetVerdict {
 /// each budgeted statistic against budget × (1 + tolerance).
 ///
 /// ```
-/// use instrument_runtime::{Budget, LatencyHistogram, Latency, VerdictStatus, judge};
+/// use instrument_runtime::{budgets::judge, Budget, Latency, LatencyHistogram, VerdictStatus};
 ///
 /// let mut histogram = LatencyHistogram::new();
 /// histogram.record_n(1_000_000, 100);
@@ -288,7 +292,7 @@ impl BudgetReport {
 ///
 /// ```
 /// use std::time::Duration;
-/// use instrument_runtime::{ManualClock, Quantile};
+/// use instrument_runtime::{budgets::Quantile, ManualClock};
 ///
 /// #[instrument_runtime::budget(name = "check_budgets_doc", p95 = "2ms", min_samples = 10)]
 /// fn step(clock: &ManualClock, took: Duration) {
@@ -327,7 +331,7 @@ impl BudgetReport {
     /// across several runs) sums up the same way.
     ///
     /// ```
-    /// use instrument_runtime::{Budget, BudgetReport, judge};
+    /// use instrument_runtime::{budgets::judge, Budget, BudgetReport};
     ///
     /// let budget = Budget { p95_ns: Some(2_000_000), min_samples: 1, ..Budget::DEFAULT };
     /// let verdict = judge(&budget, 0, None);

@@ -9,15 +9,15 @@
 
 use std::thread::LocalKey;
 
-use crate::node::Node;
-use crate::shard::{LocalShard, with_shard};
+use crate::record::node::Node;
+use crate::record::shard::{LocalShard, with_shard};
 
 /// An integer count of items: any primitive integer type.
 ///
 /// Negative counts are taken as zero and counts above `u64::MAX` as `u64::MAX`.
 ///
 /// ```
-/// use instrument_runtime::ItemCount;
+/// use instrument_runtime::record::ItemCount;
 ///
 /// assert_eq!(3_usize.to_count(), 3);
 /// assert_eq!((-2_i32).to_count(), 0);

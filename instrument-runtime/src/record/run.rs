@@ -5,7 +5,7 @@
 /// another's.
 ///
 /// ```
-/// let id = instrument_runtime::run_id();
+/// let id = instrument_runtime::record::run_id();
 /// assert_eq!(id.len(), 16);
 /// assert_eq!(id, instrument_runtime::snapshot().run_id);
 /// ```
@@ -16,7 +16,7 @@ pub fn run_id() -> &'static str {
         // `RandomState` is seeded from the system's randomness; the time and the process id
         // keep two ids apart even where that seed would repeat.
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(crate::clock::unix_ms_now());
+        hasher.write_u64(crate::record::clock::unix_ms_now());
         hasher.write_u32(std::process::id());
         format!("{:016x}", hasher.finish())
     })

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 /// this one function.
 ///
 /// ```
-/// use instrument_runtime::printable;
+/// use instrument_runtime::format::printable;
 ///
 /// assert_eq!(printable("Store::get"), "Store::get");
 /// assert_eq!(printable("bad\r\x1b[31mname"), r"bad\r\x1b[31mname");

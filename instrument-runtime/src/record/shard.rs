@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::LocalKey;
 
-use crate::alloc::{MemoryCounters, MemoryTotals};
-use crate::counts::{LatencyCounts, fold};
-use crate::histogram::LatencyHistogram;
-use crate::node::Node;
+use crate::record::alloc::{MemoryCounters, MemoryTotals};
+use crate::record::counts::{LatencyCounts, fold};
+use crate::record::histogram::LatencyHistogram;
+use crate::record::node::Node;
 
 /// How a call ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,7 +172,7 @@ pub(crate) fn local_shard(
 #[inline(never)]
 fn first_use(node: &'static Node, local: &'static LocalKey<LocalShard>) -> &'static Shard {
     // Instrument's own memory: not charged to the call running.
-    crate::alloc::unattributed(|| {
+    crate::record::alloc::unattributed(|| {
         let shard = node.shards.acquire(node);
         local.with(|slot| slot.0.set(Some(shard)));
         shard

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::{Deserialize, Serialize};
 
 use super::{BudgetSource, BudgetsFile, BudgetsFileDiagnostic, NodeBudgetInput};
-use crate::node::Budget;
-use crate::registry::registered;
+use crate::record::node::Budget;
+use crate::record::registry::registered;
 
 /// Environment variable naming the budgets file the runtime applies; empty turns it off.
 pub const BUDGETS_FILE_ENV: &str = "INSTRUMENT_BUDGETS";
@@ -41,12 +41,12 @@ static APPLIED: Mutex<Option<(Option<PathBuf>, Arc<Applied>)>> = Mutex::new(None
 /// #[instrument_runtime::timed(name = "set_budgets_file_doc")]
 /// fn step() {}
 ///
-/// instrument_runtime::set_budgets_file(Some(path));
+/// instrument_runtime::budgets::set_budgets_file(Some(path));
 /// let snapshot = instrument_runtime::snapshot();
 /// let node = snapshot.node("set_budgets_file_doc").unwrap();
 /// assert_eq!(node.budget.unwrap().p95_ns, Some(5_000_000));
-/// assert!(matches!(node.budget_source, Some(instrument_runtime::BudgetSource::File(_))));
-/// instrument_runtime::set_budgets_file(None);
+/// assert!(matches!(node.budget_source, Some(instrument_runtime::budgets::BudgetSource::File(_))));
+/// instrument_runtime::budgets::set_budgets_file(None);
 /// assert!(instrument_runtime::snapshot().node("set_budgets_file_doc").unwrap().budget.is_none());
 /// ```
 pub fn set_budgets_file(path: Option<PathBuf>) {
@@ -58,8 +58,8 @@ pub fn set_budgets_file(path: Option<PathBuf>) {
 /// when it exists.
 ///
 /// ```
-/// instrument_runtime::set_budgets_file(None);
-/// assert_eq!(instrument_runtime::budgets_file_path(), None);
+/// instrument_runtime::budgets::set_budgets_file(None);
+/// assert_eq!(instrument_runtime::budgets::budgets_file_path(), None);
 /// ```
 pub fn budgets_file_path() -> Option<PathBuf> {
     let choice = CHOSEN

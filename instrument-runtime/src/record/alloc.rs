@@ -34,9 +34,9 @@ use std::thread::LocalKey;
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock;
-use crate::node::Node;
-use crate::shard::{LocalShard, bump, local_shard};
+use crate::record::clock;
+use crate::record::node::Node;
+use crate::record::shard::{LocalShard, bump, local_shard};
 
 /// A global allocator that counts what every instrumented function allocates, wrapping another
 /// allocator ([`System`] by default) that does the allocating.
@@ -475,7 +475,7 @@ impl NodeMemory {
 /// The process's resident memory, from `/proc/self/status` (Linux); see `proc(5)`.
 ///
 /// ```
-/// let process = instrument_runtime::ProcessMemory::read();
+/// let process = instrument_runtime::record::ProcessMemory::read();
 /// # #[cfg(target_os = "linux")]
 /// assert!(process.is_some_and(|process| process.rss_bytes <= process.peak_rss_bytes));
 /// ```
@@ -491,7 +491,7 @@ impl ProcessMemory {
     /// Reads it now; `None` where `/proc/self/status` cannot be read (systems other than Linux).
     ///
     /// ```
-    /// if let Some(process) = instrument_runtime::ProcessMemory::read() {
+    /// if let Some(process) = instrument_runtime::record::ProcessMemory::read() {
     ///     assert!(process.rss_bytes > 0);
     /// }
     /// ```
@@ -503,7 +503,7 @@ impl ProcessMemory {
     }
 
     fn parse(status: &str) -> Option<Self> {
-        let bytes = |name| crate::resources::kib_field(status, name)?.checked_mul(1024);
+        let bytes = |name| crate::record::procfs::kib_field(status, name)?.checked_mul(1024);
         Some(Self {
             rss_bytes: bytes("VmRSS:")?,
             peak_rss_bytes: bytes("VmHWM:")?,
@@ -514,8 +514,8 @@ impl ProcessMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::call::{Call, flags};
-    use crate::node::test_node as node;
+    use crate::record::call::{Call, flags};
+    use crate::record::node::test_node as node;
 
     node!(OUTER, OUTER_LOCAL, "alloc_unit_outer");
     node!(INNER, INNER_LOCAL, "alloc_unit_inner");

@@ -29,7 +29,7 @@ pub use resolve::{
     BudgetKey, BudgetSource, CodeSite, FileSite, NodeBudgetInput, Resolution, ResolvedBudget,
 };
 
-use crate::budget::Quantile;
+use crate::read::budget::Quantile;
 use diagnostic::Sink;
 
 /// A parsed and validated budgets file: budgets kept beside the code instead of in it.
@@ -83,7 +83,7 @@ use diagnostic::Sink;
 /// # Example
 ///
 /// ```
-/// use instrument_runtime::BudgetsFile;
+/// use instrument_runtime::budgets::BudgetsFile;
 ///
 /// let text = "tolerance: 10%\nnodes:\n  embedding: { p95: 50ms, p99: 80ms }\n";
 /// let file = BudgetsFile::parse("performance_budgets.yaml", text).unwrap();
@@ -106,7 +106,7 @@ pub struct BudgetsFile {
 /// The section of the budgets file an entry is in.
 ///
 /// ```
-/// use instrument_runtime::{BudgetsFile, Section};
+/// use instrument_runtime::budgets::{BudgetsFile, Section};
 ///
 /// let file = BudgetsFile::parse("b.yaml", "special:\n  contract_validation_ROUTING: { p95: 5ms }\n").unwrap();
 /// assert_eq!(file.entries[0].section, Section::Special);
@@ -125,7 +125,7 @@ impl Section {
     /// The section's key in the file.
     ///
     /// ```
-    /// assert_eq!(instrument_runtime::Section::Nodes.key(), "nodes");
+    /// assert_eq!(instrument_runtime::budgets::Section::Nodes.key(), "nodes");
     /// ```
     pub fn key(self) -> &'static str {
         match self {
@@ -138,7 +138,7 @@ impl Section {
 /// One node's entry: only what it sets, before merging.
 ///
 /// ```
-/// use instrument_runtime::{BudgetsFile, Position};
+/// use instrument_runtime::budgets::{BudgetsFile, Position};
 ///
 /// let text = "nodes:\n  sanitization: { p95: 2ms, tolerance: 5% }\n";
 /// let entry = &BudgetsFile::parse("performance_budgets.yaml", text).unwrap().entries[0];
@@ -174,7 +174,7 @@ impl FileEntry {
     /// The entry's budget for one statistic, if it sets one.
     ///
     /// ```
-    /// use instrument_runtime::{BudgetsFile, Quantile};
+    /// use instrument_runtime::budgets::{BudgetsFile, Quantile};
     ///
     /// let file = BudgetsFile::parse("b.yaml", "nodes:\n  embedding: { max: 1s }\n").unwrap();
     /// assert_eq!(file.entries[0].quantile(Quantile::Max), Some(1_000_000_000));
@@ -218,7 +218,7 @@ impl BudgetsFile {
     /// repeated key, a node under both sections.
     ///
     /// ```
-    /// use instrument_runtime::BudgetsFile;
+    /// use instrument_runtime::budgets::BudgetsFile;
     ///
     /// let text = "tolerence: 10%\nnodes:\n  embedding: { p95: fifty }\n";
     /// let errors = BudgetsFile::parse("performance_budgets.yaml", text).unwrap_err();
@@ -253,7 +253,7 @@ impl BudgetsFile {
     /// or [`parse`](Self::parse)'s errors.
     ///
     /// ```
-    /// let errors = instrument_runtime::BudgetsFile::load("no/such/performance_budgets.yaml".as_ref())
+    /// let errors = instrument_runtime::budgets::BudgetsFile::load("no/such/performance_budgets.yaml".as_ref())
     ///     .unwrap_err();
     /// assert!(errors.to_string().starts_with("no/such/performance_budgets.yaml: cannot read the budgets file: "));
     /// ```
@@ -280,7 +280,7 @@ impl BudgetsFile {
     /// nodes). With `strict`, a file entry for an unknown node is an error instead of a warning.
     ///
     /// ```
-    /// use instrument_runtime::{Budget, BudgetKey, BudgetSource, BudgetsFile, CodeSite, NodeBudgetInput};
+    /// use instrument_runtime::{budgets::{BudgetKey, BudgetSource, BudgetsFile, CodeSite, NodeBudgetInput}, Budget};
     ///
     /// let file = BudgetsFile::parse("performance_budgets.yaml", "nodes:\n  embedding: { p99: 90ms }\n").unwrap();
     /// let code = Budget { p95_ns: Some(50_000_000), p99_ns: Some(80_000_000), ..Budget::DEFAULT };
@@ -303,7 +303,7 @@ impl BudgetsFile {
 /// entries. A path to something endless (`/dev/zero`, a pipe) is refused once past it.
 ///
 /// ```
-/// assert_eq!(instrument_runtime::MAX_BUDGETS_FILE_BYTES, 64 << 20);
+/// assert_eq!(instrument_runtime::budgets::MAX_BUDGETS_FILE_BYTES, 64 << 20);
 /// ```
 pub const MAX_BUDGETS_FILE_BYTES: u64 = 64 << 20;
 
@@ -329,7 +329,7 @@ fn read_bounded(path: &Path) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::Budget;
+    use crate::record::node::Budget;
 
     const MS: u64 = 1_000_000;
 

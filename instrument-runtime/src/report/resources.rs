@@ -11,14 +11,17 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
+
+use crate::format::rfc3339;
+use crate::record::procfs::{bad, cpu_time_and_threads, kib_field};
 
 /// The file [`sample_resources`] writes in the report directory.
 ///
 /// ```
-/// let path = std::path::Path::new("target/instrument/app").join(instrument_runtime::RESOURCE_USAGE_FILE);
+/// let path = std::path::Path::new("target/instrument/app").join(instrument_runtime::report::RESOURCE_USAGE_FILE);
 /// assert!(path.ends_with("resource_usage.jsonl"));
 /// ```
 pub const RESOURCE_USAGE_FILE: &str = "resource_usage.jsonl";
@@ -26,7 +29,7 @@ pub const RESOURCE_USAGE_FILE: &str = "resource_usage.jsonl";
 /// The period [`sample_resources`] is usually given: one second.
 ///
 /// ```
-/// assert_eq!(instrument_runtime::DEFAULT_SAMPLE_PERIOD, std::time::Duration::from_secs(1));
+/// assert_eq!(instrument_runtime::report::DEFAULT_SAMPLE_PERIOD, std::time::Duration::from_secs(1));
 /// ```
 pub const DEFAULT_SAMPLE_PERIOD: Duration = Duration::from_secs(1);
 
@@ -34,7 +37,7 @@ pub const DEFAULT_SAMPLE_PERIOD: Duration = Duration::from_secs(1);
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use instrument_runtime::ProcSample;
+/// use instrument_runtime::report::ProcSample;
 ///
 /// // Made up, as tests of `sample_line` do; `ProcSample::read` takes a real one.
 /// let sample = ProcSample {
@@ -73,7 +76,7 @@ impl ProcSample {
     ///
     /// ```
     /// # #[cfg(target_os = "linux")] {
-    /// let sample = instrument_runtime::ProcSample::read().unwrap();
+    /// let sample = instrument_runtime::report::ProcSample::read().unwrap();
     /// assert!(sample.rss_bytes > 0 && sample.rss_bytes < sample.memory_total_bytes);
     /// # }
     /// ```
@@ -96,13 +99,6 @@ impl ProcSample {
     }
 }
 
-fn bad(file: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("could not parse {file}"),
-    )
-}
-
 /// One line of `resource_usage.jsonl`; the fields are in key order.
 #[derive(Serialize)]
 struct ResourceUsage {
@@ -121,7 +117,7 @@ struct ResourceUsage {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use instrument_runtime::{ProcSample, sample_line};
+/// use instrument_runtime::report::{ProcSample, sample_line};
 ///
 /// let previous = ProcSample {
 ///     wall: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
@@ -185,97 +181,6 @@ fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
-/// `time` in RFC 3339, UTC, to the millisecond: `2023-11-14T22:13:20.000Z`. Times before 1970
-/// are written as the epoch.
-pub(crate) fn rfc3339(time: SystemTime) -> String {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let seconds = since.as_secs();
-    let (days, of_day) = (seconds / 86_400, seconds % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        of_day / 3_600,
-        of_day / 60 % 60,
-        of_day % 60,
-        since.subsec_millis()
-    )
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01, by Howard Hinnant's `civil_from_days`
-/// (<https://howardhinnant.github.io/date_algorithms.html#civil_from_days>).
-pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
-/// The CPU time the process has used so far (user and system, all threads) and its number of
-/// threads, from `/proc/self/stat`.
-pub(crate) fn cpu_time_and_threads() -> io::Result<(Duration, u64)> {
-    let stat = fs::read_to_string("/proc/self/stat")?;
-    let (cpu_ticks, threads) = parse_stat(&stat).ok_or_else(|| bad("/proc/self/stat"))?;
-    Ok((
-        ticks_to_duration(cpu_ticks, clock_ticks_per_second()?),
-        threads,
-    ))
-}
-
-/// `utime + stime` (fields 14 and 15, in clock ticks) and `num_threads` (field 20) of
-/// `/proc/self/stat`. The command name (field 2) may hold spaces and parentheses, so fields are
-/// counted from the last `)`.
-fn parse_stat(stat: &str) -> Option<(u64, u64)> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    // `after_name` starts at field 3 (the state).
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let field = |number: usize| fields.get(number - 3)?.parse::<u64>().ok();
-    Some((field(14)?.checked_add(field(15)?)?, field(20)?))
-}
-
-/// The value of a `Name:   1234 kB` line, in KiB.
-pub(crate) fn kib_field(text: &str, name: &str) -> Option<u64> {
-    let line = text.lines().find(|line| line.starts_with(name))?;
-    let mut words = line[name.len()..].split_whitespace();
-    let value = words.next()?.parse().ok()?;
-    matches!(words.next(), Some("kB") | None).then_some(value)
-}
-
-fn ticks_to_duration(ticks: u64, ticks_per_second: u64) -> Duration {
-    let ticks_per_second = ticks_per_second.max(1);
-    let nanos = u128::from(ticks) * 1_000_000_000 / u128::from(ticks_per_second);
-    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
-}
-
-/// The unit of `/proc/<pid>/stat`'s CPU times: `sysconf(_SC_CLK_TCK)`.
-#[cfg(target_os = "linux")]
-fn clock_ticks_per_second() -> io::Result<u64> {
-    // SAFETY: `sysconf` only reads its argument and the C library's configuration.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    u64::try_from(ticks)
-        .ok()
-        .filter(|&ticks| ticks > 0)
-        .ok_or_else(|| io::Error::other("sysconf(_SC_CLK_TCK) failed"))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn clock_ticks_per_second() -> io::Result<u64> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "resource sampling reads /proc: Linux only",
-    ))
-}
-
 /// A running resource sampler. Dropping it (or [`stop`](Self::stop)) ends the sampling; the
 /// file keeps every line written.
 ///
@@ -283,7 +188,7 @@ fn clock_ticks_per_second() -> io::Result<u64> {
 /// let dir = std::env::temp_dir().join(format!("instrument-sampler-doc-{}", std::process::id()));
 /// # #[cfg(target_os = "linux")] {
 /// let path = dir.join("usage.jsonl");
-/// let sampler = instrument_runtime::sample_resources_into(&path, std::time::Duration::from_millis(5)).unwrap();
+/// let sampler = instrument_runtime::report::sample_resources_into(&path, std::time::Duration::from_millis(5)).unwrap();
 /// assert_eq!(sampler.path(), path.as_path());
 /// while std::fs::read_to_string(&path).map_or(true, |written| written.is_empty()) {
 ///     std::thread::sleep(std::time::Duration::from_millis(5));
@@ -302,7 +207,7 @@ pub struct ResourceSampler {
 }
 
 /// Starts sampling the process's resource usage every `period` into `resource_usage.jsonl` in
-/// the report directory ([`report_dir`](crate::report_dir)), until the returned guard is dropped.
+/// the report directory ([`report_dir`](crate::report::report_dir)), until the returned guard is dropped.
 /// [`DEFAULT_SAMPLE_PERIOD`] is one second.
 ///
 /// The file is replaced when sampling starts, then appended to, one line per period, each line
@@ -312,12 +217,12 @@ pub struct ResourceSampler {
 ///
 /// # Errors
 ///
-/// When there is no report directory ([`report_dir`](crate::report_dir) is `None`), the
+/// When there is no report directory ([`report_dir`](crate::report::report_dir) is `None`), the
 /// directory or the file cannot be created, or `/proc` cannot be read (on systems other than
 /// Linux, always).
 ///
 /// ```no_run
-/// let _sampler = instrument_runtime::sample_resources(instrument_runtime::DEFAULT_SAMPLE_PERIOD)?;
+/// let _sampler = instrument_runtime::report::sample_resources(instrument_runtime::report::DEFAULT_SAMPLE_PERIOD)?;
 /// // ... the program; `resource_usage.jsonl` in the report directory grows by a line a second.
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -340,7 +245,7 @@ pub fn sample_resources(period: Duration) -> io::Result<ResourceSampler> {
 /// ```
 /// # #[cfg(target_os = "linux")] {
 /// let path = std::env::temp_dir().join(format!("instrument-usage-doc-{}.jsonl", std::process::id()));
-/// drop(instrument_runtime::sample_resources_into(&path, std::time::Duration::from_secs(1)).unwrap());
+/// drop(instrument_runtime::report::sample_resources_into(&path, std::time::Duration::from_secs(1)).unwrap());
 /// assert_eq!(std::fs::read_to_string(&path).unwrap(), ""); // stopped before the first period
 /// # std::fs::remove_file(&path).ok();
 /// # }
@@ -398,7 +303,7 @@ impl ResourceSampler {
     /// The file being written.
     ///
     /// ```no_run
-    /// let sampler = instrument_runtime::sample_resources(std::time::Duration::from_secs(1))?;
+    /// let sampler = instrument_runtime::report::sample_resources(std::time::Duration::from_secs(1))?;
     /// println!("sampling into {}", sampler.path().display());
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -413,7 +318,7 @@ impl ResourceSampler {
     /// The error that stopped the sampler early, if one did (a failed write or `/proc` read).
     ///
     /// ```no_run
-    /// let sampler = instrument_runtime::sample_resources(std::time::Duration::from_secs(1))?;
+    /// let sampler = instrument_runtime::report::sample_resources(std::time::Duration::from_secs(1))?;
     /// // ...
     /// sampler.stop()?;
     /// # Ok::<(), std::io::Error>(())
@@ -440,74 +345,12 @@ impl Drop for ResourceSampler {
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     fn at(seconds: u64, millis: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_millis(millis)
-    }
-
-    #[test]
-    fn rfc3339_dates() {
-        for (time, expected) in [
-            (at(0, 0), "1970-01-01T00:00:00.000Z"),
-            (at(951_782_400, 0), "2000-02-29T00:00:00.000Z"),
-            (at(951_868_799, 999), "2000-02-29T23:59:59.999Z"),
-            (at(1_700_000_000, 123), "2023-11-14T22:13:20.123Z"),
-            (at(4_107_542_400, 0), "2100-03-01T00:00:00.000Z"),
-            (at(253_402_300_799, 0), "9999-12-31T23:59:59.000Z"),
-        ] {
-            assert_eq!(rfc3339(time), expected);
-        }
-        assert_eq!(
-            rfc3339(UNIX_EPOCH - Duration::from_secs(5)),
-            "1970-01-01T00:00:00.000Z"
-        );
-    }
-
-    #[test]
-    fn every_day_of_four_centuries_follows_the_previous() {
-        let mut previous = civil_from_days(0);
-        for days in 1..146_097 {
-            let (year, month, day) = civil_from_days(days);
-            let next_day = (previous.0, previous.1, previous.2 + 1) == (year, month, day);
-            let next_month = (previous.0, previous.1 + 1) == (year, month) && day == 1;
-            let next_year = previous.0 + 1 == year && (month, day) == (1, 1);
-            assert!(
-                next_day || next_month || next_year,
-                "{previous:?} -> {year}-{month}-{day}"
-            );
-            previous = (year, month, day);
-        }
-        assert_eq!(previous, (2369, 12, 31));
-    }
-
-    #[test]
-    fn stat_fields_are_counted_after_the_command_name() {
-        let stat = "4242 (a (weird) name) S 1 4242 4242 0 -1 4194560 1000 0 0 0 \
-                    150 25 0 0 20 0 7 0 12345 1000000 2500 18446744073709551615";
-        assert_eq!(parse_stat(stat), Some((175, 7)));
-        assert_eq!(parse_stat("4242 (truncated) S 1 2"), None);
-        assert_eq!(parse_stat("no name here"), None);
-    }
-
-    #[test]
-    fn kib_fields() {
-        let status = "Name:\tdemo\nVmPeak:\t  20000 kB\nVmRSS:\t   5120 kB\nThreads:\t3\n";
-        assert_eq!(kib_field(status, "VmRSS:"), Some(5120));
-        assert_eq!(kib_field(status, "VmSwap:"), None);
-        assert_eq!(
-            kib_field("MemTotal:       16318480 kB\n", "MemTotal:"),
-            Some(16_318_480)
-        );
-        assert_eq!(kib_field("VmRSS: lots kB\n", "VmRSS:"), None);
-        assert_eq!(kib_field("VmRSS: 5 MB\n", "VmRSS:"), None);
-    }
-
-    #[test]
-    fn ticks_convert_at_the_given_rate() {
-        assert_eq!(ticks_to_duration(250, 100), Duration::from_millis(2_500));
-        assert_eq!(ticks_to_duration(3, 1024), Duration::from_nanos(2_929_687));
-        assert_eq!(ticks_to_duration(5, 0), Duration::from_secs(5));
     }
 
     fn sample(monotonic_ms: u64, cpu_ms: u64) -> ProcSample {

@@ -29,7 +29,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 
-use crate::histogram::{
+use crate::record::histogram::{
     COUNTS_LEN, LatencyHistogram, OCTAVE_LEN, OCTAVE_MAGNITUDE, OCTAVES, slot_of,
 };
 
@@ -108,7 +108,7 @@ impl LatencyCounts {
     fn carry(&self, slot: usize, counter: &AtomicU32) {
         let mut table = self.carries.load(Ordering::Relaxed);
         if table.is_null() {
-            table = crate::alloc::unattributed(|| {
+            table = crate::record::alloc::unattributed(|| {
                 let zeros: Vec<AtomicU64> = (0..COUNTS_LEN).map(|_| AtomicU64::new(0)).collect();
                 Box::leak(zeros.into_boxed_slice()).as_mut_ptr()
             });
@@ -220,7 +220,7 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
 #[cold]
 #[inline(never)]
 fn grow(octave: &AtomicPtr<Block>) -> *mut Block {
-    let block = crate::alloc::unattributed(take_block);
+    let block = crate::record::alloc::unattributed(take_block);
     // `Release`: a reader that sees the pointer sees the zeroed counters.
     octave.store(block, Ordering::Release);
     block
@@ -266,8 +266,8 @@ fn take_block() -> *mut Block {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::histogram::empty;
-    use crate::histogram::tests::spread_values;
+    use crate::record::histogram::empty;
+    use crate::record::histogram::tests::spread_values;
 
     fn leaked() -> &'static LatencyCounts {
         Box::leak(Box::new(LatencyCounts::new()))
@@ -340,7 +340,9 @@ mod tests {
                 _ => (noise.next() % 1_000_000_000, 8),
             };
             let mut values: Vec<u64> = (0..len)
-                .map(|_| (floor + noise.log_uniform(bits)).min(crate::histogram::HIGHEST_NS))
+                .map(|_| {
+                    (floor + noise.log_uniform(bits)).min(crate::record::histogram::HIGHEST_NS)
+                })
                 .collect();
             let mut cumulative = LatencyHistogram::new();
             for (index, &value) in values.iter().enumerate() {
@@ -433,6 +435,6 @@ mod tests {
         let mut cumulative = LatencyHistogram::new();
         fold(&mut cumulative, &[shard]);
         assert_eq!(cumulative.len(), 1);
-        assert!(empty().equivalent(cumulative.max(), crate::histogram::HIGHEST_NS));
+        assert!(empty().equivalent(cumulative.max(), crate::record::histogram::HIGHEST_NS));
     }
 }

@@ -8,25 +8,26 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::alloc::NodeMemory;
-use crate::budget::{BudgetReport, Quantile, VerdictStatus};
-use crate::budgets_file::BudgetSource;
 use crate::export::json::to_json;
-use crate::node::Budget;
-use crate::resources::{kib_field, rfc3339};
-use crate::snapshot::Snapshot;
+use crate::format::rfc3339;
+use crate::read::budget::{BudgetReport, Quantile, VerdictStatus};
+use crate::read::budgets_file::BudgetSource;
+use crate::read::snapshot::Snapshot;
+use crate::record::alloc::NodeMemory;
+use crate::record::node::Budget;
+use crate::record::procfs::kib_field;
 
 /// The `schema` field of `performance_passport.json`, bumped on incompatible changes.
 ///
 /// ```
-/// assert_eq!(instrument_runtime::PASSPORT_SCHEMA, "instrument.passport/1");
+/// assert_eq!(instrument_runtime::export::PASSPORT_SCHEMA, "instrument.passport/1");
 /// ```
 pub const PASSPORT_SCHEMA: &str = "instrument.passport/1";
 
 /// The machine and build a run happened on: volatile, so outside the passport's hash.
 ///
 /// ```
-/// let environment = instrument_runtime::RunEnvironment::current();
+/// let environment = instrument_runtime::export::RunEnvironment::current();
 /// assert!(environment.cores >= 1);
 /// assert!(environment.rustc_version.starts_with("rustc "));
 /// ```
@@ -112,7 +113,7 @@ fn commit_of(candidates: impl IntoIterator<Item = String>) -> Option<String> {
 pub struct Passport {
     /// [`PASSPORT_SCHEMA`].
     pub schema: String,
-    /// The run's id ([`run_id`](crate::run_id)), as in every file the run writes.
+    /// The run's id ([`run_id`](crate::record::run_id)), as in every file the run writes.
     pub run_id: String,
     /// When the snapshot was taken, RFC 3339 UTC.
     pub timestamp: String,
@@ -203,11 +204,11 @@ pub struct PassportSummary {
 /// step();
 /// let snapshot = instrument_runtime::snapshot();
 /// let budgets = instrument_runtime::check_budgets(&snapshot);
-/// let first = instrument_runtime::passport(&snapshot, &budgets, &instrument_runtime::RunEnvironment::current());
+/// let first = instrument_runtime::export::passport(&snapshot, &budgets, &instrument_runtime::export::RunEnvironment::current());
 /// step(); // another call: the figures change, the verdicts and structure do not
 /// let snapshot = instrument_runtime::snapshot();
-/// let second = instrument_runtime::passport(&snapshot, &instrument_runtime::check_budgets(&snapshot), &first.environment);
-/// assert_eq!(first.run_id, instrument_runtime::run_id()); // one id per process
+/// let second = instrument_runtime::export::passport(&snapshot, &instrument_runtime::check_budgets(&snapshot), &first.environment);
+/// assert_eq!(first.run_id, instrument_runtime::record::run_id()); // one id per process
 /// assert_eq!(first.run_id, second.run_id);
 /// assert_eq!(first.passport_hash, second.passport_hash);
 /// assert_eq!(first.passport_hash.len(), 64);
@@ -278,9 +279,9 @@ pub fn passport(
 ///
 /// ```
 /// let snapshot = instrument_runtime::snapshot();
-/// let json = instrument_runtime::passport_json(&snapshot, &instrument_runtime::check_budgets(&snapshot));
-/// let passport: instrument_runtime::Passport = serde_json::from_str(&json).unwrap();
-/// assert_eq!(passport.schema, instrument_runtime::PASSPORT_SCHEMA);
+/// let json = instrument_runtime::export::passport_json(&snapshot, &instrument_runtime::check_budgets(&snapshot));
+/// let passport: instrument_runtime::export::Passport = serde_json::from_str(&json).unwrap();
+/// assert_eq!(passport.schema, instrument_runtime::export::PASSPORT_SCHEMA);
 /// ```
 pub fn passport_json(snapshot: &Snapshot, budgets: &BudgetReport) -> String {
     to_json(&passport(snapshot, budgets, &RunEnvironment::current()))
@@ -363,12 +364,12 @@ mod tests {
         .unwrap();
         let mut snapshot = snapshot;
         let node = &mut snapshot.nodes[0];
-        node.verdict = Some(crate::budget::judge(
+        node.verdict = Some(crate::read::budget::judge(
             &node.budget.unwrap(),
             node.calls,
             node.latency.as_ref(),
         ));
-        let budgets = crate::check_budgets(&snapshot);
+        let budgets = crate::read::budget::check_budgets(&snapshot);
         passport(&snapshot, &budgets, &environment())
     }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::node::{Node, NodeMeta, NodeRef};
+use crate::record::node::{Node, NodeMeta, NodeRef};
 
 /// Every registered node, sorted by qualified name, then module, then line.
 pub(crate) fn registered() -> Vec<&'static Node> {
@@ -28,7 +28,7 @@ pub(crate) fn registered() -> Vec<&'static Node> {
 /// #[instrument_runtime::timed(name = "nodes_doc_never_called")]
 /// fn never_called() {}
 ///
-/// assert!(instrument_runtime::nodes().iter().any(|node| node.name == "nodes_doc_never_called"));
+/// assert!(instrument_runtime::record::nodes().iter().any(|node| node.name == "nodes_doc_never_called"));
 /// ```
 pub fn nodes() -> Vec<&'static NodeMeta> {
     registered().into_iter().map(Node::meta).collect()
@@ -54,7 +54,7 @@ pub struct NameConflict {
 /// #[instrument_runtime::timed(name = "conflicts_doc_unique")]
 /// fn unique() {}
 ///
-/// assert!(instrument_runtime::conflicts().iter().all(|c| c.name != "conflicts_doc_unique"));
+/// assert!(instrument_runtime::record::conflicts().iter().all(|c| c.name != "conflicts_doc_unique"));
 /// ```
 pub fn conflicts() -> Vec<NameConflict> {
     conflicts_among(&nodes())
@@ -77,7 +77,7 @@ pub(crate) fn conflicts_among(nodes: &[&NodeMeta]) -> Vec<NameConflict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::Instruments;
+    use crate::record::node::Instruments;
 
     fn meta(name: &'static str, line: u32) -> NodeMeta {
         NodeMeta {
