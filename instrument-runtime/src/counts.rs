@@ -38,6 +38,10 @@ use crate::histogram::{
 const CHUNK_MAGNITUDE: u32 = 3;
 const CHUNK_LEN: usize = 1 << CHUNK_MAGNITUDE;
 const DIRTY_WORDS: usize = COUNTS_LEN.div_ceil(CHUNK_LEN * 64);
+const CHUNKS_PER_OCTAVE: usize = OCTAVE_LEN / CHUNK_LEN;
+/// An octave's dirty bits, at the low end of a word: octaves never straddle two words.
+const OCTAVE_CHUNKS_MASK: u64 = (1 << CHUNKS_PER_OCTAVE) - 1;
+const _: () = assert!(64 % CHUNKS_PER_OCTAVE == 0);
 
 /// One octave of counters.
 #[repr(C, align(64))]
@@ -124,9 +128,34 @@ impl LatencyCounts {
         self.carrying.store(sequence + 2, Ordering::Release);
     }
 
-    /// Adds the counts of each of `chunks` (8 counters each) to `totals`, read consistently with
-    /// any carry.
-    fn add_counts(&self, chunks: &[usize], totals: &mut [u64], scratch: &mut Vec<u64>) {
+    /// Asks the cache for the lines of the chunks of `octave` whose bits are set in `chunks`, so
+    /// that the misses of every shard's block overlap instead of following one another.
+    fn prefetch_octave(&self, octave: usize, chunks: u64) {
+        let block = self.blocks[octave].load(Ordering::Relaxed);
+        if block.is_null() {
+            return;
+        }
+        for first in chunk_starts(chunks) {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a prefetch reads nothing; the address is within a live block anyway.
+            unsafe {
+                use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+                _mm_prefetch::<_MM_HINT_T0>(block.cast::<u32>().wrapping_add(first).cast::<i8>());
+            }
+        }
+    }
+
+    /// Adds the counts of the chunks of `octave` whose bits are set in `chunks` to the same
+    /// places of `totals`, read consistently with any carry. The chunks of one octave are one
+    /// block, read front to back: adjacent lines the hardware prefetches.
+    fn add_octave(&self, octave: usize, chunks: u64, totals: &mut [u64; OCTAVE_LEN]) {
+        let block = self.blocks[octave].load(Ordering::Acquire);
+        // SAFETY: as in `record`.
+        let Some(block) = (unsafe { block.as_ref() }) else {
+            // No call of this thread reached the octave: its counts are all zero.
+            return;
+        };
+        let mut read = [0u64; OCTAVE_LEN];
         loop {
             let sequence = self.carrying.load(Ordering::Acquire);
             if sequence % 2 == 1 {
@@ -134,40 +163,34 @@ impl LatencyCounts {
                 std::thread::yield_now();
                 continue;
             }
-            scratch.clear();
-            for &chunk in chunks {
-                let first = chunk << CHUNK_MAGNITUDE;
-                let block = self.blocks[first >> OCTAVE_MAGNITUDE].load(Ordering::Acquire);
-                // SAFETY: as in `record`.
-                match unsafe { block.as_ref() } {
-                    Some(block) => {
-                        let within = first & (OCTAVE_LEN - 1);
-                        let counters = &block.0[within..within + CHUNK_LEN];
-                        scratch.extend(
-                            counters
-                                .iter()
-                                .map(|counter| u64::from(counter.load(Ordering::Relaxed))),
-                        );
-                    }
-                    None => scratch.extend([0; CHUNK_LEN]),
+            for first in chunk_starts(chunks) {
+                for (count, counter) in (read[first..first + CHUNK_LEN].iter_mut())
+                    .zip(&block.0[first..first + CHUNK_LEN])
+                {
+                    *count = u64::from(counter.load(Ordering::Relaxed));
                 }
             }
             let table = self.carries.load(Ordering::Acquire);
             if !table.is_null() {
-                let slots = chunks
-                    .iter()
-                    .flat_map(|&chunk| (chunk << CHUNK_MAGNITUDE)..(chunk + 1) << CHUNK_MAGNITUDE);
-                for (count, slot) in scratch.iter_mut().zip(slots) {
-                    // SAFETY: as in `carry`.
-                    *count += unsafe { &*table.add(slot) }.load(Ordering::Relaxed) << 32;
+                for first in chunk_starts(chunks) {
+                    let slots = (octave << OCTAVE_MAGNITUDE) + first;
+                    for (slot, count) in (slots..).zip(&mut read[first..first + CHUNK_LEN]) {
+                        // SAFETY: as in `carry`.
+                        *count += unsafe { &*table.add(slot) }.load(Ordering::Relaxed) << 32;
+                    }
                 }
             }
             fence(Ordering::Acquire);
             if self.carrying.load(Ordering::Relaxed) == sequence {
-                for (total, count) in totals.iter_mut().zip(scratch.iter()) {
-                    *total += count;
-                }
-                return;
+                break;
+            }
+        }
+        for first in chunk_starts(chunks) {
+            for (total, count) in totals[first..first + CHUNK_LEN]
+                .iter_mut()
+                .zip(&read[first..first + CHUNK_LEN])
+            {
+                *total += count;
             }
         }
     }
@@ -189,31 +212,36 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
     for shard in shards {
         shard.take_dirty(&mut dirty);
     }
-    let mut chunks = Vec::new();
-    for (word_index, &word) in dirty.iter().enumerate() {
-        let mut bits = word;
-        while bits != 0 {
-            chunks.push(word_index * 64 + bits.trailing_zeros() as usize);
-            bits &= bits - 1;
+    let mut totals = [0u64; OCTAVE_LEN];
+    for octave in 0..OCTAVES {
+        let first_chunk = octave * CHUNKS_PER_OCTAVE;
+        let chunks = dirty[first_chunk / 64] >> (first_chunk % 64) & OCTAVE_CHUNKS_MASK;
+        if chunks == 0 {
+            continue;
         }
+        for first in chunk_starts(chunks) {
+            totals[first..first + CHUNK_LEN].fill(0);
+        }
+        for shard in shards {
+            shard.prefetch_octave(octave, chunks);
+        }
+        // Counters only grow, so each sum is at least what the last read saw.
+        for shard in shards {
+            shard.add_octave(octave, chunks, &mut totals);
+        }
+        cumulative.raise_octave::<CHUNK_LEN>(octave, chunks, &totals);
     }
-    if chunks.is_empty() {
-        return;
-    }
-    // Counters only grow, so each sum is at least what the last read saw.
-    let slots = chunks.len() << CHUNK_MAGNITUDE;
-    let (mut totals, mut scratch) = (vec![0; slots], Vec::with_capacity(slots));
-    for shard in shards {
-        shard.add_counts(&chunks, &mut totals, &mut scratch);
-    }
-    let slots = chunks
-        .iter()
-        .flat_map(|&chunk| (chunk << CHUNK_MAGNITUDE)..(chunk + 1) << CHUNK_MAGNITUDE);
-    let totals: Vec<(u32, u64)> = (slots.zip(totals))
-        .filter(|&(_, total)| total != 0)
-        .map(|(slot, total)| (u32::try_from(slot).expect("fewer than 2^32 slots"), total))
-        .collect();
-    cumulative.raise_to(&totals);
+}
+
+/// The first counter of each chunk whose bit is set in `chunks`, an octave's dirty bits.
+fn chunk_starts(mut chunks: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (chunks != 0).then(|| {
+            let chunk = chunks.trailing_zeros() as usize;
+            chunks &= chunks - 1;
+            chunk << CHUNK_MAGNITUDE
+        })
+    })
 }
 
 /// Takes a block for `octave`, the first time its thread records a value in it.
@@ -226,41 +254,74 @@ fn grow(octave: &AtomicPtr<Block>) -> *mut Block {
     block
 }
 
-/// Blocks are carved from regions of this many, allocated zeroed and never freed: a block takes
-/// no allocator header and no alignment padding, and pages no block touched stay unbacked.
-const REGION_BLOCKS: usize = 256;
+/// Blocks are carved from regions allocated zeroed and never freed: a block takes no allocator
+/// header and no alignment padding. The first region is small (128 KiB), so that a program with
+/// a few nodes keeps a small footprint (pages no block touched stay unbacked); later ones are
+/// 2 MiB, aligned to 2 MiB and advised as huge pages, so that a read walking thousands of
+/// shards' blocks does not pay a page walk per block: a program needs that many blocks only when
+/// many nodes run on many threads.
+const FIRST_REGION_BLOCKS: usize = 256;
+const REGION_BLOCKS: usize = HUGE_PAGE / size_of::<Block>();
+const HUGE_PAGE: usize = 2 << 20;
 
-/// The unused rest of the current region: its next block and the blocks left. An atomic pointer
-/// only to be a `Sync` static holding a real pointer (Miri's leak check follows it); the lock
-/// orders every access.
-static REGION: Mutex<(AtomicPtr<Block>, usize)> =
-    Mutex::new((AtomicPtr::new(std::ptr::null_mut()), 0));
+/// The unused rest of the current region: its next block and the blocks left, and whether a
+/// region was taken yet. An atomic pointer only to be a `Sync` static holding a real pointer
+/// (Miri's leak check follows it); the lock orders every access.
+static REGION: Mutex<(AtomicPtr<Block>, usize, bool)> =
+    Mutex::new((AtomicPtr::new(std::ptr::null_mut()), 0, false));
 
 fn take_block() -> *mut Block {
     let mut region = REGION
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let (next, left) = &mut *region;
+    let (next, left, taken) = &mut *region;
     if *left == 0 {
-        let layout = std::alloc::Layout::array::<Block>(REGION_BLOCKS).expect("constant layout");
-        // SAFETY: the layout is non-zero-sized; all-zero bytes are valid `AtomicU64`s.
-        let start = unsafe { std::alloc::alloc_zeroed(layout) };
-        if start.is_null() {
-            std::alloc::handle_alloc_error(layout);
-        }
-        #[allow(
-            clippy::cast_ptr_alignment,
-            reason = "allocated with the layout of `Block`s, so aligned for them"
-        )]
-        let start = start.cast::<Block>();
-        *next.get_mut() = start;
-        *left = REGION_BLOCKS;
+        let blocks = if *taken { REGION_BLOCKS } else { FIRST_REGION_BLOCKS };
+        *next.get_mut() = allocate_region(blocks);
+        (*left, *taken) = (blocks, true);
     }
     let block = *next.get_mut();
     // Within the region, or one past its end once the last block is taken.
     *next.get_mut() = block.wrapping_add(1);
     *left -= 1;
     block
+}
+
+/// A zeroed region of `blocks` blocks, never freed.
+fn allocate_region(blocks: usize) -> *mut Block {
+    let layout = std::alloc::Layout::array::<Block>(blocks).expect("constant layout");
+    let huge = layout.size() == HUGE_PAGE;
+    let layout = if huge {
+        layout.align_to(HUGE_PAGE).expect("constant layout")
+    } else {
+        layout
+    };
+    // SAFETY: the layout is non-zero-sized.
+    let start = unsafe {
+        if huge {
+            std::alloc::alloc(layout)
+        } else {
+            std::alloc::alloc_zeroed(layout)
+        }
+    };
+    if start.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    if huge {
+        // Advised before the first write, so that the first touch takes a huge page.
+        #[cfg(all(target_os = "linux", not(miri)))]
+        // SAFETY: the range is this allocation; the advice changes no content.
+        unsafe {
+            libc::madvise(start.cast(), HUGE_PAGE, libc::MADV_HUGEPAGE);
+        }
+        // SAFETY: the allocation is `HUGE_PAGE` bytes long.
+        unsafe { start.write_bytes(0, HUGE_PAGE) };
+    }
+    #[allow(
+        clippy::cast_ptr_alignment,
+        reason = "allocated with the layout of `Block`s, so aligned for them"
+    )]
+    start.cast::<Block>()
 }
 
 #[cfg(test)]
