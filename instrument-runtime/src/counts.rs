@@ -132,15 +132,9 @@ impl LatencyCounts {
     /// that the misses of every shard's block overlap instead of following one another.
     fn prefetch_octave(&self, octave: usize, chunks: u64) {
         let block = self.blocks[octave].load(Ordering::Relaxed);
-        if block.is_null() {
-            return;
-        }
-        for first in chunk_starts(chunks) {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: a prefetch reads nothing; the address is within a live block anyway.
-            unsafe {
-                use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-                _mm_prefetch::<_MM_HINT_T0>(block.cast::<u32>().wrapping_add(first).cast::<i8>());
+        if !block.is_null() {
+            for first in chunk_starts(chunks) {
+                prefetch(block.cast::<u32>().wrapping_add(first));
             }
         }
     }
@@ -225,12 +219,30 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
         for shard in shards {
             shard.prefetch_octave(octave, chunks);
         }
+        if let Some(counts) = cumulative.octave_counts(octave) {
+            for first in chunk_starts(chunks) {
+                prefetch(counts.wrapping_add(first));
+            }
+        }
         // Counters only grow, so each sum is at least what the last read saw.
         for shard in shards {
             shard.add_octave(octave, chunks, &mut totals);
         }
         cumulative.raise_octave::<CHUNK_LEN>(octave, chunks, &totals);
     }
+}
+
+/// Asks the cache for the line holding `address`, without waiting for it: a hint, which reads
+/// nothing and cannot fault.
+fn prefetch<T>(address: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch has no effect on memory, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(address.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
 }
 
 /// The first counter of each chunk whose bit is set in `chunks`, an octave's dirty bits.

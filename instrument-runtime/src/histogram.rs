@@ -360,7 +360,13 @@ impl LatencyHistogram {
     /// assert_eq!(histogram.min(), 123_392); // its bucket's lowest value: within 0.79%
     /// ```
     pub fn min(&self) -> u64 {
-        self.slots().next().map_or(0, |(slot, _)| value_of(slot))
+        let Some(dense) = self.dense() else { return 0 };
+        let Some(octave) = (0..OCTAVES).find(|&octave| dense.totals[octave] != 0) else {
+            return 0;
+        };
+        let counts = dense.octave(octave).expect("an octave with calls has counts");
+        let within = counts.iter().position(|&count| count != 0).unwrap_or(0);
+        value_of(octave << OCTAVE_MAGNITUDE | within)
     }
 
     /// The highest value equivalent to the slowest call (0 when empty).
@@ -435,6 +441,11 @@ impl LatencyHistogram {
             };
         }
         values
+    }
+
+    /// Where the counts of `octave` are, if it holds calls: for the reader to prefetch them.
+    pub(crate) fn octave_counts(&self, octave: usize) -> Option<*const u64> {
+        Some(self.dense()?.octave(octave)?.as_ptr())
     }
 
     /// Raises the counts of some slots of one octave to new totals: each chunk of `CHUNK` slots
