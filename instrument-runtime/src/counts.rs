@@ -288,7 +288,11 @@ fn take_block() -> *mut Block {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let (next, left, taken) = &mut *region;
     if *left == 0 {
-        let blocks = if *taken { REGION_BLOCKS } else { FIRST_REGION_BLOCKS };
+        let blocks = if *taken {
+            REGION_BLOCKS
+        } else {
+            FIRST_REGION_BLOCKS
+        };
         *next.get_mut() = allocate_region(blocks);
         (*left, *taken) = (blocks, true);
     }

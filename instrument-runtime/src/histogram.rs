@@ -218,7 +218,7 @@ impl std::fmt::Debug for LatencyHistogram {
         f.debug_struct("LatencyHistogram")
             .field("len", &self.len)
             .field("slots", &self.slots().collect::<Vec<_>>())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -360,13 +360,7 @@ impl LatencyHistogram {
     /// assert_eq!(histogram.min(), 123_392); // its bucket's lowest value: within 0.79%
     /// ```
     pub fn min(&self) -> u64 {
-        let Some(dense) = self.dense() else { return 0 };
-        let Some(octave) = (0..OCTAVES).find(|&octave| dense.totals[octave] != 0) else {
-            return 0;
-        };
-        let counts = dense.octave(octave).expect("an octave with calls has counts");
-        let within = counts.iter().position(|&count| count != 0).unwrap_or(0);
-        value_of(octave << OCTAVE_MAGNITUDE | within)
+        self.edge(false).map_or(0, value_of)
     }
 
     /// The highest value equivalent to the slowest call (0 when empty).
@@ -377,13 +371,26 @@ impl LatencyHistogram {
     /// assert_eq!(histogram.max(), 123_903); // its bucket's highest value: within 0.79%
     /// ```
     pub fn max(&self) -> u64 {
-        let Some(dense) = self.dense() else { return 0 };
-        let Some(octave) = (0..OCTAVES).rev().find(|&octave| dense.totals[octave] != 0) else {
-            return 0;
+        self.edge(true).map_or(0, highest_of)
+    }
+
+    /// The slot of the fastest call, or of the slowest when `last`: found from the octave
+    /// totals, then within one octave.
+    fn edge(&self, last: bool) -> Option<usize> {
+        let dense = self.dense()?;
+        let holds_calls = |&octave: &usize| dense.totals[octave] != 0;
+        let octave = if last {
+            (0..OCTAVES).rev().find(holds_calls)?
+        } else {
+            (0..OCTAVES).find(holds_calls)?
         };
-        let counts = dense.octave(octave).expect("an octave with calls has counts");
-        let within = counts.iter().rposition(|&count| count != 0).unwrap_or(0);
-        highest_of(octave << OCTAVE_MAGNITUDE | within)
+        let counts = dense.octave(octave)?;
+        let within = if last {
+            counts.iter().rposition(|&count| count != 0)?
+        } else {
+            counts.iter().position(|&count| count != 0)?
+        };
+        Some(octave << OCTAVE_MAGNITUDE | within)
     }
 
     /// The value at `quantile` (0 to 1), exactly as `hdrhistogram::Histogram::value_at_quantile`
