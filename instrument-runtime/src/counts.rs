@@ -30,13 +30,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 
 use crate::histogram::{
-    COUNTS_LEN, LatencyHistogram, OCTAVE_LEN, OCTAVE_MAGNITUDE, OCTAVES, slot_of,
+    CHUNK_LEN, CHUNK_MAGNITUDE, COUNTS_LEN, LatencyHistogram, OCTAVE_LEN, OCTAVE_MAGNITUDE,
+    OCTAVES, slot_of,
 };
 
-/// Counters per dirty bit, as a power of two: 8 counters, half a cache line, so that a read of
-/// sparse activity reads few counters that did not change.
-const CHUNK_MAGNITUDE: u32 = 3;
-const CHUNK_LEN: usize = 1 << CHUNK_MAGNITUDE;
+// Counters per dirty bit: 8, half a cache line, so that a read of sparse activity reads few
+// counters that did not change.
 const DIRTY_WORDS: usize = COUNTS_LEN.div_ceil(CHUNK_LEN * 64);
 const CHUNKS_PER_OCTAVE: usize = OCTAVE_LEN / CHUNK_LEN;
 /// An octave's dirty bits, at the low end of a word: octaves never straddle two words.
@@ -228,7 +227,7 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
         for shard in shards {
             shard.add_octave(octave, chunks, &mut totals);
         }
-        cumulative.raise_octave::<CHUNK_LEN>(octave, chunks, &totals);
+        cumulative.raise_octave(octave, chunks, &totals);
     }
 }
 

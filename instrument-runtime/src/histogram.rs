@@ -37,6 +37,12 @@ const LEADING_ZERO_COUNT_BASE: u32 = 64 - (OCTAVE_MAGNITUDE + 1);
 const BUCKET_COUNT: usize = 35;
 /// Number of slots from 0 to one hour.
 pub(crate) const COUNTS_LEN: usize = (BUCKET_COUNT + 1) * OCTAVE_LEN;
+/// Slots per chunk, as a power of two: the recorder's dirty bit covers a chunk, and the
+/// histogram keeps a subtotal per chunk so that a rank or a bound is found in a few lines.
+pub(crate) const CHUNK_MAGNITUDE: u32 = 3;
+/// Slots per chunk.
+pub(crate) const CHUNK_LEN: usize = 1 << CHUNK_MAGNITUDE;
+const CHUNKS: usize = OCTAVE_LEN / CHUNK_LEN;
 /// Number of octaves, each of [`OCTAVE_LEN`] slots.
 pub(crate) const OCTAVES: usize = COUNTS_LEN / OCTAVE_LEN;
 
@@ -112,7 +118,43 @@ struct Dense {
     /// Where each octave's counts are in `octaves`, or [`ABSENT`].
     at: [u8; OCTAVES],
     /// In the order the octaves were first reached: a node's latency spans a few of them.
-    octaves: Vec<[u64; OCTAVE_LEN]>,
+    octaves: Vec<Octave>,
+}
+
+/// One octave's counts, and their sums by chunk.
+#[derive(Clone)]
+struct Octave {
+    chunks: [u64; CHUNKS],
+    counts: [u64; OCTAVE_LEN],
+}
+
+impl Octave {
+    /// The slot within the octave of the call of rank `rank`, counting from `below` calls
+    /// before the octave, if the octave reaches it.
+    fn rank(&self, mut below: u64, rank: u64) -> Option<usize> {
+        let chunk = self.chunks.iter().position(|&count| {
+            below += count;
+            below >= rank
+        })?;
+        below -= self.chunks[chunk];
+        let first = chunk * CHUNK_LEN;
+        let within = self.counts[first..first + CHUNK_LEN]
+            .iter()
+            .position(|&count| {
+                below += count;
+                below >= rank
+            })?;
+        Some(first + within)
+    }
+
+    /// Calls in the slots up to `within`, included.
+    fn through(&self, within: usize) -> u64 {
+        let chunk = within >> CHUNK_MAGNITUDE;
+        self.chunks[..chunk].iter().sum::<u64>()
+            + self.counts[chunk << CHUNK_MAGNITUDE..=within]
+                .iter()
+                .sum::<u64>()
+    }
 }
 
 const ABSENT: u8 = u8::MAX;
@@ -126,30 +168,33 @@ impl Dense {
         }
     }
 
-    fn octave(&self, octave: usize) -> Option<&[u64; OCTAVE_LEN]> {
+    fn octave(&self, octave: usize) -> Option<&Octave> {
         // `ABSENT` is past the end of `octaves`, which holds at most `OCTAVES` of them.
         self.octaves.get(usize::from(self.at[octave]))
     }
 
-    fn octave_mut(&mut self, octave: usize) -> &mut [u64; OCTAVE_LEN] {
+    fn octave_mut(&mut self, octave: usize) -> &mut Octave {
         if self.at[octave] == ABSENT {
             self.at[octave] = u8::try_from(self.octaves.len()).expect("at most 36 octaves");
             // Exactly: doubling would leave up to half of every node's counts allocated unused.
             self.octaves.reserve_exact(1);
-            self.octaves.push([0; OCTAVE_LEN]);
+            self.octaves.push(Octave {
+                chunks: [0; CHUNKS],
+                counts: [0; OCTAVE_LEN],
+            });
         }
         &mut self.octaves[usize::from(self.at[octave])]
     }
 
     fn count(&self, slot: usize) -> u64 {
         self.octave(slot >> OCTAVE_MAGNITUDE)
-            .map_or(0, |counts| counts[slot & (OCTAVE_LEN - 1)])
+            .map_or(0, |octave| octave.counts[slot & (OCTAVE_LEN - 1)])
     }
 
     /// Calls in the slots up to `slot`, counted from the octave totals below it.
     fn through(&self, slot: usize, octaves_below: u64, octave: usize) -> u64 {
         self.octave(octave).map_or(octaves_below, |counts| {
-            octaves_below + counts[..=slot & (OCTAVE_LEN - 1)].iter().sum::<u64>()
+            octaves_below + counts.through(slot & (OCTAVE_LEN - 1))
         })
     }
 }
@@ -164,7 +209,7 @@ struct Slots<'a> {
 impl<'a> Slots<'a> {
     fn new(counts: Option<&'a Dense>) -> Self {
         let left = counts.map_or(0, |dense| {
-            (dense.octaves.iter().flatten())
+            (dense.octaves.iter().flat_map(|octave| &octave.counts))
                 .filter(|&&count| count != 0)
                 .count()
         });
@@ -186,7 +231,7 @@ impl Iterator for Slots<'_> {
             match dense.octave(octave) {
                 Some(counts) if dense.totals[octave] != 0 => {
                     self.next += 1;
-                    let count = counts[slot & (OCTAVE_LEN - 1)];
+                    let count = counts.counts[slot & (OCTAVE_LEN - 1)];
                     if count != 0 {
                         self.left -= 1;
                         return Some((slot, count));
@@ -277,8 +322,11 @@ impl LatencyHistogram {
         }
         let octave = slot >> OCTAVE_MAGNITUDE;
         let dense = self.dense_mut();
-        let counter = &mut dense.octave_mut(octave)[slot & (OCTAVE_LEN - 1)];
+        let counts = dense.octave_mut(octave);
+        let counter = &mut counts.counts[slot & (OCTAVE_LEN - 1)];
         *counter = counter.saturating_add(count);
+        let chunk = &mut counts.chunks[(slot & (OCTAVE_LEN - 1)) >> CHUNK_MAGNITUDE];
+        *chunk = chunk.saturating_add(count);
         dense.totals[octave] = dense.totals[octave].saturating_add(count);
         self.len = self.len.saturating_add(count);
     }
@@ -385,11 +433,17 @@ impl LatencyHistogram {
             (0..OCTAVES).find(holds_calls)?
         };
         let counts = dense.octave(octave)?;
-        let within = if last {
-            counts.iter().rposition(|&count| count != 0)?
-        } else {
-            counts.iter().position(|&count| count != 0)?
+        // The chunk first, then its slots: two lines read, not the octave's sixteen.
+        let find = |values: &[u64]| {
+            let mut held = values.iter().map(|&count| count != 0);
+            if last {
+                held.rposition(|held| held)
+            } else {
+                held.position(|held| held)
+            }
         };
+        let first = find(&counts.chunks)? << CHUNK_MAGNITUDE;
+        let within = first + find(&counts.counts[first..first + CHUNK_LEN])?;
         Some(octave << OCTAVE_MAGNITUDE | within)
     }
 
@@ -432,14 +486,9 @@ impl LatencyHistogram {
             let Some(counts) = (octave < OCTAVES).then(|| dense.octave(octave)).flatten() else {
                 break;
             };
-            let mut through = below;
-            let within = counts
-                .iter()
-                .position(|&count| {
-                    through += count;
-                    through >= rank
-                })
-                .expect("the octave's total reaches the rank");
+            let Some(within) = counts.rank(below, rank) else {
+                break;
+            };
             let slot = octave << OCTAVE_MAGNITUDE | within;
             *value = if quantile == 0.0 {
                 value_of(slot)
@@ -452,15 +501,15 @@ impl LatencyHistogram {
 
     /// Where the counts of `octave` are, if it holds calls: for the reader to prefetch them.
     pub(crate) fn octave_counts(&self, octave: usize) -> Option<*const u64> {
-        Some(self.dense()?.octave(octave)?.as_ptr())
+        Some(self.dense()?.octave(octave)?.counts.as_ptr())
     }
 
-    /// Raises the counts of some slots of one octave to new totals: each chunk of `CHUNK` slots
-    /// whose bit is set in `chunks` takes its counts from the same places of `totals`, each at
-    /// least the slot's present count. A node's reader sets the slots its shards changed since
-    /// the last read, in place (unless a snapshot still shares the counts), so a read costs what
-    /// changed, not what was ever recorded.
-    pub(crate) fn raise_octave<const CHUNK: usize>(
+    /// Raises the counts of some slots of one octave to new totals: each chunk whose bit is set
+    /// in `chunks` takes its counts from the same places of `totals`, each at least the slot's
+    /// present count. A node's reader sets the slots its shards changed since the last read, in
+    /// place (unless a snapshot still shares the counts), so a read costs what changed, not what
+    /// was ever recorded.
+    pub(crate) fn raise_octave(
         &mut self,
         octave: usize,
         mut chunks: u64,
@@ -470,14 +519,18 @@ impl LatencyHistogram {
         let counts = dense.octave_mut(octave);
         let mut added = 0;
         while chunks != 0 {
-            let first = chunks.trailing_zeros() as usize * CHUNK;
+            let chunk = chunks.trailing_zeros() as usize;
             chunks &= chunks - 1;
-            let news = &totals[first..first + CHUNK];
-            for (count, &new) in counts[first..first + CHUNK].iter_mut().zip(news) {
+            let first = chunk << CHUNK_MAGNITUDE;
+            let news = &totals[first..first + CHUNK_LEN];
+            let mut chunk_added = 0;
+            for (count, &new) in counts.counts[first..first + CHUNK_LEN].iter_mut().zip(news) {
                 debug_assert!(new >= *count, "counts only grow");
-                added += new - *count;
+                chunk_added += new - *count;
                 *count = new;
             }
+            counts.chunks[chunk] += chunk_added;
+            added += chunk_added;
         }
         dense.totals[octave] += added;
         self.len = self.len.saturating_add(added);
