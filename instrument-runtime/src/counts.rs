@@ -139,53 +139,42 @@ impl LatencyCounts {
     }
 
     /// Adds the counts of the chunks of `octave` whose bits are set in `chunks` to the same
-    /// places of `totals`, read consistently with any carry. The chunks of one octave are one
-    /// block, read front to back: adjacent lines the hardware prefetches.
-    fn add_octave(&self, octave: usize, chunks: u64, totals: &mut [u64; OCTAVE_LEN]) {
+    /// places of `totals`. The chunks of one octave are one block, read front to back: adjacent
+    /// lines the hardware prefetches. Returns false if a carry ran meanwhile: what was added is
+    /// then inconsistent, and the caller sums the octave again.
+    fn add_octave(&self, octave: usize, chunks: u64, totals: &mut [u64; OCTAVE_LEN]) -> bool {
         let block = self.blocks[octave].load(Ordering::Acquire);
         // SAFETY: as in `record`.
         let Some(block) = (unsafe { block.as_ref() }) else {
             // No call of this thread reached the octave: its counts are all zero.
-            return;
+            return true;
         };
-        let mut read = [0u64; OCTAVE_LEN];
-        loop {
-            let sequence = self.carrying.load(Ordering::Acquire);
-            if sequence % 2 == 1 {
-                // The writer is between two stores of a carry: a few instructions.
-                std::thread::yield_now();
-                continue;
-            }
-            for first in chunk_starts(chunks) {
-                for (count, counter) in (read[first..first + CHUNK_LEN].iter_mut())
-                    .zip(&block.0[first..first + CHUNK_LEN])
-                {
-                    *count = u64::from(counter.load(Ordering::Relaxed));
-                }
-            }
-            let table = self.carries.load(Ordering::Acquire);
-            if !table.is_null() {
-                for first in chunk_starts(chunks) {
-                    let slots = (octave << OCTAVE_MAGNITUDE) + first;
-                    for (slot, count) in (slots..).zip(&mut read[first..first + CHUNK_LEN]) {
-                        // SAFETY: as in `carry`.
-                        *count += unsafe { &*table.add(slot) }.load(Ordering::Relaxed) << 32;
-                    }
-                }
-            }
-            fence(Ordering::Acquire);
-            if self.carrying.load(Ordering::Relaxed) == sequence {
-                break;
-            }
+        let sequence = self.carrying.load(Ordering::Acquire);
+        if sequence % 2 == 1 {
+            // The writer is between two stores of a carry: a few instructions.
+            std::thread::yield_now();
+            return false;
         }
+        // Added straight into the sums: a carry is rare, and the retry it causes is cheap.
         for first in chunk_starts(chunks) {
-            for (total, count) in totals[first..first + CHUNK_LEN]
-                .iter_mut()
-                .zip(&read[first..first + CHUNK_LEN])
+            for (total, counter) in (totals[first..first + CHUNK_LEN].iter_mut())
+                .zip(&block.0[first..first + CHUNK_LEN])
             {
-                *total += count;
+                *total += u64::from(counter.load(Ordering::Relaxed));
             }
         }
+        let table = self.carries.load(Ordering::Acquire);
+        if !table.is_null() {
+            for first in chunk_starts(chunks) {
+                let slots = (octave << OCTAVE_MAGNITUDE) + first;
+                for (slot, total) in (slots..).zip(&mut totals[first..first + CHUNK_LEN]) {
+                    // SAFETY: as in `carry`.
+                    *total += unsafe { &*table.add(slot) }.load(Ordering::Relaxed) << 32;
+                }
+            }
+        }
+        fence(Ordering::Acquire);
+        self.carrying.load(Ordering::Relaxed) == sequence
     }
 
     /// Blocks taken, for the memory accounting of tests and benchmarks.
@@ -212,9 +201,6 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
         if chunks == 0 {
             continue;
         }
-        for first in chunk_starts(chunks) {
-            totals[first..first + CHUNK_LEN].fill(0);
-        }
         for shard in shards {
             shard.prefetch_octave(octave, chunks);
         }
@@ -224,8 +210,16 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
             }
         }
         // Counters only grow, so each sum is at least what the last read saw.
-        for shard in shards {
-            shard.add_octave(octave, chunks, &mut totals);
+        'consistent: loop {
+            for first in chunk_starts(chunks) {
+                totals[first..first + CHUNK_LEN].fill(0);
+            }
+            for shard in shards {
+                if !shard.add_octave(octave, chunks, &mut totals) {
+                    continue 'consistent;
+                }
+            }
+            break;
         }
         cumulative.raise_octave(octave, chunks, &totals);
     }
