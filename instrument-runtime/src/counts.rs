@@ -497,6 +497,32 @@ mod tests {
     }
 
     #[test]
+    fn blocks_past_the_first_region_are_zeroed_distinct_and_aligned() {
+        // Enough blocks to leave the small first region whatever other tests took.
+        let mut blocks: Vec<usize> = (0..FIRST_REGION_BLOCKS + 8)
+            .map(|_| {
+                let block = take_block();
+                // SAFETY: a block just taken is valid and owned by no shard.
+                let counters = unsafe { &(*block).0 };
+                assert!(
+                    counters
+                        .iter()
+                        .all(|counter| counter.load(Ordering::Relaxed) == 0)
+                );
+                counters[OCTAVE_LEN - 1].store(1, Ordering::Relaxed);
+                block as usize
+            })
+            .collect();
+        assert!(blocks.iter().all(|&block| block % 64 == 0));
+        blocks.sort_unstable();
+        assert!(
+            blocks
+                .windows(2)
+                .all(|pair| pair[1] - pair[0] >= size_of::<Block>())
+        );
+    }
+
+    #[test]
     fn values_beyond_an_hour_are_clamped_not_lost() {
         let shard = leaked();
         shard.record(u64::MAX);
