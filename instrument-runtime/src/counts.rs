@@ -194,10 +194,14 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
     for shard in shards {
         shard.take_dirty(&mut dirty);
     }
+    if dirty.iter().all(|&word| word == 0) {
+        return;
+    }
+    let dirty_octaves = (0..OCTAVES).filter(|&octave| octave_chunks(&dirty, octave) != 0);
+    cumulative.reserve_octaves(dirty_octaves);
     let mut totals = [0u64; OCTAVE_LEN];
     for octave in 0..OCTAVES {
-        let first_chunk = octave * CHUNKS_PER_OCTAVE;
-        let chunks = dirty[first_chunk / 64] >> (first_chunk % 64) & OCTAVE_CHUNKS_MASK;
+        let chunks = octave_chunks(&dirty, octave);
         if chunks == 0 {
             continue;
         }
@@ -223,6 +227,12 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
         }
         cumulative.raise_octave(octave, chunks, &totals);
     }
+}
+
+/// The dirty bits of `octave`'s chunks, at the low end of the word.
+fn octave_chunks(dirty: &[u64; DIRTY_WORDS], octave: usize) -> u64 {
+    let first_chunk = octave * CHUNKS_PER_OCTAVE;
+    dirty[first_chunk / 64] >> (first_chunk % 64) & OCTAVE_CHUNKS_MASK
 }
 
 /// Asks the cache for the line holding `address`, without waiting for it: a hint, which reads

@@ -499,6 +499,15 @@ impl LatencyHistogram {
         values
     }
 
+    /// Makes room for the counts of those of `octaves` that hold none yet, in one allocation
+    /// (a node's first read reaches every octave its latency spans at once), and copies the
+    /// counts first if a snapshot still shares them: the caller is about to change them.
+    pub(crate) fn reserve_octaves(&mut self, octaves: impl Iterator<Item = usize>) {
+        let dense = self.dense_mut();
+        let new = octaves.filter(|&octave| dense.at[octave] == ABSENT).count();
+        dense.octaves.reserve_exact(new);
+    }
+
     /// Where the counts of `octave` are, if it holds calls: for the reader to prefetch them.
     pub(crate) fn octave_counts(&self, octave: usize) -> Option<*const u64> {
         Some(self.dense()?.octave(octave)?.counts.as_ptr())
