@@ -197,14 +197,10 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
     if dirty.iter().all(|&word| word == 0) {
         return;
     }
-    let dirty_octaves = (0..OCTAVES).filter(|&octave| octave_chunks(&dirty, octave) != 0);
-    cumulative.reserve_octaves(dirty_octaves);
-    let mut totals = [0u64; OCTAVE_LEN];
-    for octave in 0..OCTAVES {
+    let dirty_octaves = || (0..OCTAVES).filter(|&octave| octave_chunks(&dirty, octave) != 0);
+    cumulative.reserve_octaves(dirty_octaves());
+    let prefetch_octave = |octave: usize, cumulative: &LatencyHistogram| {
         let chunks = octave_chunks(&dirty, octave);
-        if chunks == 0 {
-            continue;
-        }
         for shard in shards {
             shard.prefetch_octave(octave, chunks);
         }
@@ -212,6 +208,19 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
             for first in chunk_starts(chunks) {
                 prefetch(counts.wrapping_add(first));
             }
+        }
+    };
+    // Each octave's lines are asked for while the octave before it is summed, so that the
+    // misses of one overlap the work on the other.
+    let mut next = dirty_octaves().peekable();
+    if let Some(&first) = next.peek() {
+        prefetch_octave(first, cumulative);
+    }
+    let mut totals = [0u64; OCTAVE_LEN];
+    while let Some(octave) = next.next() {
+        let chunks = octave_chunks(&dirty, octave);
+        if let Some(&following) = next.peek() {
+            prefetch_octave(following, cumulative);
         }
         // Counters only grow, so each sum is at least what the last read saw.
         'consistent: loop {
