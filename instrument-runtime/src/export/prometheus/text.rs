@@ -3,18 +3,10 @@
 use std::fmt::Write as _;
 
 use super::Format;
-use super::family::{Buckets, Family, Kind, Value};
+use super::family::{Family, Kind, Value};
 
 /// Appends a label value, escaped: backslash, double quote and line feed.
 pub(super) fn write_escaped_label_value(out: &mut String, value: &str) {
-    // Most values hold nothing to escape: one scan of the bytes, then one copy.
-    if !value
-        .bytes()
-        .any(|byte| matches!(byte, b'\\' | b'"' | b'\n'))
-    {
-        out.push_str(value);
-        return;
-    }
     let mut rest = value;
     while let Some(at) = rest.find(['\\', '"', '\n']) {
         out.push_str(&rest[..at]);
@@ -87,7 +79,6 @@ pub(crate) fn render(families: &[Family<'_>], format: Format) -> String {
     let mut out = String::with_capacity(size + 16);
     // One series' labels, escaped once for all the lines of its histogram.
     let mut labels = String::new();
-    let mut buckets = BucketLines::default();
     for family in families {
         // `OpenMetrics` names a family without the suffix its samples carry.
         let family_name = match (format, family.kind) {
@@ -120,12 +111,7 @@ pub(crate) fn render(families: &[Family<'_>], format: Format) -> String {
                 write_escaped_label_value(&mut labels, value);
                 labels.push('"');
             }
-            let line = Line {
-                name: &family.name,
-                labels: &labels,
-                format,
-            };
-            write_series(&mut out, line, &series.value, &mut buckets);
+            write_series(&mut out, &family.name, &labels, &series.value, format);
         }
     }
     if format == Format::OpenMetrics {
@@ -198,69 +184,29 @@ impl Number {
     }
 }
 
-/// The parts of a histogram's bucket lines that repeat: kept between series, so that a bucket
-/// line is three copies and a count. A thousand nodes mostly share their bounds, so a bound's
-/// text is written once per scrape, not once per node.
-#[derive(Default)]
-struct BucketLines {
-    /// `name_bucket{labels,le="`, of the series being written.
-    prefix: String,
-    /// Each bound of the last histogram written, with its text.
-    bounds: Vec<(u64, String)>,
-}
-
-impl BucketLines {
-    fn write(&mut self, out: &mut String, line: Line<'_>, buckets: &Buckets) {
-        let Line {
-            name,
-            labels,
-            format,
-        } = line;
-        self.prefix.clear();
-        self.prefix.push_str(name);
-        self.prefix.push_str("_bucket{");
-        self.prefix.push_str(labels);
-        if !labels.is_empty() {
-            self.prefix.push(',');
-        }
-        self.prefix.push_str("le=\"");
-        for (at, &(bound, count)) in buckets.cumulative.iter().enumerate() {
-            if self.bounds.get(at).is_none_or(|&(known, _)| known != bound) {
-                let mut text = String::new();
-                Number::Bound(bound, format).push_to(&mut text);
-                self.bounds.truncate(at);
-                self.bounds.push((bound, text));
-            }
-            out.push_str(&self.prefix);
-            out.push_str(&self.bounds[at].1);
-            out.push_str("\"} ");
-            out.push_str(itoa::Buffer::new().format(count));
-            out.push('\n');
-        }
-        let count = Number::Int(buckets.count);
-        write_sample(out, name, "_bucket", labels, Some(Number::PlusInf), count);
-        let sum = Number::Seconds(buckets.sum_ns);
-        write_sample(out, name, "_sum", labels, None, sum);
-        write_sample(out, name, "_count", labels, None, count);
-    }
-}
-
-/// What a series' lines start with: `labels` is its label pairs, escaped and comma-separated,
-/// without braces.
-#[derive(Clone, Copy)]
-struct Line<'a> {
-    name: &'a str,
-    labels: &'a str,
+/// `labels` is the series' label pairs, escaped and comma-separated, without braces.
+pub(super) fn write_series(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    value: &Value,
     format: Format,
-}
-
-fn write_series(out: &mut String, line: Line<'_>, value: &Value, buckets: &mut BucketLines) {
-    let Line { name, labels, .. } = line;
+) {
     match value {
         Value::Int(value) => write_sample(out, name, "", labels, None, Number::Int(*value)),
         Value::Seconds(ns) => write_sample(out, name, "", labels, None, Number::Seconds(*ns)),
         Value::Float(value) => write_sample(out, name, "", labels, None, Number::Float(*value)),
-        Value::Histogram(histogram) => buckets.write(out, line, histogram),
+        Value::Histogram(buckets) => {
+            for &(bound, count) in &buckets.cumulative {
+                let le = Number::Bound(bound, format);
+                write_sample(out, name, "_bucket", labels, Some(le), Number::Int(count));
+            }
+            let count = Number::Int(buckets.count);
+            write_sample(out, name, "_bucket", labels, Some(Number::PlusInf), count);
+            let sum = Number::Seconds(buckets.sum_ns);
+            write_sample(out, name, "_sum", labels, None, sum);
+            write_sample(out, name, "_count", labels, None, count);
+        }
     }
 }
 
