@@ -9,7 +9,7 @@ use crate::read::budgets_file::{Applied, BudgetSource, BudgetsFileUse, CodeSite,
 use crate::record::alloc::{NodeMemory, ProcessMemory};
 use crate::record::histogram::LatencyHistogram;
 use crate::record::node::{Budget, Instruments, Node};
-use crate::record::registry::{NameConflict, conflicts_among, registered};
+use crate::record::registry::{NameConflict, registry};
 
 /// Every node's statistics at one moment, sorted by node name (then module and line).
 ///
@@ -201,18 +201,16 @@ impl Latency {
 /// assert_eq!(snapshot.node("snapshot_doc_step").unwrap().calls, 1);
 /// ```
 pub fn snapshot() -> Snapshot {
-    let nodes = registered();
-    let metas: Vec<_> = nodes.iter().map(|node| node.meta()).collect();
+    let registry = registry();
     let applied = applied();
-    let conflicts = conflicts_among(&metas);
+    let conflicts = registry.conflicts.clone();
     Snapshot {
         host: host_name(),
         run_id: crate::record::run::run_id().to_owned(),
         taken_at_unix_ms: crate::record::clock::unix_ms_now(),
         nodes: told_apart(
-            nodes
-                .into_iter()
-                .map(|node| NodeSnapshot::of(node, &applied))
+            (registry.nodes.iter().zip(&registry.names))
+                .map(|(node, name)| NodeSnapshot::of(node, name, &applied))
                 .collect(),
             &conflicts,
         ),
@@ -255,10 +253,9 @@ fn host_name() -> String {
 }
 
 impl NodeSnapshot {
-    fn of(node: &'static Node, applied: &Applied) -> Self {
+    fn of(node: &'static Node, name: &str, applied: &Applied) -> Self {
         let meta = node.meta();
-        let name = meta.qualified_name();
-        let (budget, budget_source) = if let Some((budget, source)) = applied.budgets.get(&*name) {
+        let (budget, budget_source) = if let Some((budget, source)) = applied.budgets.get(name) {
             (Some(*budget), Some(source.clone()))
         } else {
             let site = || CodeSite {
@@ -273,7 +270,7 @@ impl NodeSnapshot {
             .as_ref()
             .map(|histogram| Latency::of(histogram, totals.sum_ns));
         Self {
-            name: name.into_owned(),
+            name: name.to_owned(),
             module_path: meta.module_path.to_owned(),
             file: meta.file.to_owned(),
             line: meta.line,

@@ -30,14 +30,17 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 
 use crate::record::histogram::{
-    COUNTS_LEN, LatencyHistogram, OCTAVE_LEN, OCTAVE_MAGNITUDE, OCTAVES, slot_of,
+    CHUNK_LEN, CHUNK_MAGNITUDE, COUNTS_LEN, LatencyHistogram, OCTAVE_LEN, OCTAVE_MAGNITUDE,
+    OCTAVES, slot_of,
 };
 
-/// Counters per dirty bit, as a power of two: 8 counters, half a cache line, so that a read of
-/// sparse activity reads few counters that did not change.
-const CHUNK_MAGNITUDE: u32 = 3;
-const CHUNK_LEN: usize = 1 << CHUNK_MAGNITUDE;
+// Counters per dirty bit: 8, half a cache line, so that a read of sparse activity reads few
+// counters that did not change.
 const DIRTY_WORDS: usize = COUNTS_LEN.div_ceil(CHUNK_LEN * 64);
+const CHUNKS_PER_OCTAVE: usize = OCTAVE_LEN / CHUNK_LEN;
+/// An octave's dirty bits, at the low end of a word: octaves never straddle two words.
+const OCTAVE_CHUNKS_MASK: u64 = (1 << CHUNKS_PER_OCTAVE) - 1;
+const _: () = assert!(64 % CHUNKS_PER_OCTAVE == 0);
 
 /// One octave of counters.
 #[repr(C, align(64))]
@@ -124,52 +127,54 @@ impl LatencyCounts {
         self.carrying.store(sequence + 2, Ordering::Release);
     }
 
-    /// Adds the counts of each of `chunks` (8 counters each) to `totals`, read consistently with
-    /// any carry.
-    fn add_counts(&self, chunks: &[usize], totals: &mut [u64], scratch: &mut Vec<u64>) {
-        loop {
-            let sequence = self.carrying.load(Ordering::Acquire);
-            if sequence % 2 == 1 {
-                // The writer is between two stores of a carry: a few instructions.
-                std::thread::yield_now();
-                continue;
-            }
-            scratch.clear();
-            for &chunk in chunks {
-                let first = chunk << CHUNK_MAGNITUDE;
-                let block = self.blocks[first >> OCTAVE_MAGNITUDE].load(Ordering::Acquire);
-                // SAFETY: as in `record`.
-                match unsafe { block.as_ref() } {
-                    Some(block) => {
-                        let within = first & (OCTAVE_LEN - 1);
-                        let counters = &block.0[within..within + CHUNK_LEN];
-                        scratch.extend(
-                            counters
-                                .iter()
-                                .map(|counter| u64::from(counter.load(Ordering::Relaxed))),
-                        );
-                    }
-                    None => scratch.extend([0; CHUNK_LEN]),
-                }
-            }
-            let table = self.carries.load(Ordering::Acquire);
-            if !table.is_null() {
-                let slots = chunks
-                    .iter()
-                    .flat_map(|&chunk| (chunk << CHUNK_MAGNITUDE)..(chunk + 1) << CHUNK_MAGNITUDE);
-                for (count, slot) in scratch.iter_mut().zip(slots) {
-                    // SAFETY: as in `carry`.
-                    *count += unsafe { &*table.add(slot) }.load(Ordering::Relaxed) << 32;
-                }
-            }
-            fence(Ordering::Acquire);
-            if self.carrying.load(Ordering::Relaxed) == sequence {
-                for (total, count) in totals.iter_mut().zip(scratch.iter()) {
-                    *total += count;
-                }
-                return;
+    /// Asks the cache for the lines of the chunks of `octave` whose bits are set in `chunks`, so
+    /// that the misses of every shard's block overlap instead of following one another.
+    fn prefetch_octave(&self, octave: usize, chunks: u64) {
+        let block = self.blocks[octave].load(Ordering::Relaxed);
+        if !block.is_null() {
+            for first in chunk_starts(chunks) {
+                prefetch(block.cast::<u32>().wrapping_add(first));
             }
         }
+    }
+
+    /// Adds the counts of the chunks of `octave` whose bits are set in `chunks` to the same
+    /// places of `totals`. The chunks of one octave are one block, read front to back: adjacent
+    /// lines the hardware prefetches. Returns false if a carry ran meanwhile: what was added is
+    /// then inconsistent, and the caller sums the octave again.
+    fn add_octave(&self, octave: usize, chunks: u64, totals: &mut [u64; OCTAVE_LEN]) -> bool {
+        let block = self.blocks[octave].load(Ordering::Acquire);
+        // SAFETY: as in `record`.
+        let Some(block) = (unsafe { block.as_ref() }) else {
+            // No call of this thread reached the octave: its counts are all zero.
+            return true;
+        };
+        let sequence = self.carrying.load(Ordering::Acquire);
+        if sequence % 2 == 1 {
+            // The writer is between two stores of a carry: a few instructions.
+            std::thread::yield_now();
+            return false;
+        }
+        // Added straight into the sums: a carry is rare, and the retry it causes is cheap.
+        for first in chunk_starts(chunks) {
+            for (total, counter) in (totals[first..first + CHUNK_LEN].iter_mut())
+                .zip(&block.0[first..first + CHUNK_LEN])
+            {
+                *total += u64::from(counter.load(Ordering::Relaxed));
+            }
+        }
+        let table = self.carries.load(Ordering::Acquire);
+        if !table.is_null() {
+            for first in chunk_starts(chunks) {
+                let slots = (octave << OCTAVE_MAGNITUDE) + first;
+                for (slot, total) in (slots..).zip(&mut totals[first..first + CHUNK_LEN]) {
+                    // SAFETY: as in `carry`.
+                    *total += unsafe { &*table.add(slot) }.load(Ordering::Relaxed) << 32;
+                }
+            }
+        }
+        fence(Ordering::Acquire);
+        self.carrying.load(Ordering::Relaxed) == sequence
     }
 
     /// Blocks taken, for the memory accounting of tests and benchmarks.
@@ -189,31 +194,78 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
     for shard in shards {
         shard.take_dirty(&mut dirty);
     }
-    let mut chunks = Vec::new();
-    for (word_index, &word) in dirty.iter().enumerate() {
-        let mut bits = word;
-        while bits != 0 {
-            chunks.push(word_index * 64 + bits.trailing_zeros() as usize);
-            bits &= bits - 1;
-        }
-    }
-    if chunks.is_empty() {
+    if dirty.iter().all(|&word| word == 0) {
         return;
     }
-    // Counters only grow, so each sum is at least what the last read saw.
-    let slots = chunks.len() << CHUNK_MAGNITUDE;
-    let (mut totals, mut scratch) = (vec![0; slots], Vec::with_capacity(slots));
-    for shard in shards {
-        shard.add_counts(&chunks, &mut totals, &mut scratch);
+    let dirty_octaves = || (0..OCTAVES).filter(|&octave| octave_chunks(&dirty, octave) != 0);
+    cumulative.reserve_octaves(dirty_octaves());
+    let prefetch_octave = |octave: usize, cumulative: &LatencyHistogram| {
+        let chunks = octave_chunks(&dirty, octave);
+        for shard in shards {
+            shard.prefetch_octave(octave, chunks);
+        }
+        if let Some(counts) = cumulative.octave_counts(octave) {
+            for first in chunk_starts(chunks) {
+                prefetch(counts.wrapping_add(first));
+            }
+        }
+    };
+    // Each octave's lines are asked for while the octave before it is summed, so that the
+    // misses of one overlap the work on the other.
+    let mut next = dirty_octaves().peekable();
+    if let Some(&first) = next.peek() {
+        prefetch_octave(first, cumulative);
     }
-    let slots = chunks
-        .iter()
-        .flat_map(|&chunk| (chunk << CHUNK_MAGNITUDE)..(chunk + 1) << CHUNK_MAGNITUDE);
-    let totals: Vec<(u32, u64)> = (slots.zip(totals))
-        .filter(|&(_, total)| total != 0)
-        .map(|(slot, total)| (u32::try_from(slot).expect("fewer than 2^32 slots"), total))
-        .collect();
-    cumulative.raise_to(&totals);
+    let mut totals = [0u64; OCTAVE_LEN];
+    while let Some(octave) = next.next() {
+        let chunks = octave_chunks(&dirty, octave);
+        if let Some(&following) = next.peek() {
+            prefetch_octave(following, cumulative);
+        }
+        // Counters only grow, so each sum is at least what the last read saw.
+        'consistent: loop {
+            for first in chunk_starts(chunks) {
+                totals[first..first + CHUNK_LEN].fill(0);
+            }
+            for shard in shards {
+                if !shard.add_octave(octave, chunks, &mut totals) {
+                    continue 'consistent;
+                }
+            }
+            break;
+        }
+        cumulative.raise_octave(octave, chunks, &totals);
+    }
+}
+
+/// The dirty bits of `octave`'s chunks, at the low end of the word.
+fn octave_chunks(dirty: &[u64; DIRTY_WORDS], octave: usize) -> u64 {
+    let first_chunk = octave * CHUNKS_PER_OCTAVE;
+    dirty[first_chunk / 64] >> (first_chunk % 64) & OCTAVE_CHUNKS_MASK
+}
+
+/// Asks the cache for the line holding `address`, without waiting for it: a hint, which reads
+/// nothing and cannot fault.
+fn prefetch<T>(address: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch has no effect on memory, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(address.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
+}
+
+/// The first counter of each chunk whose bit is set in `chunks`, an octave's dirty bits.
+fn chunk_starts(mut chunks: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (chunks != 0).then(|| {
+            let chunk = chunks.trailing_zeros() as usize;
+            chunks &= chunks - 1;
+            chunk << CHUNK_MAGNITUDE
+        })
+    })
 }
 
 /// Takes a block for `octave`, the first time its thread records a value in it.
@@ -226,41 +278,78 @@ fn grow(octave: &AtomicPtr<Block>) -> *mut Block {
     block
 }
 
-/// Blocks are carved from regions of this many, allocated zeroed and never freed: a block takes
-/// no allocator header and no alignment padding, and pages no block touched stay unbacked.
-const REGION_BLOCKS: usize = 256;
+/// Blocks are carved from regions allocated zeroed and never freed: a block takes no allocator
+/// header and no alignment padding. The first region is small (128 KiB), so that a program with
+/// a few nodes keeps a small footprint (pages no block touched stay unbacked); later ones are
+/// 2 MiB, aligned to 2 MiB and advised as huge pages, so that a read walking thousands of
+/// shards' blocks does not pay a page walk per block: a program needs that many blocks only when
+/// many nodes run on many threads.
+const FIRST_REGION_BLOCKS: usize = 256;
+const REGION_BLOCKS: usize = HUGE_PAGE / size_of::<Block>();
+const HUGE_PAGE: usize = 2 << 20;
 
-/// The unused rest of the current region: its next block and the blocks left. An atomic pointer
-/// only to be a `Sync` static holding a real pointer (Miri's leak check follows it); the lock
-/// orders every access.
-static REGION: Mutex<(AtomicPtr<Block>, usize)> =
-    Mutex::new((AtomicPtr::new(std::ptr::null_mut()), 0));
+/// The unused rest of the current region: its next block and the blocks left, and whether a
+/// region was taken yet. An atomic pointer only to be a `Sync` static holding a real pointer
+/// (Miri's leak check follows it); the lock orders every access.
+static REGION: Mutex<(AtomicPtr<Block>, usize, bool)> =
+    Mutex::new((AtomicPtr::new(std::ptr::null_mut()), 0, false));
 
 fn take_block() -> *mut Block {
     let mut region = REGION
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let (next, left) = &mut *region;
+    let (next, left, taken) = &mut *region;
     if *left == 0 {
-        let layout = std::alloc::Layout::array::<Block>(REGION_BLOCKS).expect("constant layout");
-        // SAFETY: the layout is non-zero-sized; all-zero bytes are valid `AtomicU64`s.
-        let start = unsafe { std::alloc::alloc_zeroed(layout) };
-        if start.is_null() {
-            std::alloc::handle_alloc_error(layout);
-        }
-        #[allow(
-            clippy::cast_ptr_alignment,
-            reason = "allocated with the layout of `Block`s, so aligned for them"
-        )]
-        let start = start.cast::<Block>();
-        *next.get_mut() = start;
-        *left = REGION_BLOCKS;
+        let blocks = if *taken {
+            REGION_BLOCKS
+        } else {
+            FIRST_REGION_BLOCKS
+        };
+        *next.get_mut() = allocate_region(blocks);
+        (*left, *taken) = (blocks, true);
     }
     let block = *next.get_mut();
     // Within the region, or one past its end once the last block is taken.
     *next.get_mut() = block.wrapping_add(1);
     *left -= 1;
     block
+}
+
+/// A zeroed region of `blocks` blocks, never freed.
+fn allocate_region(blocks: usize) -> *mut Block {
+    let layout = std::alloc::Layout::array::<Block>(blocks).expect("constant layout");
+    let huge = layout.size() == HUGE_PAGE;
+    let layout = if huge {
+        layout.align_to(HUGE_PAGE).expect("constant layout")
+    } else {
+        layout
+    };
+    // SAFETY: the layout is non-zero-sized.
+    let start = unsafe {
+        if huge {
+            std::alloc::alloc(layout)
+        } else {
+            std::alloc::alloc_zeroed(layout)
+        }
+    };
+    if start.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    if huge {
+        // Advised before the first write, so that the first touch takes a huge page.
+        #[cfg(all(target_os = "linux", not(miri)))]
+        // SAFETY: the range is this allocation; the advice changes no content.
+        unsafe {
+            libc::madvise(start.cast(), HUGE_PAGE, libc::MADV_HUGEPAGE);
+        }
+        // SAFETY: the allocation is `HUGE_PAGE` bytes long.
+        unsafe { start.write_bytes(0, HUGE_PAGE) };
+    }
+    #[allow(
+        clippy::cast_ptr_alignment,
+        reason = "allocated with the layout of `Block`s, so aligned for them"
+    )]
+    start.cast::<Block>()
 }
 
 #[cfg(test)]
@@ -426,6 +515,32 @@ mod tests {
         fold(&mut cumulative, &[shard]);
         assert_eq!(cumulative.len(), (1 << 32) + 1);
         assert_eq!(shard.carrying.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn blocks_past_the_first_region_are_zeroed_distinct_and_aligned() {
+        // Enough blocks to leave the small first region whatever other tests took.
+        let mut blocks: Vec<usize> = (0..FIRST_REGION_BLOCKS + 8)
+            .map(|_| {
+                let block = take_block();
+                // SAFETY: a block just taken is valid and owned by no shard.
+                let counters = unsafe { &(*block).0 };
+                assert!(
+                    counters
+                        .iter()
+                        .all(|counter| counter.load(Ordering::Relaxed) == 0)
+                );
+                counters[OCTAVE_LEN - 1].store(1, Ordering::Relaxed);
+                block as usize
+            })
+            .collect();
+        assert!(blocks.iter().all(|&block| block % 64 == 0));
+        blocks.sort_unstable();
+        assert!(
+            blocks
+                .windows(2)
+                .all(|pair| pair[1] - pair[0] >= size_of::<Block>())
+        );
     }
 
     #[test]

@@ -37,6 +37,12 @@ const LEADING_ZERO_COUNT_BASE: u32 = 64 - (OCTAVE_MAGNITUDE + 1);
 const BUCKET_COUNT: usize = 35;
 /// Number of slots from 0 to one hour.
 pub(crate) const COUNTS_LEN: usize = (BUCKET_COUNT + 1) * OCTAVE_LEN;
+/// Slots per chunk, as a power of two: the recorder's dirty bit covers a chunk, and the
+/// histogram keeps a subtotal per chunk so that a rank or a bound is found in a few lines.
+pub(crate) const CHUNK_MAGNITUDE: u32 = 3;
+/// Slots per chunk.
+pub(crate) const CHUNK_LEN: usize = 1 << CHUNK_MAGNITUDE;
+const CHUNKS: usize = OCTAVE_LEN / CHUNK_LEN;
 /// Number of octaves, each of [`OCTAVE_LEN`] slots.
 pub(crate) const OCTAVES: usize = COUNTS_LEN / OCTAVE_LEN;
 
@@ -80,9 +86,11 @@ fn highest_of(slot: usize) -> u64 {
 /// 2)`: 1 ns to one hour, 128 buckets per power of two. A quantile is the highest value of the
 /// bucket holding the call at its rank, a bucket at most 1/128 as wide as its lowest value, so it
 /// is never below the exact order statistic and less than 0.79% above it; it is what
-/// `hdrhistogram` would answer. Only buckets that hold calls are stored, at most 4,608 and typically about a
-/// hundred per power of two the latency spans; [`to_hdr`](Self::to_hdr) gives the `hdrhistogram`
-/// form when a tool needs it. Cloning shares the counts until one of the clones changes.
+/// `hdrhistogram` would answer. The 128 counts of a power of two are stored once a call lands in
+/// it, with their total (1 KiB per power of two the latency spans), so a quantile walks the
+/// totals and then one power of two, not every bucket; [`to_hdr`](Self::to_hdr) gives the
+/// `hdrhistogram` form when a tool needs it. Cloning shares the counts until one of the clones
+/// changes.
 ///
 /// ```
 /// use instrument_runtime::LatencyHistogram;
@@ -95,44 +103,169 @@ fn highest_of(slot: usize) -> u64 {
 /// assert_eq!(histogram.value_at_quantile(1.0), histogram.max());
 /// assert_eq!(histogram.count_above(2_000_000), 1);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct LatencyHistogram {
-    bins: Bins,
+    /// Shared between a node's cumulative histogram and the snapshots taken of it until one of
+    /// them changes, so a snapshot copies no counts.
+    counts: Option<Arc<Dense>>,
     len: u64,
 }
 
-/// `(slot, count)` pairs, slots ascending and distinct, counts non-zero. Shared between a node's
-/// cumulative histogram and the snapshots taken of it until one of them changes, so a snapshot
-/// copies no counts.
-#[derive(Clone, Debug, Default)]
-struct Bins(Option<Arc<Vec<(u32, u64)>>>);
+/// The counts of the octaves that hold calls, and every octave's total.
+#[derive(Clone)]
+struct Dense {
+    totals: [u64; OCTAVES],
+    /// Where each octave's counts are in `octaves`, or [`ABSENT`].
+    at: [u8; OCTAVES],
+    /// In the order the octaves were first reached: a node's latency spans a few of them.
+    octaves: Vec<Octave>,
+}
 
-impl Bins {
-    fn from_vec(bins: Vec<(u32, u64)>) -> Self {
-        Self((!bins.is_empty()).then(|| Arc::new(bins)))
+/// One octave's counts, and their sums by chunk.
+#[derive(Clone)]
+struct Octave {
+    chunks: [u64; CHUNKS],
+    counts: [u64; OCTAVE_LEN],
+}
+
+impl Octave {
+    /// The slot within the octave of the call of rank `rank`, counting from `below` calls
+    /// before the octave, if the octave reaches it.
+    fn rank(&self, mut below: u64, rank: u64) -> Option<usize> {
+        let chunk = self.chunks.iter().position(|&count| {
+            below += count;
+            below >= rank
+        })?;
+        below -= self.chunks[chunk];
+        let first = chunk * CHUNK_LEN;
+        let within = self.counts[first..first + CHUNK_LEN]
+            .iter()
+            .position(|&count| {
+                below += count;
+                below >= rank
+            })?;
+        Some(first + within)
     }
 
-    /// The pairs, copied first if a snapshot still shares them.
-    fn make_mut(&mut self) -> &mut Vec<(u32, u64)> {
-        Arc::make_mut(self.0.get_or_insert_with(Arc::default))
+    /// Calls in the slots up to `within`, included.
+    fn through(&self, within: usize) -> u64 {
+        let chunk = within >> CHUNK_MAGNITUDE;
+        self.chunks[..chunk].iter().sum::<u64>()
+            + self.counts[chunk << CHUNK_MAGNITUDE..=within]
+                .iter()
+                .sum::<u64>()
     }
 }
 
-impl std::ops::Deref for Bins {
-    type Target = [(u32, u64)];
+const ABSENT: u8 = u8::MAX;
 
-    fn deref(&self) -> &Self::Target {
-        self.0.as_deref().map_or(&[], Vec::as_slice)
+impl Dense {
+    fn new() -> Self {
+        Self {
+            totals: [0; OCTAVES],
+            at: [ABSENT; OCTAVES],
+            octaves: Vec::new(),
+        }
+    }
+
+    fn octave(&self, octave: usize) -> Option<&Octave> {
+        // `ABSENT` is past the end of `octaves`, which holds at most `OCTAVES` of them.
+        self.octaves.get(usize::from(self.at[octave]))
+    }
+
+    fn octave_mut(&mut self, octave: usize) -> &mut Octave {
+        if self.at[octave] == ABSENT {
+            self.at[octave] = u8::try_from(self.octaves.len()).expect("at most 36 octaves");
+            // Exactly: doubling would leave up to half of every node's counts allocated unused.
+            self.octaves.reserve_exact(1);
+            self.octaves.push(Octave {
+                chunks: [0; CHUNKS],
+                counts: [0; OCTAVE_LEN],
+            });
+        }
+        &mut self.octaves[usize::from(self.at[octave])]
+    }
+
+    fn count(&self, slot: usize) -> u64 {
+        self.octave(slot >> OCTAVE_MAGNITUDE)
+            .map_or(0, |octave| octave.counts[slot & (OCTAVE_LEN - 1)])
+    }
+
+    /// Calls in the slots up to `slot`, counted from the octave totals below it.
+    fn through(&self, slot: usize, octaves_below: u64, octave: usize) -> u64 {
+        self.octave(octave).map_or(octaves_below, |counts| {
+            octaves_below + counts.through(slot & (OCTAVE_LEN - 1))
+        })
     }
 }
 
-impl PartialEq for Bins {
+/// The `(slot, count)` pairs of the buckets that hold calls, slots ascending.
+struct Slots<'a> {
+    counts: Option<&'a Dense>,
+    next: usize,
+    left: usize,
+}
+
+impl<'a> Slots<'a> {
+    fn new(counts: Option<&'a Dense>) -> Self {
+        let left = counts.map_or(0, |dense| {
+            (dense.octaves.iter().flat_map(|octave| &octave.counts))
+                .filter(|&&count| count != 0)
+                .count()
+        });
+        Self {
+            counts,
+            next: 0,
+            left,
+        }
+    }
+}
+
+impl Iterator for Slots<'_> {
+    type Item = (usize, u64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let dense = self.counts?;
+        while self.left > 0 {
+            let (slot, octave) = (self.next, self.next >> OCTAVE_MAGNITUDE);
+            match dense.octave(octave) {
+                Some(counts) if dense.totals[octave] != 0 => {
+                    self.next += 1;
+                    let count = counts.counts[slot & (OCTAVE_LEN - 1)];
+                    if count != 0 {
+                        self.left -= 1;
+                        return Some((slot, count));
+                    }
+                }
+                _ => self.next = (octave + 1) << OCTAVE_MAGNITUDE,
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Slots<'_> {}
+
+impl PartialEq for LatencyHistogram {
     fn eq(&self, other: &Self) -> bool {
-        **self == **other
+        self.len == other.len && self.slots().eq(other.slots())
     }
 }
 
-impl Eq for Bins {}
+impl Eq for LatencyHistogram {}
+
+impl std::fmt::Debug for LatencyHistogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LatencyHistogram")
+            .field("len", &self.len)
+            .field("slots", &self.slots().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
 
 /// The calls of one histogram bucket: every value from `lowest_ns` to `highest_ns` is recorded
 /// as the same value.
@@ -154,30 +287,22 @@ impl LatencyHistogram {
     /// ```
     pub const fn new() -> Self {
         Self {
-            bins: Bins(None),
+            counts: None,
             len: 0,
         }
     }
 
-    /// Merges `(slot, count)` pairs in any order, duplicates summed.
-    pub(crate) fn from_slot_counts(mut bins: Vec<(u32, u64)>) -> Self {
-        if !bins.is_sorted_by_key(|&(slot, _)| slot) {
-            bins.sort_unstable_by_key(|&(slot, _)| slot);
-        }
-        bins.dedup_by(|next, kept| {
-            let same = next.0 == kept.0;
-            if same {
-                kept.1 = kept.1.saturating_add(next.1);
-            }
-            same
-        });
-        let len = bins
-            .iter()
-            .fold(0u64, |len, &(_, count)| len.saturating_add(count));
-        Self {
-            bins: Bins::from_vec(bins),
-            len,
-        }
+    fn dense(&self) -> Option<&Dense> {
+        self.counts.as_deref()
+    }
+
+    /// The counts, copied first if a snapshot still shares them.
+    fn dense_mut(&mut self) -> &mut Dense {
+        Arc::make_mut(self.counts.get_or_insert_with(|| Arc::new(Dense::new())))
+    }
+
+    fn slots(&self) -> Slots<'_> {
+        Slots::new(self.dense())
     }
 
     /// Records `count` calls of `value_ns` (values above one hour are recorded as one hour).
@@ -188,16 +313,21 @@ impl LatencyHistogram {
     /// assert_eq!((histogram.len(), histogram.min()), (3, 5_120));
     /// ```
     pub fn record_n(&mut self, value_ns: u64, count: u64) {
+        self.add_to_slot(slot_of(value_ns), count);
+    }
+
+    fn add_to_slot(&mut self, slot: usize, count: u64) {
         if count == 0 {
             return;
         }
-        #[allow(clippy::cast_possible_truncation, reason = "slots are below 2^16")]
-        let slot = slot_of(value_ns) as u32;
-        let bins = self.bins.make_mut();
-        match bins.binary_search_by_key(&slot, |&(slot, _)| slot) {
-            Ok(at) => bins[at].1 = bins[at].1.saturating_add(count),
-            Err(at) => bins.insert(at, (slot, count)),
-        }
+        let octave = slot >> OCTAVE_MAGNITUDE;
+        let dense = self.dense_mut();
+        let counts = dense.octave_mut(octave);
+        let counter = &mut counts.counts[slot & (OCTAVE_LEN - 1)];
+        *counter = counter.saturating_add(count);
+        let chunk = &mut counts.chunks[(slot & (OCTAVE_LEN - 1)) >> CHUNK_MAGNITUDE];
+        *chunk = chunk.saturating_add(count);
+        dense.totals[octave] = dense.totals[octave].saturating_add(count);
         self.len = self.len.saturating_add(count);
     }
 
@@ -226,9 +356,9 @@ impl LatencyHistogram {
     /// assert_eq!((first.len(), first.count_above(1_000)), (4, 1));
     /// ```
     pub fn add(&mut self, other: &Self) {
-        let mut bins = self.bins.to_vec();
-        bins.extend_from_slice(&other.bins);
-        *self = Self::from_slot_counts(bins);
+        for (slot, count) in other.slots() {
+            self.add_to_slot(slot, count);
+        }
     }
 
     /// The calls recorded since `earlier`, a histogram of the same counts taken before: each
@@ -244,26 +374,12 @@ impl LatencyHistogram {
     /// ```
     #[must_use]
     pub fn since(&self, earlier: &Self) -> Self {
-        let mut earlier = earlier.bins.iter().peekable();
-        let bins = self
-            .bins
-            .iter()
-            .filter_map(|&(slot, count)| {
-                let mut before = 0;
-                while let Some(&&(earlier_slot, earlier_count)) = earlier.peek() {
-                    if earlier_slot > slot {
-                        break;
-                    }
-                    if earlier_slot == slot {
-                        before = earlier_count;
-                    }
-                    earlier.next();
-                }
-                let count = count.saturating_sub(before);
-                (count > 0).then_some((slot, count))
-            })
-            .collect();
-        Self::from_slot_counts(bins)
+        let mut since = Self::new();
+        for (slot, count) in self.slots() {
+            let before = earlier.dense().map_or(0, |dense| dense.count(slot));
+            since.add_to_slot(slot, count.saturating_sub(before));
+        }
+        since
     }
 
     /// Calls recorded.
@@ -292,9 +408,7 @@ impl LatencyHistogram {
     /// assert_eq!(histogram.min(), 123_392); // its bucket's lowest value: within 0.79%
     /// ```
     pub fn min(&self) -> u64 {
-        self.bins
-            .first()
-            .map_or(0, |&(slot, _)| value_of(slot as usize))
+        self.edge(false).map_or(0, value_of)
     }
 
     /// The highest value equivalent to the slowest call (0 when empty).
@@ -305,9 +419,32 @@ impl LatencyHistogram {
     /// assert_eq!(histogram.max(), 123_903); // its bucket's highest value: within 0.79%
     /// ```
     pub fn max(&self) -> u64 {
-        self.bins
-            .last()
-            .map_or(0, |&(slot, _)| highest_of(slot as usize))
+        self.edge(true).map_or(0, highest_of)
+    }
+
+    /// The slot of the fastest call, or of the slowest when `last`: found from the octave
+    /// totals, then within one octave.
+    fn edge(&self, last: bool) -> Option<usize> {
+        let dense = self.dense()?;
+        let holds_calls = |&octave: &usize| dense.totals[octave] != 0;
+        let octave = if last {
+            (0..OCTAVES).rev().find(holds_calls)?
+        } else {
+            (0..OCTAVES).find(holds_calls)?
+        };
+        let counts = dense.octave(octave)?;
+        // The chunk first, then its slots: two lines read, not the octave's sixteen.
+        let find = |values: &[u64]| {
+            let mut held = values.iter().map(|&count| count != 0);
+            if last {
+                held.rposition(|held| held)
+            } else {
+                held.position(|held| held)
+            }
+        };
+        let first = find(&counts.chunks)? << CHUNK_MAGNITUDE;
+        let within = first + find(&counts.counts[first..first + CHUNK_LEN])?;
+        Some(octave << OCTAVE_MAGNITUDE | within)
     }
 
     /// The value at `quantile` (0 to 1), exactly as `hdrhistogram::Histogram::value_at_quantile`
@@ -323,8 +460,8 @@ impl LatencyHistogram {
         self.values_at_quantiles([quantile])[0]
     }
 
-    /// [`value_at_quantile`](Self::value_at_quantile) of each of `quantiles` (ascending), in one
-    /// pass over the buckets.
+    /// [`value_at_quantile`](Self::value_at_quantile) of each of `quantiles` (ascending): the
+    /// octave totals are walked once, then the counts of the octave each rank falls in.
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
@@ -334,74 +471,77 @@ impl LatencyHistogram {
     pub(crate) fn values_at_quantiles<const N: usize>(&self, quantiles: [f64; N]) -> [u64; N] {
         debug_assert!(quantiles.is_sorted(), "quantiles ascending");
         let mut values = [0; N];
-        let mut bins = self.bins.iter();
-        let (mut below, mut at_rank) = (0u64, None);
+        let Some(dense) = self.dense().filter(|_| self.len > 0) else {
+            return values;
+        };
+        // Calls in the octaves below `octave`.
+        let (mut octave, mut below) = (0, 0u64);
         for (value, quantile) in values.iter_mut().zip(quantiles) {
             let quantile = quantile.min(1.0);
             let rank = ((quantile * self.len as f64).ceil() as u64).max(1);
-            while below < rank {
-                at_rank = bins.next().map(|&(slot, count)| {
-                    below += count;
-                    slot as usize
-                });
-                if at_rank.is_none() {
-                    break;
-                }
+            while octave < OCTAVES && below + dense.totals[octave] < rank {
+                below += dense.totals[octave];
+                octave += 1;
             }
-            *value = match at_rank {
-                Some(slot) if quantile == 0.0 => value_of(slot),
-                Some(slot) => highest_of(slot),
-                None => 0,
+            let Some(counts) = (octave < OCTAVES).then(|| dense.octave(octave)).flatten() else {
+                break;
+            };
+            let Some(within) = counts.rank(below, rank) else {
+                break;
+            };
+            let slot = octave << OCTAVE_MAGNITUDE | within;
+            *value = if quantile == 0.0 {
+                value_of(slot)
+            } else {
+                highest_of(slot)
             };
         }
         values
     }
 
-    /// Raises the counts of some slots to new totals. `totals` holds `(slot, count)` pairs, slots
-    /// ascending and distinct, counts non-zero and at least the slot's present count: a node's
-    /// reader sets the slots its shards changed since the last read, in place (unless a snapshot
-    /// still shares the counts), so a read costs what changed, not what was ever recorded.
-    pub(crate) fn raise_to(&mut self, totals: &[(u32, u64)]) {
-        if totals.is_empty() {
-            return;
-        }
-        let bins = self.bins.make_mut();
-        let (mut added, mut new_slots, mut at) = (0u64, 0, 0);
-        for &(slot, count) in totals {
-            // Both lists ascend: one walk, not a search per slot.
-            while bins.get(at).is_some_and(|&(present, _)| present < slot) {
-                at += 1;
+    /// Makes room for the counts of those of `octaves` that hold none yet, in one allocation
+    /// (a node's first read reaches every octave its latency spans at once), and copies the
+    /// counts first if a snapshot still shares them: the caller is about to change them.
+    pub(crate) fn reserve_octaves(&mut self, octaves: impl Iterator<Item = usize>) {
+        let dense = self.dense_mut();
+        let new = octaves.filter(|&octave| dense.at[octave] == ABSENT).count();
+        dense.octaves.reserve_exact(new);
+    }
+
+    /// Where the counts of `octave` are, if it holds calls: for the reader to prefetch them.
+    pub(crate) fn octave_counts(&self, octave: usize) -> Option<*const u64> {
+        Some(self.dense()?.octave(octave)?.counts.as_ptr())
+    }
+
+    /// Raises the counts of some slots of one octave to new totals: each chunk whose bit is set
+    /// in `chunks` takes its counts from the same places of `totals`, each at least the slot's
+    /// present count. A node's reader sets the slots its shards changed since the last read, in
+    /// place (unless a snapshot still shares the counts), so a read costs what changed, not what
+    /// was ever recorded.
+    pub(crate) fn raise_octave(
+        &mut self,
+        octave: usize,
+        mut chunks: u64,
+        totals: &[u64; OCTAVE_LEN],
+    ) {
+        let dense = self.dense_mut();
+        let counts = dense.octave_mut(octave);
+        let mut added = 0;
+        while chunks != 0 {
+            let chunk = chunks.trailing_zeros() as usize;
+            chunks &= chunks - 1;
+            let first = chunk << CHUNK_MAGNITUDE;
+            let news = &totals[first..first + CHUNK_LEN];
+            let mut chunk_added = 0;
+            for (count, &new) in counts.counts[first..first + CHUNK_LEN].iter_mut().zip(news) {
+                debug_assert!(new >= *count, "counts only grow");
+                chunk_added += new - *count;
+                *count = new;
             }
-            match bins.get_mut(at) {
-                Some(bin) if bin.0 == slot => {
-                    debug_assert!(count >= bin.1, "counts only grow");
-                    added += count - bin.1;
-                    bin.1 = count;
-                }
-                _ => new_slots += 1,
-            }
+            counts.chunks[chunk] += chunk_added;
+            added += chunk_added;
         }
-        if new_slots > 0 {
-            // New slots are merged in from the back, each pair moving once.
-            let (mut read, mut write) = (bins.len(), bins.len() + new_slots);
-            // Exactly: a node's buckets grow to a bound set by its latency spread, and doubling
-            // would leave up to half of every node's histogram allocated and unused.
-            bins.reserve_exact(new_slots);
-            bins.resize(write, (0, 0));
-            for &(slot, count) in totals.iter().rev() {
-                let mut present = false;
-                while read > 0 && bins[read - 1].0 >= slot {
-                    (read, write) = (read - 1, write - 1);
-                    present |= bins[read].0 == slot;
-                    bins[write] = bins[read];
-                }
-                if !present {
-                    write -= 1;
-                    bins[write] = (slot, count);
-                    added += count;
-                }
-            }
-        }
+        dense.totals[octave] += added;
         self.len = self.len.saturating_add(added);
     }
 
@@ -428,28 +568,28 @@ impl LatencyHistogram {
     /// assert_eq!(histogram.count_at_or_below(1_000_000), 3);
     /// ```
     pub fn count_at_or_below(&self, bound_ns: u64) -> u64 {
-        self.bins
-            .iter()
-            .take_while(|&&(slot, _)| value_of(slot as usize) <= bound_ns)
-            .map(|&(_, count)| count)
-            .sum()
+        self.counts_at_or_below(&[bound_ns])[0].1
     }
 
     /// `(bound, count_at_or_below(bound))` for each of `bounds_ns`, ascending, in one walk of the
-    /// buckets. A bucket counts under a bound when its lowest value is at or below it, that is
-    /// when its slot is at or below the bound's slot: compared as slots, no bucket's value is
-    /// computed, which matters to a scrape walking a thousand nodes' buckets.
+    /// octave totals. A bucket counts under a bound when its lowest value is at or below it,
+    /// that is when its slot is at or below the bound's slot: compared as slots, no bucket's
+    /// value is computed, and only the octave a bound falls in is summed bucket by bucket.
     pub(crate) fn counts_at_or_below(&self, bounds_ns: &[u64]) -> Vec<(u64, u64)> {
-        let mut rest: &[(u32, u64)] = &self.bins;
-        let mut below = 0;
+        debug_assert!(bounds_ns.is_sorted(), "bounds ascending");
+        let Some(dense) = self.dense() else {
+            return bounds_ns.iter().map(|&bound| (bound, 0)).collect();
+        };
+        // Calls in the octaves below `octave`.
+        let (mut octave, mut below) = (0, 0);
         (bounds_ns.iter())
             .map(|&bound| {
-                let last = u32::try_from(slot_of(bound)).expect("fewer than 2^32 slots");
-                // A search for the bound, then a plain sum the compiler unrolls.
-                let (under, above) = rest.split_at(rest.partition_point(|&(slot, _)| slot <= last));
-                below += under.iter().map(|&(_, count)| count).sum::<u64>();
-                rest = above;
-                (bound, below)
+                let slot = slot_of(bound);
+                while octave < slot >> OCTAVE_MAGNITUDE {
+                    below += dense.totals[octave];
+                    octave += 1;
+                }
+                (bound, dense.through(slot, below, octave))
             })
             .collect()
     }
@@ -463,9 +603,9 @@ impl LatencyHistogram {
     /// assert_eq!((bins.len(), bins[0].lowest_ns, bins[0].highest_ns, bins[0].count), (1, 4_992, 5_023, 2));
     /// ```
     pub fn bins(&self) -> impl ExactSizeIterator<Item = LatencyBin> + '_ {
-        self.bins.iter().map(|&(slot, count)| LatencyBin {
-            lowest_ns: value_of(slot as usize),
-            highest_ns: highest_of(slot as usize),
+        self.slots().map(|(slot, count)| LatencyBin {
+            lowest_ns: value_of(slot),
+            highest_ns: highest_of(slot),
             count,
         })
     }
@@ -480,9 +620,9 @@ impl LatencyHistogram {
     /// ```
     pub fn to_hdr(&self) -> Histogram<u64> {
         let mut hdr = empty();
-        for &(slot, count) in self.bins.iter() {
+        for (slot, count) in self.slots() {
             // Every slot's value lies within the bounds, so the count is recorded whole.
-            hdr.saturating_record_n(value_of(slot as usize), count);
+            hdr.saturating_record_n(value_of(slot), count);
         }
         hdr
     }
@@ -525,15 +665,15 @@ impl LatencyHistogram {
         out.extend_from_slice(&HIGHEST_NS.to_be_bytes());
         out.extend_from_slice(&1.0f64.to_be_bytes()); // integer-to-double conversion ratio
         let payload_start = out.len();
-        if self.bins.is_empty() {
+        if self.is_empty() {
             out.push(0); // the count of slot 0, as `hdrhistogram` writes an empty histogram
         }
-        let mut next_slot = 0u32;
-        for &(slot, count) in self.bins.iter() {
+        let mut next_slot = 0;
+        for (slot, count) in self.slots() {
             match slot - next_slot {
                 0 => {}
                 1 => out.push(0),
-                empty => write_zig_zag(out, -i64::from(empty)),
+                empty => write_zig_zag(out, -i64::try_from(empty).expect("fewer than 2^16 slots")),
             }
             write_zig_zag(out, i64::try_from(count).unwrap_or(i64::MAX));
             next_slot = slot + 1;
@@ -554,13 +694,11 @@ impl serde::Serialize for LatencyHistogram {
 impl<'de> serde::Deserialize<'de> for LatencyHistogram {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let pairs = Vec::<(u64, u64)>::deserialize(deserializer)?;
-        #[allow(clippy::cast_possible_truncation, reason = "slots are below 2^16")]
-        let bins = pairs
-            .into_iter()
-            .filter(|&(_, count)| count > 0)
-            .map(|(value_ns, count)| (slot_of(value_ns) as u32, count))
-            .collect();
-        Ok(Self::from_slot_counts(bins))
+        let mut histogram = Self::new();
+        for (value_ns, count) in pairs {
+            histogram.record_n(value_ns, count);
+        }
+        Ok(histogram)
     }
 }
 
@@ -685,8 +823,15 @@ pub(crate) mod tests {
             .collect::<std::collections::BTreeSet<u64>>()
             .into_iter()
             .collect();
+        // Summed bucket by bucket, as the definition reads.
         let expected: Vec<(u64, u64)> = (edges.iter())
-            .map(|&bound| (bound, merged.count_at_or_below(bound)))
+            .map(|&bound| {
+                let below = (merged.bins())
+                    .take_while(|bin| bin.lowest_ns <= bound)
+                    .map(|bin| bin.count)
+                    .sum();
+                (bound, below)
+            })
             .collect();
         assert_eq!(merged.counts_at_or_below(&edges), expected);
     }

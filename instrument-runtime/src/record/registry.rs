@@ -7,19 +7,42 @@ use crate::record::node::{Node, NodeMeta, NodeRef};
 
 /// Every registered node, sorted by qualified name, then module, then line.
 pub(crate) fn registered() -> Vec<&'static Node> {
-    let mut nodes: Vec<&'static Node> = inventory::iter::<NodeRef>
-        .into_iter()
-        .map(|node| node.0)
-        .collect();
-    nodes.sort_by_cached_key(|node| {
-        (
-            node.meta.qualified_name(),
-            node.meta.module_path,
-            node.meta.file,
-            node.meta.line,
-        )
-    });
-    nodes
+    registry().nodes.clone()
+}
+
+/// The registered nodes, in the order of [`registered`], with their qualified names, and the
+/// names claimed twice among them. Computed once: `inventory` is complete before `main` runs,
+/// and a snapshot would otherwise qualify, sort and compare a thousand names each time.
+pub(crate) struct Registry {
+    pub(crate) nodes: Vec<&'static Node>,
+    pub(crate) names: Vec<String>,
+    pub(crate) conflicts: Vec<NameConflict>,
+}
+
+pub(crate) fn registry() -> &'static Registry {
+    static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut nodes: Vec<&'static Node> = inventory::iter::<NodeRef>
+            .into_iter()
+            .map(|node| node.0)
+            .collect();
+        nodes.sort_by_cached_key(|node| {
+            (
+                node.meta.qualified_name(),
+                node.meta.module_path,
+                node.meta.file,
+                node.meta.line,
+            )
+        });
+        let metas: Vec<&NodeMeta> = nodes.iter().map(|node| node.meta()).collect();
+        Registry {
+            names: (metas.iter())
+                .map(|meta| meta.qualified_name().into_owned())
+                .collect(),
+            conflicts: conflicts_among(&metas),
+            nodes,
+        }
+    })
 }
 
 /// Every instrumented function in the binary, called or not, sorted by name.
@@ -57,7 +80,7 @@ pub struct NameConflict {
 /// assert!(instrument_runtime::record::conflicts().iter().all(|c| c.name != "conflicts_doc_unique"));
 /// ```
 pub fn conflicts() -> Vec<NameConflict> {
-    conflicts_among(&nodes())
+    registry().conflicts.clone()
 }
 
 pub(crate) fn conflicts_among(nodes: &[&NodeMeta]) -> Vec<NameConflict> {

@@ -1,0 +1,288 @@
+//! What is exported: the snapshot as a sorted list of metric families, each with its series.
+
+use std::collections::HashSet;
+
+use super::Format;
+use super::breakers::breaker_families;
+use super::nodes::{memory_families, node_families};
+use crate::breaker::snapshot::BreakerSnapshot;
+use crate::export::ExportOptions;
+use crate::read::budget::{BudgetReport, Quantile};
+use crate::read::snapshot::{NodeSnapshot, Snapshot};
+use crate::record::histogram::LatencyHistogram;
+use crate::record::procfs::{cpu_time_and_threads, kib_field};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+    /// Constant 1, its labels the information; a gauge in 0.0.4, which has no info type.
+    Info,
+}
+
+impl Kind {
+    pub(super) fn as_str(self, format: Format) -> &'static str {
+        match (self, format) {
+            (Self::Counter, _) => "counter",
+            (Self::Gauge, _) | (Self::Info, Format::Prometheus) => "gauge",
+            (Self::Histogram, _) => "histogram",
+            (Self::Info, Format::OpenMetrics) => "info",
+        }
+    }
+}
+
+/// One metric family: a name, what it means, and its series.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Family<'a> {
+    /// The full name as in the 0.0.4 format (counters end with `_total`).
+    pub(super) name: String,
+    pub(super) kind: Kind,
+    pub(super) help: &'static str,
+    /// The unit, for `OpenMetrics`; the name ends with it.
+    pub(super) unit: Option<&'static str>,
+    pub(super) series: Vec<Series<'a>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Series<'a> {
+    pub(super) labels: Labels<'a>,
+    pub(super) value: Value,
+}
+
+/// A series' labels, borrowed from the snapshot: every family has at most two.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Labels<'a>([Option<(&'static str, &'a str)>; 2]);
+
+impl<'a> Labels<'a> {
+    pub(super) const NONE: Self = Self([None, None]);
+
+    pub(super) fn one(key: &'static str, value: &'a str) -> Self {
+        Self([Some((key, value)), None])
+    }
+
+    pub(super) fn two(first: (&'static str, &'a str), second: (&'static str, &'a str)) -> Self {
+        Self([Some(first), Some(second)])
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&'static str, &'a str)> + '_ {
+        self.0.iter().flatten().copied()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Value {
+    /// A count.
+    Int(u64),
+    /// A duration in nanoseconds, written in seconds.
+    Seconds(u64),
+    Float(f64),
+    /// Boxed: a scrape holds tens of thousands of series, one in twenty a histogram.
+    Histogram(Box<Buckets>),
+}
+
+/// A latency histogram in the Prometheus layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Buckets {
+    /// Upper bounds in nanoseconds, increasing, with the cumulative count at each.
+    pub(crate) cumulative: Vec<(u64, u64)>,
+    /// Sum of the recorded latencies, in nanoseconds.
+    pub(crate) sum_ns: u64,
+    /// Calls recorded: the `+Inf` bucket and `_count`.
+    pub(crate) count: u64,
+}
+
+/// The resource use of this process.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct ProcessMetrics {
+    pub(crate) resident_memory_bytes: u64,
+    pub(crate) cpu_seconds: f64,
+}
+
+impl ProcessMetrics {
+    /// Reads `/proc/self/status` and `/proc/self/stat`; `None` where they are not available.
+    pub(crate) fn current() -> Option<Self> {
+        if !cfg!(target_os = "linux") {
+            return None;
+        }
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let (cpu, _) = cpu_time_and_threads().ok()?;
+        Some(Self {
+            resident_memory_bytes: kib_field(&status, "VmRSS:")?.checked_mul(1024)?,
+            cpu_seconds: cpu.as_secs_f64(),
+        })
+    }
+}
+
+/// The metric name prefix, sanitized: every character outside `[a-zA-Z0-9_]` becomes `_`
+/// (colons are valid but reserved for recording rules), and a leading digit gets a `_` before it.
+pub(crate) fn sanitize_prefix(prefix: &str) -> String {
+    let mut sanitized: String = prefix
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if sanitized.starts_with(|c: char| c.is_ascii_digit()) {
+        sanitized.insert(0, '_');
+    }
+    sanitized
+}
+
+/// The bucket bounds of one node, in nanoseconds: its configured bounds (milliseconds, rounded
+/// to the nanosecond; non-positive and non-finite ones dropped) plus the allowance of each of its
+/// budgets, sorted and without repeats.
+pub(crate) fn bucket_bounds_ns(node: &NodeSnapshot, options: &ExportOptions) -> Vec<u64> {
+    let configured = options.buckets_for(&node.name);
+    // A vector sorted once: a scrape sizes a thousand of these, a tree would allocate each node.
+    let mut bounds = Vec::with_capacity(configured.len() + Quantile::ALL.len());
+    bounds.extend(
+        (configured.iter())
+            .filter(|ms| ms.is_finite() && **ms > 0.0)
+            .map(|ms| ms_to_ns(*ms)),
+    );
+    if let Some(budget) = &node.budget {
+        for quantile in Quantile::ALL {
+            if let Some(budget_ns) = quantile.budget_in(budget) {
+                bounds.push(budget.allowed_ns(budget_ns).max(1));
+            }
+        }
+    }
+    bounds.sort_unstable();
+    bounds.dedup();
+    bounds
+}
+
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "a positive, finite bound; the cast saturates above 584 years"
+)]
+pub(super) fn ms_to_ns(ms: f64) -> u64 {
+    ((ms * 1e6).round() as u64).max(1)
+}
+
+/// Cumulative counts at each bound: a recorded value counts under a bound when the histogram
+/// cannot tell it from a value at or below the bound, that is when the lowest value of its
+/// HDR slot is at or below it (`Histogram::count_between(0, bound)`). So a call of exactly 1 ms
+/// is in the `le="0.001"` bucket; the error is the histogram's, below 0.79%.
+pub(crate) fn buckets(histogram: &LatencyHistogram, bounds_ns: &[u64], sum_ns: u64) -> Buckets {
+    Buckets {
+        cumulative: histogram.counts_at_or_below(bounds_ns),
+        sum_ns,
+        count: histogram.len(),
+    }
+}
+
+/// Node names claimed by several functions are exported once, for the first one.
+pub(super) fn unique_by_name<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<&T> {
+    let mut seen = HashSet::with_capacity(items.len());
+    items
+        .iter()
+        .filter(|item| seen.insert(name(item)))
+        .collect()
+}
+
+pub(super) struct Builder<'a> {
+    pub(super) prefix: String,
+    pub(super) families: Vec<Family<'a>>,
+    /// Nodes or breakers the next families describe: the usual number of series in each.
+    pub(super) subjects: usize,
+}
+
+impl<'a> Builder<'a> {
+    pub(super) fn family(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        unit: Option<&'static str>,
+        help: &'static str,
+    ) -> &mut Vec<Series<'a>> {
+        self.families.push(Family {
+            name: format!("{}{name}", self.prefix),
+            kind,
+            help,
+            unit,
+            series: Vec::with_capacity(self.subjects),
+        });
+        &mut self.families.last_mut().expect("just pushed").series
+    }
+}
+
+pub(super) fn node_label(node: &NodeSnapshot) -> Labels<'_> {
+    Labels::one("node", &node.name)
+}
+
+pub(super) fn statistic_labels(node: &NodeSnapshot, quantile: Quantile) -> Labels<'_> {
+    Labels::two(("node", &node.name), ("statistic", quantile.as_str()))
+}
+
+pub(super) fn breaker_label(breaker: &BreakerSnapshot) -> Labels<'_> {
+    Labels::one("breaker", &breaker.name)
+}
+
+/// What is exported: every family, sorted by name, each with its series sorted by label values.
+/// Families without series are left out.
+pub(crate) fn families<'a>(
+    snapshot: &'a Snapshot,
+    budgets: &BudgetReport,
+    options: &ExportOptions,
+    process: Option<&ProcessMetrics>,
+) -> Vec<Family<'a>> {
+    let nodes = unique_by_name(&snapshot.nodes, |node| &node.name);
+    let breakers = unique_by_name(&snapshot.breakers, |breaker| &breaker.name);
+    let mut builder = Builder {
+        prefix: sanitize_prefix(&options.prefix),
+        families: Vec::new(),
+        subjects: nodes.len(),
+    };
+    node_families(&mut builder, &nodes, budgets, options);
+    memory_families(&mut builder, &nodes, snapshot);
+    builder.subjects = breakers.len();
+    breaker_families(&mut builder, &breakers);
+    if !snapshot.run_id.is_empty() {
+        builder
+            .family(
+                "run_info",
+                Kind::Info,
+                None,
+                "The run the figures come from: the run_id of its report.json and exports.",
+            )
+            .push(Series {
+                labels: Labels::one("run_id", &snapshot.run_id),
+                value: Value::Int(1),
+            });
+    }
+    if let Some(process) = process {
+        builder
+            .family(
+                "process_resident_memory_bytes",
+                Kind::Gauge,
+                Some("bytes"),
+                "Resident memory size of the process, in bytes.",
+            )
+            .push(Series {
+                labels: Labels::NONE,
+                value: Value::Int(process.resident_memory_bytes),
+            });
+        builder
+            .family(
+                "process_cpu_seconds_total",
+                Kind::Counter,
+                Some("seconds"),
+                "User and system CPU time spent by the process, in seconds.",
+            )
+            .push(Series {
+                labels: Labels::NONE,
+                value: Value::Float(process.cpu_seconds),
+            });
+    }
+    let mut families = builder.families;
+    families.retain(|family| !family.series.is_empty());
+    for family in &mut families {
+        // Labels fill from the first, so comparing the pairs compares the value lists.
+        family
+            .series
+            .sort_by_key(|series| series.labels.0.map(|label| label.map(|(_, value)| value)));
+    }
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    families
+}

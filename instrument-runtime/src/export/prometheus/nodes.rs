@@ -1,0 +1,259 @@
+//! The families of the nodes: counts, latency histograms, quantiles, budgets and memory.
+
+use std::collections::HashSet;
+
+use super::family::{
+    Buckets, Builder, Kind, Labels, Series, Value, bucket_bounds_ns, buckets, node_label,
+    statistic_labels,
+};
+use super::{NODE_CALLS, NODE_LATENCY};
+use crate::export::ExportOptions;
+use crate::read::budget::{BudgetReport, Quantile};
+use crate::read::snapshot::{NodeSnapshot, Snapshot};
+use crate::record::alloc::NodeMemory;
+
+/// The statistics in the order of their `statistic` label: nodes come sorted by name, so series
+/// pushed in this order are already sorted, and sorting them costs one pass, not a merge sort of
+/// tens of thousands of series per scrape.
+pub(super) const BY_LABEL: [Quantile; 5] = [
+    Quantile::Max,
+    Quantile::P50,
+    Quantile::P90,
+    Quantile::P95,
+    Quantile::P99,
+];
+
+/// A node's value for one of its count families; `None` leaves the node out of it.
+pub(super) type NodeCount = fn(&NodeSnapshot) -> Option<u64>;
+
+#[allow(
+    clippy::too_many_lines,
+    reason = "one flat list of families, each a few lines"
+)]
+pub(super) fn node_families<'a>(
+    builder: &mut Builder<'a>,
+    nodes: &[&'a NodeSnapshot],
+    budgets: &BudgetReport,
+    options: &ExportOptions,
+) {
+    // The per-node counts: a node gets a series where its value is `Some`.
+    let counts: [(&str, Kind, &str, NodeCount); 5] = [
+        (
+            NODE_CALLS,
+            Kind::Counter,
+            "Calls of the node that ended: returned, with or without an error, or panicked.",
+            |node| Some(node.calls),
+        ),
+        (
+            "node_errors_total",
+            Kind::Counter,
+            "Calls of the node whose return value was a failure.",
+            |node| Some(node.errors),
+        ),
+        (
+            "node_panics_total",
+            Kind::Counter,
+            "Calls of the node that panicked.",
+            |node| Some(node.panics),
+        ),
+        (
+            "node_cancellations_total",
+            Kind::Counter,
+            "Async calls of the node dropped before completing.",
+            |node| Some(node.cancelled),
+        ),
+        (
+            "node_in_flight",
+            Kind::Gauge,
+            "Calls of the node running now (nodes with #[counted(in_flight)]).",
+            |node| node.in_flight,
+        ),
+    ];
+    for (name, kind, help, count) in counts {
+        let series = builder.family(name, kind, None, help);
+        for node in nodes {
+            if let Some(value) = count(node) {
+                series.push(Series {
+                    labels: node_label(node),
+                    value: Value::Int(value),
+                });
+            }
+        }
+    }
+    let series = builder.family(
+        NODE_LATENCY,
+        Kind::Histogram,
+        Some("seconds"),
+        "Latency of the node's calls, in seconds.",
+    );
+    for node in nodes.iter().filter(|node| node.instruments.timed) {
+        let bounds = bucket_bounds_ns(node, options);
+        let value = match &node.histogram {
+            Some(histogram) => buckets(histogram, &bounds, node.sum_ns),
+            None => Buckets {
+                cumulative: bounds.iter().map(|&bound| (bound, 0)).collect(),
+                sum_ns: 0,
+                count: 0,
+            },
+        };
+        series.push(Series {
+            labels: node_label(node),
+            value: Value::Histogram(Box::new(value)),
+        });
+    }
+    // The next three families hold a series per statistic of each node.
+    let subjects = builder.subjects;
+    builder.subjects = subjects * Quantile::ALL.len();
+    let series = builder.family(
+        "node_latency_quantile_seconds",
+        Kind::Gauge,
+        Some("seconds"),
+        "Latency of the node's calls at a statistic (p50, p90, p95, p99, max) since the start, in seconds.",
+    );
+    for node in nodes {
+        if let Some(latency) = &node.latency {
+            for quantile in BY_LABEL {
+                series.push(Series {
+                    labels: statistic_labels(node, quantile),
+                    value: Value::Seconds(quantile.observed_in(latency)),
+                });
+            }
+        }
+    }
+    let budgeted: Vec<_> = nodes
+        .iter()
+        .filter_map(|node| Some((*node, node.budget.as_ref()?)))
+        .collect();
+    let series = builder.family(
+        "node_latency_budget_seconds",
+        Kind::Gauge,
+        Some("seconds"),
+        "Latency budget declared for a statistic of the node, before tolerance, in seconds.",
+    );
+    for (node, budget) in &budgeted {
+        for quantile in BY_LABEL {
+            if let Some(budget_ns) = quantile.budget_in(budget) {
+                series.push(Series {
+                    labels: statistic_labels(node, quantile),
+                    value: Value::Seconds(budget_ns),
+                });
+            }
+        }
+    }
+    builder.subjects = subjects;
+    let series = builder.family(
+        "node_latency_budget_tolerance_ratio",
+        Kind::Gauge,
+        Some("ratio"),
+        "How far over budget a statistic of the node may go before it fails, as a fraction.",
+    );
+    for (node, budget) in &budgeted {
+        series.push(Series {
+            labels: node_label(node),
+            value: Value::Float(budget.tolerance),
+        });
+    }
+    let series = builder.family(
+        "node_latency_budget_judged",
+        Kind::Gauge,
+        None,
+        "1 when the node had enough calls for its budget to be judged, 0 when not exercised.",
+    );
+    // Sets, not a search of the report per node: a thousand budgeted nodes would make that
+    // millions of name comparisons per scrape.
+    let not_exercised: HashSet<&str> = (budgets.not_exercised.iter())
+        .map(|entry| entry.node.as_str())
+        .collect();
+    let violations: HashSet<(&str, Quantile)> = (budgets.violations.iter())
+        .map(|violation| (violation.node.as_str(), violation.quantile))
+        .collect();
+    for (node, _) in &budgeted {
+        let judged = !not_exercised.contains(node.name.as_str());
+        series.push(Series {
+            labels: node_label(node),
+            value: Value::Int(u64::from(judged)),
+        });
+    }
+    builder.subjects = subjects * Quantile::ALL.len();
+    let series = builder.family(
+        "node_latency_budget_violation",
+        Kind::Gauge,
+        None,
+        "1 when a judged statistic of the node is over its budget plus tolerance, else 0.",
+    );
+    for (node, budget) in &budgeted {
+        for quantile in BY_LABEL {
+            if quantile.budget_in(budget).is_some() {
+                let violated = violations.contains(&(node.name.as_str(), quantile));
+                series.push(Series {
+                    labels: statistic_labels(node, quantile),
+                    value: Value::Int(u64::from(violated)),
+                });
+            }
+        }
+    }
+    builder.subjects = subjects;
+}
+
+/// What the counting allocator measured, per node (nodes without a measured call are left out),
+/// and the process's peak resident memory.
+pub(super) fn memory_families<'a>(
+    builder: &mut Builder<'a>,
+    nodes: &[&'a NodeSnapshot],
+    snapshot: &Snapshot,
+) {
+    type MemoryFamily = (
+        &'static str,
+        Kind,
+        Option<&'static str>,
+        &'static str,
+        fn(&NodeMemory) -> u64,
+    );
+    let families: [MemoryFamily; 3] = [
+        (
+            "node_allocations_total",
+            Kind::Counter,
+            None,
+            "Heap allocations made by the node's own code (a realloc counts as one), with the counting allocator.",
+            |memory| memory.allocations,
+        ),
+        (
+            "node_allocated_bytes_total",
+            Kind::Counter,
+            Some("bytes"),
+            "Bytes the node's own heap allocations asked for, with the counting allocator.",
+            |memory| memory.bytes,
+        ),
+        (
+            "node_peak_live_bytes",
+            Kind::Gauge,
+            Some("bytes"),
+            "The most the thread's heap grew during one call of the node, nested calls included, in bytes.",
+            |memory| memory.peak_live_bytes,
+        ),
+    ];
+    for (name, kind, unit, help, value) in families {
+        let series = builder.family(name, kind, unit, help);
+        for node in nodes {
+            if let Some(memory) = &node.memory {
+                series.push(Series {
+                    labels: node_label(node),
+                    value: Value::Int(value(memory)),
+                });
+            }
+        }
+    }
+    if let Some(process) = &snapshot.process {
+        builder
+            .family(
+                "process_peak_resident_memory_bytes",
+                Kind::Gauge,
+                Some("bytes"),
+                "The largest resident memory size of the process so far, in bytes.",
+            )
+            .push(Series {
+                labels: Labels::NONE,
+                value: Value::Int(process.peak_rss_bytes),
+            });
+    }
+}

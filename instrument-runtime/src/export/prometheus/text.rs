@@ -1,0 +1,297 @@
+//! The writer: families printed in either text format, numbers spelled as Prometheus reads them.
+
+use std::fmt::Write as _;
+
+use super::Format;
+use super::family::{Family, Kind, Value};
+
+/// Appends a label value, escaped: backslash, double quote and line feed.
+pub(super) fn write_escaped_label_value(out: &mut String, value: &str) {
+    let mut rest = value;
+    while let Some(at) = rest.find(['\\', '"', '\n']) {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'\\' => "\\\\",
+            b'"' => "\\\"",
+            _ => "\\n",
+        });
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+}
+
+/// Escapes HELP text: backslash and line feed (and, for `OpenMetrics`, double quote).
+pub(super) fn escape_help(help: &str, format: Format) -> String {
+    let mut escaped = String::with_capacity(help.len());
+    for c in help.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '\n' => escaped.push_str("\\n"),
+            '"' if format == Format::OpenMetrics => escaped.push_str("\\\""),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// Nanoseconds as an exact decimal number of seconds: `1500000` is `0.0015`.
+pub(crate) fn seconds(ns: u64) -> String {
+    let mut text = String::new();
+    push_seconds(&mut text, ns);
+    text
+}
+
+/// Appends nanoseconds as an exact decimal number of seconds. Integers are written with `itoa`
+/// rather than `fmt`: a scrape of a thousand nodes writes some forty thousand numbers.
+pub(super) fn push_seconds(out: &mut String, ns: u64) {
+    let (whole, mut fraction) = (ns / 1_000_000_000, ns % 1_000_000_000);
+    out.push_str(itoa::Buffer::new().format(whole));
+    if fraction == 0 {
+        return;
+    }
+    let mut digits = 9;
+    while fraction.is_multiple_of(10) {
+        fraction /= 10;
+        digits -= 1;
+    }
+    let mut buffer = itoa::Buffer::new();
+    let fraction = buffer.format(fraction);
+    out.push('.');
+    out.extend(std::iter::repeat_n('0', digits - fraction.len()));
+    out.push_str(fraction);
+}
+
+/// Appends a float as Prometheus spells it.
+pub(super) fn push_float(out: &mut String, value: f64) {
+    match value {
+        value if value.is_nan() => out.push_str("NaN"),
+        value if value.is_infinite() => out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" }),
+        // Writing into a `String` cannot fail.
+        value => drop(write!(out, "{value}")),
+    }
+}
+
+/// Prints families in one of the two formats.
+pub(crate) fn render(families: &[Family<'_>], format: Format) -> String {
+    // Sized from what the lines hold, so that the text is written into one allocation: a
+    // thousand nodes make a few megabytes, and every doubling on the way would copy them again.
+    let size: usize = families.iter().map(Family::text_size).sum();
+    let mut out = String::with_capacity(size + 16);
+    // One series' labels, escaped once for all the lines of its histogram.
+    let mut labels = String::new();
+    for family in families {
+        // `OpenMetrics` names a family without the suffix its samples carry.
+        let family_name = match (format, family.kind) {
+            (Format::OpenMetrics, Kind::Counter) => {
+                family.name.strip_suffix("_total").unwrap_or(&family.name)
+            }
+            (Format::OpenMetrics, Kind::Info) => {
+                family.name.strip_suffix("_info").unwrap_or(&family.name)
+            }
+            _ => &family.name,
+        };
+        write_metadata(
+            &mut out,
+            "HELP",
+            family_name,
+            &escape_help(family.help, format),
+        );
+        write_metadata(&mut out, "TYPE", family_name, family.kind.as_str(format));
+        if let (Format::OpenMetrics, Some(unit)) = (format, family.unit) {
+            write_metadata(&mut out, "UNIT", family_name, unit);
+        }
+        for series in &family.series {
+            labels.clear();
+            for (key, value) in series.labels.iter() {
+                if !labels.is_empty() {
+                    labels.push(',');
+                }
+                labels.push_str(key);
+                labels.push_str("=\"");
+                write_escaped_label_value(&mut labels, value);
+                labels.push('"');
+            }
+            write_series(&mut out, &family.name, &labels, &series.value, format);
+        }
+    }
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
+    out
+}
+
+pub(super) fn write_metadata(out: &mut String, keyword: &str, name: &str, text: &str) {
+    out.push_str("# ");
+    out.push_str(keyword);
+    out.push(' ');
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(text);
+    out.push('\n');
+}
+
+/// A sample's value, or a bucket's bound.
+#[derive(Clone, Copy)]
+pub(super) enum Number {
+    Int(u64),
+    /// Nanoseconds, written in seconds.
+    Seconds(u64),
+    Float(f64),
+    /// A bucket bound in nanoseconds, written in seconds; `OpenMetrics` writes bounds as floats,
+    /// as its reference clients do (`1.0`).
+    Bound(u64, Format),
+    PlusInf,
+}
+
+impl Number {
+    /// Characters it is written in: exact for counts and seconds, at most for a bound (which
+    /// gets `.0` only in `OpenMetrics`), a guess of 24 for a float (a wrong guess only costs the
+    /// buffer one growth).
+    pub(super) fn len(self) -> usize {
+        let digits = |value: u64| value.checked_ilog10().map_or(1, |log| log as usize + 1);
+        let seconds = |ns: u64| {
+            let mut fraction = ns % 1_000_000_000;
+            // A point and the digits up to the last non-zero one.
+            let mut decimals = if fraction == 0 { 0 } else { 10 };
+            while fraction != 0 && fraction.is_multiple_of(10) {
+                fraction /= 10;
+                decimals -= 1;
+            }
+            digits(ns / 1_000_000_000) + decimals
+        };
+        match self {
+            Self::Int(value) => digits(value),
+            Self::Seconds(ns) => seconds(ns),
+            Self::Float(_) => 24,
+            Self::Bound(ns, _) => seconds(ns) + 2,
+            Self::PlusInf => 4,
+        }
+    }
+
+    pub(super) fn push_to(self, out: &mut String) {
+        match self {
+            Self::Int(value) => out.push_str(itoa::Buffer::new().format(value)),
+            Self::Seconds(ns) => push_seconds(out, ns),
+            Self::Float(value) => push_float(out, value),
+            Self::Bound(ns, format) => {
+                push_seconds(out, ns);
+                if format == Format::OpenMetrics && ns.is_multiple_of(1_000_000_000) {
+                    out.push_str(".0");
+                }
+            }
+            Self::PlusInf => out.push_str("+Inf"),
+        }
+    }
+}
+
+/// `labels` is the series' label pairs, escaped and comma-separated, without braces.
+pub(super) fn write_series(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    value: &Value,
+    format: Format,
+) {
+    match value {
+        Value::Int(value) => write_sample(out, name, "", labels, None, Number::Int(*value)),
+        Value::Seconds(ns) => write_sample(out, name, "", labels, None, Number::Seconds(*ns)),
+        Value::Float(value) => write_sample(out, name, "", labels, None, Number::Float(*value)),
+        Value::Histogram(buckets) => {
+            for &(bound, count) in &buckets.cumulative {
+                let le = Number::Bound(bound, format);
+                write_sample(out, name, "_bucket", labels, Some(le), Number::Int(count));
+            }
+            let count = Number::Int(buckets.count);
+            write_sample(out, name, "_bucket", labels, Some(Number::PlusInf), count);
+            let sum = Number::Seconds(buckets.sum_ns);
+            write_sample(out, name, "_sum", labels, None, sum);
+            write_sample(out, name, "_count", labels, None, count);
+        }
+    }
+}
+
+impl Family<'_> {
+    /// The bytes its lines take, HELP and TYPE included: exact but for floats, taken as 24.
+    pub(super) fn text_size(&self) -> usize {
+        // HELP (escaping at most doubles the text), TYPE and UNIT lines.
+        let metadata = 3 * (9 + self.name.len()) + 2 * self.help.len() + 9 + 7;
+        let series: usize = (self.series.iter())
+            .map(|series| {
+                let labels: usize = (series.labels.iter())
+                    .map(|(key, value)| key.len() + escaped_len(value) + 4)
+                    .sum();
+                // The name, the labels in braces, a space and a line feed.
+                let line = self.name.len() + labels + 4;
+                match &series.value {
+                    Value::Int(value) => line + Number::Int(*value).len(),
+                    Value::Seconds(ns) => line + Number::Seconds(*ns).len(),
+                    Value::Float(value) => line + Number::Float(*value).len(),
+                    Value::Histogram(buckets) => {
+                        let le = ",le=\"\"".len() + "_bucket".len();
+                        // No bucket's count has more digits than the total.
+                        let count = Number::Int(buckets.count).len();
+                        (buckets.cumulative.iter())
+                            .map(|&(bound, _)| {
+                                line + le + Number::Bound(bound, Format::OpenMetrics).len() + count
+                            })
+                            .sum::<usize>()
+                            + (line + le + 4 + count)
+                            + (line + 4 + Number::Seconds(buckets.sum_ns).len())
+                            + (line + 6 + count)
+                    }
+                }
+            })
+            .sum();
+        metadata + series
+    }
+}
+
+#[cfg(test)]
+impl Family<'_> {
+    /// What `text_size` may count above the text for its series' floats and bounds.
+    pub(super) fn rounding(&self) -> usize {
+        (self.series.iter())
+            .map(|series| match &series.value {
+                Value::Float(_) => 24,
+                Value::Histogram(buckets) => 2 * buckets.cumulative.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+/// The length of a label value once escaped.
+pub(super) fn escaped_len(value: &str) -> usize {
+    value.len()
+        + (value.bytes())
+            .filter(|byte| matches!(byte, b'\\' | b'"' | b'\n'))
+            .count()
+}
+
+pub(super) fn write_sample(
+    out: &mut String,
+    name: &str,
+    suffix: &str,
+    labels: &str,
+    le: Option<Number>,
+    value: Number,
+) {
+    out.push_str(name);
+    out.push_str(suffix);
+    if !labels.is_empty() || le.is_some() {
+        out.push('{');
+        out.push_str(labels);
+        if let Some(le) = le {
+            if !labels.is_empty() {
+                out.push(',');
+            }
+            out.push_str("le=\"");
+            le.push_to(out);
+            out.push('"');
+        }
+        out.push('}');
+    }
+    out.push(' ');
+    value.push_to(out);
+    out.push('\n');
+}
