@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 const MOST_LINES: usize = 800;
 
 /// Lines before the file's test module (`#[cfg(test)]` or `#[cfg(all(test, ...))]` followed by
-/// `mod`), or all of them.
+/// a `mod`, public or not), or all of them.
 fn lines_outside_tests(source: &str) -> usize {
     let lines: Vec<&str> = source.lines().collect();
     lines
@@ -14,7 +14,9 @@ fn lines_outside_tests(source: &str) -> usize {
         .position(|pair| {
             let attribute = pair[0].trim_start();
             (attribute.starts_with("#[cfg(test)]") || attribute.starts_with("#[cfg(all(test"))
-                && pair[1].trim_start().starts_with("mod ")
+                && ["mod ", "pub mod ", "pub(crate) mod "]
+                    .iter()
+                    .any(|start| pair[1].trim_start().starts_with(start))
         })
         .unwrap_or(lines.len())
 }
@@ -69,4 +71,8 @@ fn the_count_stops_at_the_test_module() {
     let source = "#[cfg(all(test, not(loom)))]\nmod tests;\n";
     assert_eq!(lines_outside_tests(source), 0);
     assert_eq!(lines_outside_tests("#[cfg(test)]\nfn helper() {}\n"), 2);
+    assert_eq!(
+        lines_outside_tests("use a;\n#[cfg(test)]\npub(crate) mod tests {}\n"),
+        1
+    );
 }

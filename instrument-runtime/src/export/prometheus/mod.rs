@@ -57,7 +57,7 @@ pub(crate) const BREAKER_SLA_VIOLATIONS: &str = "breaker_recovery_sla_violations
 /// when it is called.
 ///
 /// ```
-/// use instrument_runtime::{ExportOptions, check_budgets, prometheus_text, snapshot};
+/// use instrument_runtime::{check_budgets, export::{ExportOptions, prometheus_text}, snapshot};
 ///
 /// #[instrument_runtime::timed(name = "prometheus_text_doc")]
 /// fn step() {}
@@ -86,7 +86,7 @@ pub fn prometheus_text(
 /// families that carry a unit, and the closing `# EOF`.
 ///
 /// ```
-/// use instrument_runtime::{ExportOptions, check_budgets, openmetrics_text, snapshot};
+/// use instrument_runtime::{check_budgets, export::{ExportOptions, openmetrics_text}, snapshot};
 ///
 /// #[instrument_runtime::counted(name = "openmetrics_text_doc")]
 /// fn step() {}
