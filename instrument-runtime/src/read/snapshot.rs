@@ -50,17 +50,12 @@ pub struct Snapshot {
 
 #[cfg(test)]
 impl Snapshot {
-    /// A snapshot of these nodes and breakers alone, taken at time 0 on `host`.
+    /// [`Snapshot::new`] with these breakers, taken on `host`.
     pub(crate) fn of(nodes: Vec<NodeSnapshot>, breakers: Vec<BreakerSnapshot>) -> Self {
         Self {
-            taken_at_unix_ms: 0,
             host: "host".to_owned(),
-            run_id: String::new(),
-            nodes,
-            conflicts: Vec::new(),
             breakers,
-            budgets_file: None,
-            process: None,
+            ..Self::new(nodes)
         }
     }
 }
