@@ -75,23 +75,6 @@ fn every_example_is_run_by_a_test_and_listed_in_the_examples_readme() {
     }
 }
 
-/// Each file of an example stays short enough to read in one sitting: 600 lines at most.
-#[test]
-fn no_example_file_is_over_600_lines() {
-    fn check(dir: &Path) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                check(&path);
-            } else if path.extension().is_some_and(|extension| extension == "rs") {
-                let lines = std::fs::read_to_string(&path).unwrap().lines().count();
-                assert!(lines <= 600, "{} has {lines} lines", path.display());
-            }
-        }
-    }
-    check(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"));
-}
-
 #[test]
 fn timed_prints_the_calls_it_measured() {
     let output = run_example("timed", &[], &[]);

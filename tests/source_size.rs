@@ -1,9 +1,12 @@
-//! No source file of the workspace holds more than 800 lines of code outside its test module: a
-//! file a newcomer cannot read in one sitting is split by concern (`DEVELOPMENT.md`).
+//! No source file of the workspace holds more than 800 lines of code outside its test module, and
+//! no file of an example more than 600 lines in all: a file a newcomer cannot read in one sitting
+//! is split by concern (`DEVELOPMENT.md`).
 
 use std::path::{Path, PathBuf};
 
 const MOST_LINES: usize = 800;
+/// Examples teach: each of their files, tests included, reads in one sitting.
+const MOST_EXAMPLE_LINES: usize = 600;
 
 /// Lines before the file's test module (`#[cfg(test)]` or `#[cfg(all(test, ...))]` followed by
 /// a `mod`, public or not), or all of them.
@@ -62,6 +65,28 @@ fn no_source_file_is_over_800_lines_outside_its_tests() {
         })
         .collect();
     assert!(too_long.is_empty(), "over {MOST_LINES} lines: {too_long:?}");
+}
+
+#[test]
+fn no_example_file_is_over_600_lines() {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        &mut files,
+    );
+    assert!(
+        files.len() >= 5,
+        "the walk found the examples: {}",
+        files.len()
+    );
+    for path in files {
+        let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+        assert!(
+            lines <= MOST_EXAMPLE_LINES,
+            "{} has {lines} lines",
+            path.display()
+        );
+    }
 }
 
 #[test]
