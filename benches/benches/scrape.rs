@@ -467,35 +467,38 @@ fn main() {
     peers.record(SHORT, LONG);
     let renders_long = peers.renders(samples);
 
-    let fastest_short = renders_short
-        .iter()
-        .map(|(_, time)| *time)
-        .min()
-        .expect("peers");
-    let fastest_long = renders_long
-        .iter()
-        .map(|(_, time)| *time)
-        .min()
-        .expect("peers");
-    rows.push(format!(
-        "| 0.3M | {} (first read) / {} (no new calls) | {} | {} | {} / {} | {} |",
-        ms(first),
-        ms(again_short),
-        ms(renders_short[0].1),
-        ms(renders_short[1].1),
-        ms(renders_short[2].1),
-        ms(renders_short[3].1),
-        mib(resident_short),
+    let fastest =
+        |renders: &[(&str, Duration)]| renders.iter().map(|(_, time)| *time).min().expect("peers");
+    let (fastest_short, fastest_long) = (fastest(&renders_short), fastest(&renders_long));
+    let row = |after: &str, ours: String, renders: &[(&str, Duration)], resident: u64| {
+        format!(
+            "| {after} | {ours} | {} | {} | {} / {} | {} |",
+            ms(renders[0].1),
+            ms(renders[1].1),
+            ms(renders[2].1),
+            ms(renders[3].1),
+            mib(resident),
+        )
+    };
+    rows.push(row(
+        "0.3M",
+        format!(
+            "{} (first read) / {} (no new calls)",
+            ms(first),
+            ms(again_short)
+        ),
+        &renders_short,
+        resident_short,
     ));
-    rows.push(format!(
-        "| 8M | {} (last 0.3M) / {} (no new calls) | {} | {} | {} / {} | {} |",
-        ms(last),
-        ms(again_long),
-        ms(renders_long[0].1),
-        ms(renders_long[1].1),
-        ms(renders_long[2].1),
-        ms(renders_long[3].1),
-        mib(resident_long),
+    rows.push(row(
+        "8M",
+        format!(
+            "{} (last 0.3M) / {} (no new calls)",
+            ms(last),
+            ms(again_long)
+        ),
+        &renders_long,
+        resident_long,
     ));
     println!(
         "| after | our scrape (snapshot + check_budgets + prometheus_text) | prometheus-client render | prometheus render | metrics-exporter-prometheus, buckets / summaries | our resident memory |\n|---|--:|--:|--:|--:|--:|"
