@@ -13,11 +13,12 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use instrument_bench::{Call, NodeSpec};
 use instrument_runtime::{
     BreakerState, ManualClock, Snapshot, check_budgets,
     export::{
@@ -97,39 +98,13 @@ static COUNTING: Counting = Counting;
 // ---------------------------------------------------------------------------------------------
 // The nodes and the calls they record.
 
-/// What one call does: how long it takes on the manual clock, and how it ends.
-#[derive(Clone, Copy)]
-struct Call {
-    latency_ns: u64,
-    items: u64,
-    warn: bool,
-    fail: bool,
-}
-
-impl Call {
-    fn outcome(self) -> io::Result<()> {
-        if self.fail {
-            Err(io::Error::other("upstream failed"))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-/// One generated node: the function, its budgeted p95, and its breaker's number if it has one.
-struct NodeSpec {
-    call: fn(&ManualClock, Call) -> io::Result<()>,
-    p95_ms: u64,
-    breaker: Option<usize>,
-}
-
 mod nodes {
     use std::io;
     use std::time::Duration;
 
     use instrument_runtime::ManualClock;
 
-    use super::{Call, NodeSpec};
+    use instrument_bench::{Call, NodeSpec};
 
     include!(concat!(env!("OUT_DIR"), "/render_nodes.rs"));
 }

@@ -23,9 +23,9 @@
 
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::io;
 use std::time::{Duration, Instant};
 
+use instrument_bench::Call;
 use instrument_runtime::{
     ManualClock, check_budgets,
     export::{ExportOptions, prometheus_text},
@@ -35,43 +35,13 @@ use instrument_runtime::{
 use metrics::{Key, Label, Metadata, Recorder as _};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-/// What one call does; the generated functions read it.
-#[derive(Clone, Copy)]
-struct Call {
-    latency_ns: u64,
-    items: u64,
-    warn: bool,
-    fail: bool,
-}
-
-impl Call {
-    fn outcome(self) -> io::Result<()> {
-        if self.fail {
-            Err(io::Error::other("upstream failed"))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-/// One generated node (`p95_ms` and `breaker` are the render benchmark's; unused here).
-#[allow(
-    dead_code,
-    reason = "the generated table is shared with the render benchmark"
-)]
-struct NodeSpec {
-    call: fn(&ManualClock, Call) -> io::Result<()>,
-    p95_ms: u64,
-    breaker: Option<usize>,
-}
-
 mod nodes {
     use std::io;
     use std::time::Duration;
 
     use instrument_runtime::ManualClock;
 
-    use super::{Call, NodeSpec};
+    use instrument_bench::{Call, NodeSpec};
 
     include!(concat!(env!("OUT_DIR"), "/render_nodes.rs"));
 }

@@ -7,6 +7,7 @@
 
 mod baseline;
 mod ours;
+mod render_nodes;
 mod with_autometrics;
 mod with_fastrace;
 mod with_hotpath;
@@ -17,6 +18,7 @@ mod with_tracing;
 
 use std::fmt;
 
+pub use render_nodes::{Call, NodeSpec};
 pub use with_fastrace::under_root as fastrace_under_root;
 pub use with_metrics::spawn_upkeep as spawn_metrics_upkeep;
 
