@@ -68,6 +68,12 @@ pub mod budgets {
     };
 }
 
+/// The activity between two snapshots, for consumers that read a running process at intervals
+/// (streaming sinks, alert rules over the last interval).
+pub mod interval {
+    pub use crate::read::interval::{NodeInterval, node_intervals};
+}
+
 /// What generated code names. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
