@@ -30,6 +30,10 @@ pub mod breaker;
 // The read side: the snapshot, budget verdicts, the budgets file, comparing runs.
 mod read;
 
+// The in-process alert engine: rules over the read side's figures, evaluated off the hot path,
+// and the notifiers it feeds.
+pub mod alert;
+
 // Outputs of a snapshot: Prometheus, OpenMetrics, JSON, the dashboard, alert rules, the
 // passport, the `/metrics` endpoint, and the atomic file writer they share.
 pub mod export;

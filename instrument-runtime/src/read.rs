@@ -3,6 +3,8 @@
 //! two runs' histograms; the activity between two snapshots. Public through the crate root,
 //! [`budgets`](crate::budgets), [`interval`](crate::interval) and [`gate`](crate::gate).
 
+pub(crate) mod alert_rule;
+pub(crate) mod alert_state;
 pub(crate) mod budget;
 pub(crate) mod budgets_file;
 mod build;
