@@ -9,6 +9,7 @@ use crate::alert::implied::{implied_rules, merge};
 use crate::alert::notify::{Dispatcher, Notification, Notifier, NotifierOptions};
 use crate::read::alert_rule::{AlertRule, Subject};
 use crate::read::alert_state::{Alert, AlertState, AlertsView, publish};
+use crate::read::budgets_file::applied;
 use crate::read::interval::node_intervals;
 use crate::read::snapshot::Snapshot;
 
@@ -35,6 +36,7 @@ const RESOLVED_KEPT: usize = 50;
 pub struct AlertEngineBuilder {
     rules: Vec<AlertRule>,
     implied: bool,
+    file_rules: bool,
     hysteresis: f64,
     interval_ms: u64,
     notifiers: Vec<Box<dyn Notifier>>,
@@ -57,6 +59,13 @@ impl AlertEngineBuilder {
     /// Whether budgets and breakers imply rules (default yes; see [`implied_rules`]).
     pub fn implied_rules(mut self, on: bool) -> Self {
         self.implied = on;
+        self
+    }
+
+    /// Whether the budgets file's `alerts:` rules apply (default yes). A file rule replaces a
+    /// rule of the code, or an implied one, with its name and subject.
+    pub fn budgets_file_rules(mut self, on: bool) -> Self {
+        self.file_rules = on;
         self
     }
 
@@ -90,6 +99,7 @@ impl AlertEngineBuilder {
         AlertEngine {
             rules: self.rules,
             implied: self.implied,
+            file_rules: self.file_rules,
             hysteresis: self.hysteresis,
             interval_ms: self.interval_ms,
             dispatcher: Dispatcher::start(self.notifiers, &self.notifier_options),
@@ -108,6 +118,7 @@ impl AlertEngineBuilder {
 pub struct AlertEngine {
     rules: Vec<AlertRule>,
     implied: bool,
+    file_rules: bool,
     hysteresis: f64,
     interval_ms: u64,
     dispatcher: Dispatcher,
@@ -125,6 +136,7 @@ impl AlertEngine {
         AlertEngineBuilder {
             rules: Vec::new(),
             implied: true,
+            file_rules: true,
             hysteresis: DEFAULT_HYSTERESIS,
             interval_ms: DEFAULT_INTERVAL_MS,
             notifiers: Vec::new(),
@@ -184,6 +196,9 @@ impl AlertEngine {
             .map(|interval| (interval.name.clone(), interval))
             .collect();
         let mut rules = self.rules.clone();
+        if self.file_rules {
+            rules = merge(&applied().alerts, rules);
+        }
         if self.implied {
             rules = merge(&rules, implied_rules(&snapshot));
         }

@@ -101,16 +101,16 @@ fn implied(name: &str, subject: &Subject) -> AlertRule {
     rule.origin(RuleOrigin::Implied)
 }
 
-/// `implied` without the ones a written rule overrides: same name, same subject.
-pub(super) fn merge(written: &[AlertRule], implied: Vec<AlertRule>) -> Vec<AlertRule> {
-    let overridden: BTreeSet<(&str, &Subject)> = written
+/// `base` without the rules `overriding` replaces (same name, same subject), then `overriding`.
+pub(super) fn merge(overriding: &[AlertRule], base: Vec<AlertRule>) -> Vec<AlertRule> {
+    let overridden: BTreeSet<(&str, &Subject)> = overriding
         .iter()
         .map(|rule| (rule.name.as_str(), &rule.subject))
         .collect();
-    let mut rules: Vec<AlertRule> = implied
+    let mut rules: Vec<AlertRule> = base
         .into_iter()
         .filter(|rule| !overridden.contains(&(rule.name.as_str(), &rule.subject)))
         .collect();
-    rules.extend_from_slice(written);
+    rules.extend_from_slice(overriding);
     rules
 }

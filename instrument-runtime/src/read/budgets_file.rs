@@ -9,6 +9,7 @@
 //! is private, and that is where users read them.
 
 mod active;
+mod alerts;
 mod diagnostic;
 mod resolve;
 mod schema;
@@ -29,6 +30,7 @@ pub use resolve::{
     BudgetKey, BudgetSource, CodeSite, FileSite, NodeBudgetInput, Resolution, ResolvedBudget,
 };
 
+use crate::read::alert_rule::AlertRule;
 use crate::read::budget::Quantile;
 use diagnostic::Sink;
 
@@ -49,6 +51,17 @@ use diagnostic::Sink;
 /// `0.05`) and `min_samples` (a whole number). `special` holds the nodes that are keyed
 /// specially; its entries work as under `nodes`, only the section is remembered, and a name may
 /// be in one section only.
+///
+/// `alerts` holds alert rules for the [alert engine](crate::alert), by alert name: `node` or
+/// `breaker` (what it watches), `when` (a figure, an operator and a threshold: `p95 > 60ms`,
+/// `error_rate >= 5%`, `breaker_state >= open`), and optionally `severity` (`CRITICAL`,
+/// `WARNING`, `INFO`; default `WARNING`), `for` and `window` (durations), `min_calls`,
+/// `message` (a template with `{value}`, `{threshold}`, `{node}`, ...) and `labels`:
+///
+/// ```yaml
+/// alerts:
+///   EmbeddingTooSlow: { node: embedding, when: p95 > 60ms, severity: CRITICAL, for: 20s }
+/// ```
 ///
 /// # Precedence
 ///
@@ -101,6 +114,8 @@ pub struct BudgetsFile {
     pub min_samples: Option<u64>,
     /// The entries of `nodes` and `special`, in file order.
     pub entries: Vec<FileEntry>,
+    /// The rules of `alerts`, in file order (see [`alert`](crate::alert)).
+    pub alerts: Vec<AlertRule>,
 }
 
 /// The section of the budgets file an entry is in.
@@ -225,7 +240,7 @@ impl BudgetsFile {
     /// let lines: Vec<String> = errors.diagnostics.iter().map(ToString::to_string).collect();
     /// assert_eq!(lines, [
     ///     "performance_budgets.yaml:1:1: tolerence: unknown key `tolerence`; did you mean `tolerance`? \
-    ///      expected one of `tolerance`, `min_samples`, `nodes`, `special`",
+    ///      expected one of `tolerance`, `min_samples`, `nodes`, `special`, `alerts`",
     ///     "performance_budgets.yaml:3:21: nodes.embedding.p95: expected a duration like `50ms`, found `fifty`",
     /// ]);
     /// ```
@@ -384,6 +399,7 @@ special:
                         ..entry("contract_validation_ROUTING", Section::Special, 6)
                     },
                 ],
+                alerts: Vec::new(),
             }
         );
     }

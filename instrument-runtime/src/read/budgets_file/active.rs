@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::{Deserialize, Serialize};
 
 use super::{BudgetSource, BudgetsFile, BudgetsFileDiagnostic, NodeBudgetInput};
+use crate::read::alert_rule::AlertRule;
 use crate::record::node::Budget;
 use crate::record::registry::registered;
 
@@ -81,6 +82,8 @@ pub fn budgets_file_path() -> Option<PathBuf> {
 pub(crate) struct Applied {
     pub(crate) budgets: HashMap<String, (Budget, BudgetSource)>,
     pub(crate) use_: Option<BudgetsFileUse>,
+    /// The file's `alerts:` rules (none when the file has errors).
+    pub(crate) alerts: Vec<AlertRule>,
 }
 
 /// The budgets file a snapshot applied, and its problems. Errors leave the code budgets of the
@@ -122,6 +125,7 @@ fn apply(path: &Path) -> Applied {
         Err(errors) => {
             return Applied {
                 budgets: HashMap::new(),
+                alerts: Vec::new(),
                 use_: Some(BudgetsFileUse {
                     path: path.display().to_string(),
                     errors: errors.diagnostics,
@@ -136,6 +140,7 @@ fn apply(path: &Path) -> Applied {
         .collect();
     let resolution = file.resolve(&nodes, false);
     Applied {
+        alerts: file.alerts.clone(),
         budgets: resolution
             .budgets
             .into_iter()

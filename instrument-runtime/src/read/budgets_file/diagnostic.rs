@@ -58,6 +58,8 @@ pub enum DiagnosticKind {
     UnknownNode,
     /// A node with no quantile budget in the file and none in the code.
     NoQuantile,
+    /// A required key is missing: an alert's `when`, or its `node` or `breaker`.
+    MissingKey,
 }
 
 /// One error or warning: `file:line:column: key: message`.

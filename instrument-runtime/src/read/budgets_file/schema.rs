@@ -12,7 +12,7 @@ use super::yaml::{Value, Yaml};
 use super::{BudgetsFile, FileEntry, Section};
 use crate::read::budget::Quantile;
 
-const TOP_KEYS: [&str; 4] = ["tolerance", "min_samples", "nodes", "special"];
+const TOP_KEYS: [&str; 5] = ["tolerance", "min_samples", "nodes", "special", "alerts"];
 /// The keys of an entry: a budget's, the list `#[budget]` reads its arguments from too.
 const ENTRY_KEYS: &[&str] = BudgetKey::NAMES;
 
@@ -28,6 +28,7 @@ pub(super) fn validate(name: &str, root: Option<&Yaml>, sink: &mut Sink<'_>) -> 
         tolerance: None,
         min_samples: None,
         entries: Vec::new(),
+        alerts: Vec::new(),
     };
     let Some(root) = root.filter(|root| !root.is_null()) else {
         return file;
@@ -47,6 +48,7 @@ pub(super) fn validate(name: &str, root: Option<&Yaml>, sink: &mut Sink<'_>) -> 
             "min_samples" => file.min_samples = scalar(value, name, sink, count, COUNT),
             "nodes" => section(Section::Nodes, value, &mut nodes, &mut file.entries, sink),
             "special" => section(Section::Special, value, &mut nodes, &mut file.entries, sink),
+            "alerts" => super::alerts::section(value, &mut file.alerts, sink),
             _ => unknown_key(key.at, "", name, &TOP_KEYS, sink),
         }
     }
@@ -204,7 +206,7 @@ fn check_non_decreasing(quantiles: &[(Quantile, u64, Position)], path: &str, sin
 }
 
 /// The entries of a mapping, or a wrong-type error saying what should be there.
-fn mapping<'y>(
+pub(super) fn mapping<'y>(
     value: &'y Yaml,
     path: &str,
     expected: &str,
@@ -223,7 +225,7 @@ fn mapping<'y>(
 }
 
 /// A scalar parsed by `parse`; a mapping, list or nothing where it belongs is a wrong type.
-fn scalar<T>(
+pub(super) fn scalar<T>(
     value: &Yaml,
     path: &str,
     sink: &mut Sink<'_>,
@@ -250,7 +252,13 @@ fn scalar<T>(
     }
 }
 
-fn unknown_key(at: Position, path: &str, name: &str, known: &[&str], sink: &mut Sink<'_>) {
+pub(super) fn unknown_key(
+    at: Position,
+    path: &str,
+    name: &str,
+    known: &[&str],
+    sink: &mut Sink<'_>,
+) {
     let suggestion = closest(name, known.iter().copied())
         .map(|key| format!("did you mean `{key}`? "))
         .unwrap_or_default();
@@ -268,13 +276,18 @@ fn unknown_key(at: Position, path: &str, name: &str, known: &[&str], sink: &mut 
 /// Keys of one mapping: each may be set once; the second occurrence is the error. Hashed, so a
 /// section of 300,000 nodes is checked in linear time.
 #[derive(Default)]
-struct SetOnce<'y> {
+pub(super) struct SetOnce<'y> {
     seen: HashMap<&'y str, Position>,
 }
 
 impl<'y> SetOnce<'y> {
     /// The key's name, or `None` (with the error pushed) for a repeated or non-scalar key.
-    fn key(&mut self, key: &'y Yaml, path: &str, sink: &mut Sink<'_>) -> Option<&'y str> {
+    pub(super) fn key(
+        &mut self,
+        key: &'y Yaml,
+        path: &str,
+        sink: &mut Sink<'_>,
+    ) -> Option<&'y str> {
         let Value::Scalar { text, .. } = &key.value else {
             sink.push(
                 key.at,
@@ -305,7 +318,7 @@ impl<'y> SetOnce<'y> {
     }
 }
 
-fn join(path: &str, key: &str) -> String {
+pub(super) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_owned()
     } else {
@@ -313,7 +326,7 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-fn quoted_list(keys: &[&str]) -> String {
+pub(super) fn quoted_list(keys: &[&str]) -> String {
     keys.iter()
         .map(|key| format!("`{key}`"))
         .collect::<Vec<_>>()
@@ -416,8 +429,8 @@ mod tests {
         assert_eq!(
             errors(text),
             [
-                "performance_budgets.yaml:1:1: tolerence: unknown key `tolerence`; did you mean `tolerance`? expected one of `tolerance`, `min_samples`, `nodes`, `special`",
-                "performance_budgets.yaml:2:1: colour: unknown key `colour`; expected one of `tolerance`, `min_samples`, `nodes`, `special`",
+                "performance_budgets.yaml:1:1: tolerence: unknown key `tolerence`; did you mean `tolerance`? expected one of `tolerance`, `min_samples`, `nodes`, `special`, `alerts`",
+                "performance_budgets.yaml:2:1: colour: unknown key `colour`; expected one of `tolerance`, `min_samples`, `nodes`, `special`, `alerts`",
                 "performance_budgets.yaml:4:27: nodes.embedding.p99s: unknown key `p99s`; did you mean `p99`? expected one of `p50`, `p90`, `p95`, `p99`, `max`, `tolerance`, `min_samples`",
             ]
         );
@@ -446,7 +459,7 @@ mod tests {
         assert_eq!(
             errors("- embedding\n"),
             [
-                "performance_budgets.yaml:1:1: expected a mapping with keys `tolerance`, `min_samples`, `nodes`, `special`, found a list"
+                "performance_budgets.yaml:1:1: expected a mapping with keys `tolerance`, `min_samples`, `nodes`, `special`, `alerts`, found a list"
             ]
         );
     }
@@ -526,7 +539,7 @@ colour: blue
                 "performance_budgets.yaml:6:3: nodes.embedding: duplicate key `embedding`; first set on line 4",
                 "performance_budgets.yaml:7:12: nodes.ranking: expected a mapping of budgets like `{ p95: 50ms }`, found `50ms`",
                 "performance_budgets.yaml:9:3: special.sanitization: node `sanitization` is also under `nodes` (line 5); a node belongs to one section",
-                "performance_budgets.yaml:10:1: colour: unknown key `colour`; expected one of `tolerance`, `min_samples`, `nodes`, `special`",
+                "performance_budgets.yaml:10:1: colour: unknown key `colour`; expected one of `tolerance`, `min_samples`, `nodes`, `special`, `alerts`",
             ]
         );
     }
