@@ -25,8 +25,11 @@
 //! assert_eq!(engine.rules().len(), 1);
 //! ```
 
+mod background;
 mod engine;
 mod figures;
+#[cfg(feature = "alerts-http")]
+mod http;
 mod implied;
 mod log;
 mod notify;
@@ -35,7 +38,12 @@ pub use crate::read::alert_rule::{
     AlertRule, DEFAULT_MESSAGE, Figure, Operator, RuleOrigin, Severity, Subject,
 };
 pub use crate::read::alert_state::{Alert, AlertState, AlertsView, NotifierStats, published};
+pub use background::{
+    ALERT_INTERVAL_ENV, ALERT_WEBHOOK_URL_ENV, ALERTMANAGER_URL_ENV, RunningAlerts,
+};
 pub use engine::{AlertEngine, AlertEngineBuilder, DEFAULT_HYSTERESIS, DEFAULT_INTERVAL_MS};
+#[cfg(feature = "alerts-http")]
+pub use http::{AlertmanagerNotifier, DEFAULT_HTTP_TIMEOUT, WebhookFormat, WebhookNotifier};
 pub use implied::{
     BREAKER_OPEN, BREAKER_RECOVERY_SLA_VIOLATED, IMPLIED_MIN_CALLS, LATENCY_OVER_BUDGET,
     implied_rules,

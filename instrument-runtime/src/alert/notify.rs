@@ -324,3 +324,113 @@ fn deliver(
     }
     counters.given_up.fetch_add(1, Ordering::Relaxed);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::read::alert_rule::{Figure, Severity, Subject};
+    use crate::read::alert_state::AlertState;
+
+    fn notification(fingerprint: &str, status: AlertStatus) -> Notification {
+        Notification {
+            status,
+            alert: Alert {
+                name: "A".to_owned(),
+                fingerprint: fingerprint.to_owned(),
+                severity: Severity::Warning,
+                subject: Subject::Node("n".to_owned()),
+                figure: Figure::ErrorRate,
+                labels: BTreeMap::new(),
+                summary: String::new(),
+                value: 1.0,
+                threshold: 0.5,
+                state: AlertState::Firing,
+                active_since_unix_ms: 0,
+                fired_at_unix_ms: Some(0),
+                resolved_at_unix_ms: None,
+            },
+        }
+    }
+
+    /// Blocks in its first delivery until the test lets it go.
+    struct Stuck(Arc<Mutex<()>>);
+
+    impl Notifier for Stuck {
+        fn name(&self) -> &'static str {
+            "stuck"
+        }
+        fn notify(&mut self, _: &Notification) -> Result<(), String> {
+            drop(self.0.lock());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stuck_notifier_never_holds_up_the_sender_and_its_drops_are_counted() {
+        let gate = Arc::new(Mutex::new(()));
+        let held = gate.lock().unwrap();
+        let options = NotifierOptions::default().queue(4);
+        let mut dispatcher = Dispatcher::start(vec![Box::new(Stuck(Arc::clone(&gate)))], &options);
+        let batch: Vec<Notification> = (0..1_000)
+            .map(|i| notification(&i.to_string(), AlertStatus::Firing))
+            .collect();
+        // Nothing here can wait: the notifier is blocked for as long as `held` lives.
+        dispatcher.send(&batch);
+        let stats = &dispatcher.stats()[0];
+        // the thread holds at most one, the queue four; the rest are dropped
+        assert!((995..=996).contains(&stats.dropped), "{stats:?}");
+        drop(held);
+        dispatcher.close(Duration::from_secs(60));
+        let stats = &dispatcher.stats()[0];
+        assert_eq!(stats.sent + stats.dropped, 1_000, "{stats:?}");
+    }
+
+    /// Fails its first `failures` attempts.
+    struct Flaky {
+        failures: u32,
+        seen: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Notifier for Flaky {
+        fn name(&self) -> &'static str {
+            "flaky"
+        }
+        fn notify(&mut self, notification: &Notification) -> Result<(), String> {
+            if self.failures > 0 {
+                self.failures -= 1;
+                return Err("refused".to_owned());
+            }
+            let mut seen = self.seen.lock().unwrap();
+            seen.push(notification.alert.fingerprint.clone());
+            Ok(())
+        }
+        fn resend_interval(&self) -> Option<Duration> {
+            Some(Duration::from_secs(3_600))
+        }
+    }
+
+    #[test]
+    fn failed_deliveries_are_retried_then_given_up_and_counted() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let flaky = Flaky {
+            failures: 5,
+            seen: Arc::clone(&seen),
+        };
+        let options = NotifierOptions::default().retries(2, Duration::from_millis(1));
+        let mut dispatcher = Dispatcher::start(vec![Box::new(flaky)], &options);
+        // a: 3 failed attempts, given up; b: 2 failed, then sent
+        dispatcher.send(&[
+            notification("a", AlertStatus::Firing),
+            notification("b", AlertStatus::Firing),
+        ]);
+        dispatcher.close(Duration::from_secs(60));
+        let stats = &dispatcher.stats()[0];
+        assert_eq!(
+            (stats.sent, stats.failures, stats.given_up, stats.dropped),
+            (1, 5, 1, 0)
+        );
+        assert_eq!(*seen.lock().unwrap(), ["b"]);
+    }
+}
