@@ -1,7 +1,6 @@
 //! The alert engine's HTTP notifiers against loopback servers: a webhook gets each alert once as
 //! firing and once as resolved; a notifier whose server refuses connections or never answers
 //! does not hold up evaluation, and its failures and drops are counted.
-#![cfg(feature = "alerts-http")]
 
 mod common;
 

@@ -72,6 +72,10 @@ pub(crate) struct Options {
     /// How much slower --slow-node runs, a positive number like `3`
     #[arg(long, value_name = "X", value_parser = slow_factor, requires = "slow_node")]
     slow_factor: Option<f64>,
+
+    /// End the --slow-node slowdown after document N: documents from N on run at normal speed
+    #[arg(long, value_name = "N", requires = "slow_node")]
+    slow_until: Option<u64>,
 }
 
 impl Options {
@@ -100,6 +104,7 @@ impl Options {
         Some(SlowNode {
             node: self.slow_node?,
             factor: self.slow_factor?,
+            until: self.slow_until,
         })
     }
 }

@@ -11,12 +11,17 @@
 //! writes `target/instrument/report.json` and prints the summary tables to stderr.
 //! `--simulated-latency` runs it on a hand-moved clock that each node advances by a cost drawn
 //! from the seed, so the latencies are the same on every machine; `--slow-node` and
-//! `--slow-factor` make one node slower on it. That is how CI gates the budgets.
+//! `--slow-factor` make one node slower on it (until document `--slow-until`, if given). That is
+//! how CI gates the budgets. The alert engine watches the run, on that clock when there is one,
+//! and notifies the log, plus Alertmanager and a webhook when `INSTRUMENT_ALERTMANAGER_URL` and
+//! `INSTRUMENT_ALERT_WEBHOOK_URL` are set.
 //!
 //! ```text
 //! cargo run --release --example pipeline -- --documents 1000 --seed 7 --show 3
 //! cargo run --release --example pipeline -- --fault-rate 0.3 --fault-node embedding
 //! cargo run --release --example pipeline -- --simulated-latency --slow-node embedding --slow-factor 3
+//! cargo run --release --example pipeline -- --simulated-latency --documents 1200 \
+//!     --slow-node embedding --slow-factor 3 --slow-until 600
 //! ```
 //!
 //! The files:
@@ -27,12 +32,15 @@
 //! - `nodes.rs` and `nodes/`: the eleven budgeted nodes, the only measured code;
 //! - `faults.rs`: which calls of the guarded nodes fail, and the breaker settings they share;
 //! - `simulated_clock.rs`: the hand-moved clock of `--simulated-latency`;
+//! - `alerts.rs`: the alert engine on the run's clock, and alert lines on stderr;
 //! - `findings.rs`: what the nodes found, per document and for the run;
 //! - `rng.rs`: the seeded random numbers all of the above draw from.
 //!
 //! The modules name each other with `super::`, never `crate::`: `tests/gate_in_test_pipeline.rs`
 //! compiles this file as a module of the test, where `crate` is the test.
 
+// `pub(crate)`: `tests/alerts_end_to_end.rs` runs the engine on a `Run` it drives.
+pub(crate) mod alerts;
 mod command_line;
 mod faults;
 mod findings;
@@ -75,6 +83,8 @@ fn main() -> ExitCode {
     instrument_runtime::report_at_exit();
 
     let mut run = Run::start(options.clone());
+    alerts::log_to_stderr();
+    let mut alerts = alerts::Alerts::start(&run, alerts::from_env());
     let started = Instant::now();
     let mut totals = Totals::default();
     for _ in 0..options.documents {
@@ -87,9 +97,19 @@ fn main() -> ExitCode {
             }
             totals.add(findings);
         });
+        if let Some(alerts) = &mut alerts {
+            alerts.after_document();
+        }
     }
     println!("{}", totals.summary(options.seed, started.elapsed()));
     for line in breaker_summary(&instrument_runtime::snapshot()) {
+        println!("{line}");
+    }
+    if let Some(line) = alerts
+        .map(alerts::Alerts::finish)
+        .as_ref()
+        .and_then(alerts::summary)
+    {
         println!("{line}");
     }
     ExitCode::SUCCESS
@@ -125,6 +145,11 @@ impl Run {
             _installed: installed,
             next_index: 0,
         }
+    }
+
+    /// The simulated clock, when the run has one.
+    pub(crate) fn clock(&self) -> Option<&ManualClock> {
+        self.clock.as_ref()
     }
 
     /// Generates the next document, runs it through all eleven nodes and hands its index and

@@ -29,12 +29,14 @@ pub(crate) const SIMULATED_COSTS: [(&str, u64); 11] = [
     ("dag_validation", 4_000),
 ];
 
-/// `--slow-node` and `--slow-factor`.
+/// `--slow-node`, `--slow-factor` and `--slow-until`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SlowNode {
     /// Index in [`SIMULATED_COSTS`].
     pub(crate) node: usize,
     pub(crate) factor: f64,
+    /// The first document no longer slowed, if the slowdown ends.
+    pub(crate) until: Option<u64>,
 }
 
 thread_local! {
@@ -81,7 +83,9 @@ impl SimulatedLatency {
             0.8 + 0.4 * spread
         };
         let factor = match self.slow {
-            Some(slow) if slow.node == node => slow.factor,
+            Some(slow) if slow.node == node && slow.until.is_none_or(|until| document < until) => {
+                slow.factor
+            }
             _ => 1.0,
         };
         let nominal_ns = SIMULATED_COSTS[node].1 as f64 * 1_000.0;

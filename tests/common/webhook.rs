@@ -4,7 +4,7 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The requests received, in order: (path, body).
 pub(crate) type Received = Arc<Mutex<Vec<(String, String)>>>;
@@ -42,15 +42,6 @@ impl Receiver {
             .iter()
             .map(|(_, body)| serde_json::from_str(body).unwrap())
             .collect()
-    }
-
-    /// Waits (a liveness bound, not a measurement) until `count` requests arrived.
-    pub(crate) fn wait_for(&self, count: usize, within: Duration) -> Vec<serde_json::Value> {
-        let until = Instant::now() + within;
-        while self.received.lock().unwrap().len() < count && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.bodies()
     }
 }
 

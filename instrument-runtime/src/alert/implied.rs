@@ -51,11 +51,12 @@ pub fn implied_rules(snapshot: &Snapshot) -> Vec<AlertRule> {
                 continue;
             };
             let allowed = budget.allowed_ns(budget_ns) as f64;
-            for (severity, factor, over) in [
-                (Severity::Warning, 1.0, "over its budget allowance"),
-                (Severity::Critical, 2.0, "over twice its budget allowance"),
+            for (severity, factor, limit) in [
+                (Severity::Warning, 1.0, "its budget allowance"),
+                (Severity::Critical, 2.0, "twice its budget allowance"),
             ] {
-                let message = format!("{{node}} {{figure}} is {{value}}, {over} ({{threshold}})");
+                let message =
+                    format!("{{node}} {{figure}} is {{value}}; alert above {limit}, {{threshold}}");
                 rules.push(AlertRule {
                     figure: Figure::Latency(quantile),
                     operator: Operator::Above,
