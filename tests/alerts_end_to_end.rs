@@ -221,6 +221,7 @@ fn alertmanager_lists_the_alert_while_it_fires_and_not_after_it_resolves() {
                 std::thread::sleep(Duration::from_millis(20));
             }
             assert_eq!(statuses(&webhook), ["firing"]);
+            surfaces_show_the_firing_alert();
         }
     }
     let view = alerts.finish();
@@ -248,6 +249,50 @@ fn alertmanager_lists_the_alert_while_it_fires_and_not_after_it_resolves() {
         (alertmanager_stats.given_up, alertmanager_stats.dropped),
         (0, 0)
     );
+}
+
+/// The snapshot (and so report.json), `/metrics` and `GET /alerts` while the alert fires.
+fn surfaces_show_the_firing_alert() {
+    let snapshot = instrument_runtime::snapshot();
+    assert!(
+        snapshot.alerts.firing().any(|alert| alert.name == ALERT),
+        "{:#?}",
+        snapshot.alerts
+    );
+    let json = serde_json::to_value(&snapshot).unwrap();
+    assert!(
+        json["alerts"]["active"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|alert| alert["name"] == ALERT)
+    );
+    let text = instrument_runtime::export::prometheus_text(
+        &snapshot,
+        &instrument_runtime::check_budgets(&snapshot),
+        &instrument_runtime::export::ExportOptions::default(),
+    );
+    let series = "instrument_alerts{alertname=\"EmbeddingTooSlow\",alertstate=\"firing\",\
+                  figure=\"p95\",node=\"embedding\",severity=\"critical\"} 1\n";
+    assert!(text.contains(series), "{text}");
+    assert!(text.contains(
+        "instrument_alert_notifications_total{notifier=\"alertmanager\",outcome=\"sent\"} "
+    ));
+    #[cfg(feature = "http")]
+    {
+        let server = instrument_runtime::serve_metrics("127.0.0.1:0").unwrap();
+        let (head, body) = http_get(server.local_addr().port(), "/alerts");
+        assert!(head.contains(" 200 "), "{head}");
+        let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            view["active"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|alert| alert["name"] == ALERT),
+            "{body}"
+        );
+    }
 }
 
 #[test]

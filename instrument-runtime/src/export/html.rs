@@ -82,6 +82,7 @@ fn write_dashboard(out: &mut String, snapshot: &Snapshot, budgets: &BudgetReport
     write_nodes(out, snapshot)?;
     write_memory(out, snapshot)?;
     write_breakers(out, &snapshot.breakers)?;
+    alerts::write_alerts(out, &snapshot.alerts)?;
     write_charts(out, snapshot)?;
     writeln!(out, "</main>")?;
     writeln!(out, "<script>\n{SCRIPT}</script>")?;
@@ -198,6 +199,7 @@ fn write_tile(
     writeln!(out, "</div>")
 }
 
+mod alerts;
 mod charts;
 mod tables;
 mod text;
@@ -274,6 +276,7 @@ mod tests {
             breakers: vec![],
             budgets_file: None,
             process: None,
+            alerts: crate::read::alert_state::AlertsView::default(),
         }
     }
 

@@ -70,7 +70,8 @@ const RENDER_WAIT: Duration = Duration::from_secs(5);
 /// - `/health`: the worst health of all circuit breakers as one word (`HEALTHY`, `DEGRADED`
 ///   or `FAILING`), with status 503 when it is `FAILING`, so a load balancer or a Kubernetes
 ///   probe can act on the status alone; `HEALTHY` when there is no breaker;
-/// - `/health/circuit-breakers` and `/health/nodes`: JSON.
+/// - `/health/circuit-breakers` and `/health/nodes`: JSON;
+/// - `/alerts`: the [alert engine](crate::alert)'s alerts and notifier counts, JSON.
 ///
 /// Any other method gets 405 with `Allow: GET, HEAD`; any other path 404. Connections are kept
 /// alive between requests.

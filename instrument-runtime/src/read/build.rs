@@ -111,6 +111,7 @@ impl Snapshot {
             breakers: Vec::new(),
             budgets_file: None,
             process: None,
+            alerts: crate::read::alert_state::AlertsView::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::breaker::snapshot::BreakerSnapshot;
+use crate::read::alert_state::AlertsView;
 use crate::read::budget::{BudgetVerdict, judge};
 use crate::read::budgets_file::{Applied, BudgetSource, BudgetsFileUse, CodeSite, applied};
 use crate::record::alloc::{NodeMemory, ProcessMemory};
@@ -46,6 +47,10 @@ pub struct Snapshot {
     /// The process's resident memory when the snapshot was taken (Linux only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<ProcessMemory>,
+    /// The alert engine's alerts and notifier counts as of its last evaluation (empty when no
+    /// engine ran; see [`alert`](crate::alert)).
+    #[serde(default, skip_serializing_if = "AlertsView::is_empty")]
+    pub alerts: AlertsView,
 }
 
 #[cfg(test)]
@@ -219,6 +224,7 @@ pub fn snapshot() -> Snapshot {
         },
         budgets_file: applied.use_.clone(),
         process: ProcessMemory::read(),
+        alerts: crate::read::alert_state::published(),
     }
 }
 

@@ -49,6 +49,7 @@ pub(super) const ROUTES: Routes = &[
     ("/health", health),
     ("/health/circuit-breakers", breakers),
     ("/health/nodes", nodes),
+    ("/alerts", alerts),
 ];
 
 fn metrics(asked: &Asked<'_>) -> Page {
@@ -123,6 +124,12 @@ fn nodes(_: &Asked<'_>) -> Page {
         })
         .collect();
     json(&nodes)
+}
+
+/// The alert engine's pending, firing and recently resolved alerts and its notifiers' counts,
+/// as of its last evaluation (an empty view when no engine runs).
+fn alerts(_: &Asked<'_>) -> Page {
+    json(&crate::read::alert_state::published())
 }
 
 /// One node in `/health/nodes`.

@@ -11,6 +11,7 @@
 //! the first node, as [`Snapshot::node`] finds it: two series with one label set would be
 //! silently merged by every Prometheus reader.
 
+mod alert_series;
 mod breakers;
 mod family;
 mod nodes;
@@ -50,7 +51,9 @@ pub(crate) const BREAKER_SLA_VIOLATIONS: &str = "breaker_recovery_sla_violations
 /// calls, rejections, fallbacks, recoveries and recovery-SLA violations as counters, the SLA and
 /// the health gauge. Per node measured by the [`CountingAllocator`](crate::CountingAllocator):
 /// allocations and allocated bytes as counters, the peak live bytes of a call as a gauge. On
-/// Linux, the process's resident memory, its peak and CPU seconds.
+/// Linux, the process's resident memory, its peak and CPU seconds. With the alert engine
+/// running, its pending and firing alerts as `alerts` (like Prometheus's `ALERTS`) and its
+/// notifiers' counts as `alert_notifications_total`.
 ///
 /// Every name starts with [`ExportOptions::prefix`], with characters a metric name cannot hold
 /// replaced by `_`. A pure function of its arguments, except for the two process metrics, read
@@ -75,10 +78,13 @@ pub fn prometheus_text(
     options: &ExportOptions,
 ) -> String {
     let process = ProcessMetrics::current();
-    render(
+    let prefix = sanitize_prefix(&options.prefix);
+    let mut out = alert_series::alert_series(&snapshot.alerts, &prefix, Format::Prometheus);
+    out.push_str(&render(
         &families(snapshot, budgets, options, process.as_ref()),
         Format::Prometheus,
-    )
+    ));
+    out
 }
 
 /// Renders the snapshot in the `OpenMetrics` 1.0 text format: the metrics of
@@ -104,10 +110,13 @@ pub fn openmetrics_text(
     options: &ExportOptions,
 ) -> String {
     let process = ProcessMetrics::current();
-    render(
+    let prefix = sanitize_prefix(&options.prefix);
+    let mut out = alert_series::alert_series(&snapshot.alerts, &prefix, Format::OpenMetrics);
+    out.push_str(&render(
         &families(snapshot, budgets, options, process.as_ref()),
         Format::OpenMetrics,
-    )
+    ));
+    out
 }
 
 /// The two text formats.
