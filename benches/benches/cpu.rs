@@ -13,6 +13,9 @@
 //! - `INSTRUMENT_BENCH_THREADS`: thread counts, comma-separated (default `1,2`)
 //! - `INSTRUMENT_BENCH_ONLY`: contenders to run, comma-separated (default all)
 //! - `INSTRUMENT_BENCH_WARMUP`: calls per thread before the first round (default CALLS / 10)
+//! - `INSTRUMENT_BENCH_ALERTS_MS`: run the alert engine in the background, evaluating every
+//!   this many milliseconds (its implied rules over every budgeted node), to show it costs the
+//!   calls nothing (default off)
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -557,6 +560,13 @@ fn breaker_verdicts(all: &[Series]) -> String {
 fn main() {
     let settings = Settings::from_env();
     instrument_bench::install(settings.contenders.iter().copied());
+    let _alerts = std::env::var("INSTRUMENT_BENCH_ALERTS_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map(|ms| {
+            let engine = instrument_runtime::alert::AlertEngine::builder().interval_ms(ms);
+            engine.build().start().expect("the alert engine's thread starts")
+        });
     let all = run(&settings);
     println!("{}", table(&all));
     println!("{}", verdicts(&all, &settings));

@@ -107,7 +107,11 @@ impl AlertEngine {
                     self.evaluate(snapshot(), crate::record::clock::unix_ms_now());
                     match stopped.recv_timeout(every) {
                         Err(RecvTimeoutError::Timeout) => {}
-                        Ok(deadline) => return self.shutdown(deadline),
+                        Ok(deadline) => {
+                            // A last look, so a program shorter than the interval is judged too.
+                            self.evaluate(snapshot(), crate::record::clock::unix_ms_now());
+                            return self.shutdown(deadline);
+                        }
                         Err(RecvTimeoutError::Disconnected) => {
                             return self.shutdown(Duration::ZERO);
                         }
@@ -122,8 +126,8 @@ impl AlertEngine {
 }
 
 impl RunningAlerts {
-    /// Stops evaluating, lets the notifiers deliver what is queued within `deadline`, and
-    /// returns the last alerts and counts.
+    /// Evaluates a last time, stops, lets the notifiers deliver what is queued within
+    /// `deadline`, and returns the last alerts and counts.
     pub fn stop(mut self, deadline: Duration) -> AlertsView {
         let _ = self.stop.send(deadline);
         self.thread
