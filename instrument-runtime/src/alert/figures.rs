@@ -35,9 +35,8 @@ impl History {
         let now = interval.at_ms;
         self.intervals.push_back(interval);
         // The newest interval always stays: it is the "last interval" of rules without a window.
-        // An interval is needed while the next older one still ends inside the longest window
-        // (the oldest interval of a window may begin before it).
-        while self.intervals.len() > 1 && self.intervals[1].at_ms.saturating_add(keep_ms) <= now {
+        // An older one stays while it ended inside the longest window, as `activity` counts it.
+        while self.intervals.len() > 1 && self.intervals[0].at_ms.saturating_add(keep_ms) <= now {
             self.intervals.pop_front();
         }
     }
