@@ -565,7 +565,10 @@ fn main() {
         .and_then(|ms| ms.parse().ok())
         .map(|ms| {
             let engine = instrument_runtime::alert::AlertEngine::builder().interval_ms(ms);
-            engine.build().start().expect("the alert engine's thread starts")
+            engine
+                .build()
+                .start()
+                .expect("the alert engine's thread starts")
         });
     let all = run(&settings);
     println!("{}", table(&all));

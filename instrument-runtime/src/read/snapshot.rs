@@ -231,11 +231,17 @@ pub fn snapshot() -> Snapshot {
 /// Nodes sharing a name get their site added to it (`step (src/a.rs:12)`), so that every export
 /// shows each of them: a series per name would keep one and drop the others silently.
 fn told_apart(mut nodes: Vec<NodeSnapshot>, conflicts: &[NameConflict]) -> Vec<NodeSnapshot> {
+    if conflicts.is_empty() {
+        return nodes;
+    }
     for node in &mut nodes {
         if conflicts.iter().any(|conflict| conflict.name == node.name) {
             node.name = format!("{} ({}:{})", node.name, node.file, node.line);
         }
     }
+    // Sorted again by the names as shown: a site's line compares as text in them, so
+    // `step (a.rs:229)` comes after `step (a.rs:1118)` although line 229 came first.
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
     nodes
 }
 
