@@ -17,6 +17,7 @@ use crate::export::prometheus::{
     sanitize_prefix, seconds,
 };
 use crate::format::{TableStyle, format_duration};
+use crate::read::alert_rule::Severity;
 use crate::read::budget::Quantile;
 use crate::read::snapshot::{NodeSnapshot, Snapshot};
 use crate::record::node::Budget;
@@ -33,6 +34,10 @@ use crate::record::node::Budget;
 /// - `InstrumentLatencyRegression` (warning): p95 more than 10% above its value one hour
 ///   earlier, for 5 minutes;
 /// - `InstrumentNodeInactive` (warning): no call ended in the last 10 minutes.
+///
+/// The severities are the alert engine's ([`Severity::label`](crate::alert::Severity::label)),
+/// whose in-process rules imply the same conditions under names of their own
+/// ([`implied_rules`](crate::alert::implied_rules)).
 ///
 /// Per circuit breaker (labelled with `breaker` and `severity`): `InstrumentBreakerOpen`
 /// (critical), `InstrumentBreakerHalfOpen` (warning), `InstrumentBreakerRecoverySlaViolated`
@@ -211,13 +216,13 @@ fn budget_rules(prefix: &str, node: &NodeSnapshot, budget: &Budget) -> Vec<Rule>
             Quantile::P95,
             0.95,
             "InstrumentLatencyP95OverBudget",
-            "warning",
+            Severity::Warning.label(),
         ),
         (
             Quantile::P99,
             0.99,
             "InstrumentLatencyP99OverBudget",
-            "critical",
+            Severity::Critical.label(),
         ),
     ]
     .into_iter()
@@ -259,7 +264,7 @@ fn regression_rule(prefix: &str, node: &NodeSnapshot) -> Rule {
         ),
         for_: Some("5m"),
         subject: ("node", node.name.clone()),
-        severity: "warning",
+        severity: Severity::Warning.label(),
         summary: "p95 latency of {{ $labels.node }} regressed".to_owned(),
         description: "The p95 latency of {{ $labels.node }} over the last 5 minutes is \
                       {{ $value | humanizeDuration }}, more than 10% above the same window one \
@@ -277,7 +282,7 @@ fn inactivity_rule(prefix: &str, node: &NodeSnapshot) -> Rule {
         ),
         for_: None,
         subject: ("node", node.name.clone()),
-        severity: "warning",
+        severity: Severity::Warning.label(),
         summary: "{{ $labels.node }} has had no calls for 10 minutes".to_owned(),
         description: "No call of {{ $labels.node }} ended in the last 10 minutes.".to_owned(),
     }
@@ -291,7 +296,7 @@ fn breaker_rules(prefix: &str, breaker: &BreakerSnapshot) -> Vec<Rule> {
             expr: format!("max by (breaker) ({prefix}{BREAKER_STATE}{selector}) == 2"),
             for_: None,
             subject: ("breaker", breaker.name.clone()),
-            severity: "critical",
+            severity: Severity::Critical.label(),
             summary: "circuit breaker {{ $labels.breaker }} is open".to_owned(),
             description: format!(
                 "Circuit breaker {{{{ $labels.breaker }}}} is open: its calls are rejected or \
@@ -304,7 +309,7 @@ fn breaker_rules(prefix: &str, breaker: &BreakerSnapshot) -> Vec<Rule> {
             expr: format!("max by (breaker) ({prefix}{BREAKER_STATE}{selector}) == 1"),
             for_: None,
             subject: ("breaker", breaker.name.clone()),
-            severity: "warning",
+            severity: Severity::Warning.label(),
             summary: "circuit breaker {{ $labels.breaker }} is half-open".to_owned(),
             description: "Circuit breaker {{ $labels.breaker }} is half-open: probe calls are \
                           testing whether the service recovered."
@@ -317,7 +322,7 @@ fn breaker_rules(prefix: &str, breaker: &BreakerSnapshot) -> Vec<Rule> {
             ),
             for_: None,
             subject: ("breaker", breaker.name.clone()),
-            severity: "warning",
+            severity: Severity::Warning.label(),
             summary: "circuit breaker {{ $labels.breaker }} recovered too slowly".to_owned(),
             description: format!(
                 "Circuit breaker {{{{ $labels.breaker }}}} took longer than its recovery SLA of {} \
@@ -332,7 +337,7 @@ fn breaker_rules(prefix: &str, breaker: &BreakerSnapshot) -> Vec<Rule> {
             ),
             for_: None,
             subject: ("breaker", breaker.name.clone()),
-            severity: "warning",
+            severity: Severity::Warning.label(),
             summary: "circuit breaker {{ $labels.breaker }} is flapping".to_owned(),
             description: "Circuit breaker {{ $labels.breaker }} changed state \
                           {{ $value | humanize }} times per second over the last minute."
