@@ -274,6 +274,7 @@ mod tests {
             breakers: vec![],
             budgets_file: None,
             process: None,
+            runtime_nodes: None,
         }
     }
 

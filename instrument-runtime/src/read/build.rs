@@ -47,6 +47,7 @@ impl NodeSnapshot {
             verdict: None,
             histogram: None,
             memory: None,
+            outcomes: Vec::new(),
         }
     }
 
@@ -111,6 +112,7 @@ impl Snapshot {
             breakers: Vec::new(),
             budgets_file: None,
             process: None,
+            runtime_nodes: None,
         }
     }
 }
