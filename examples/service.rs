@@ -110,9 +110,9 @@ async fn last_result(n: u64, _overloaded: bool) -> Result<u64, Overloaded> {
 /// its node's p95 is judged against 50 ms (queueing included).
 #[instrument_runtime::budget(p95 = "50ms")]
 async fn compute(app: &App, n: u64) -> Result<u64, StatusCode> {
-    let waiting = app.waiting.fetch_add(1, Ordering::Relaxed) + 1;
+    let waiting = Waiting::enter(&app.waiting);
     let permit = tokio::time::timeout(app.queue_timeout, app.workers.acquire()).await;
-    app.waiting.fetch_sub(1, Ordering::Relaxed);
+    let waiting = waiting.leave();
     let Ok(Ok(_permit)) = permit else {
         return Err(StatusCode::GATEWAY_TIMEOUT);
     };
@@ -120,6 +120,27 @@ async fn compute(app: &App, n: u64) -> Result<u64, StatusCode> {
     dependency(n, waiting > app.overload_at)
         .await
         .map_err(|Overloaded| StatusCode::SERVICE_UNAVAILABLE)
+}
+
+/// One request waiting for a worker: counted until it gets one, times out, or its client goes
+/// away (the future dropped mid-wait), so a spike's abandoned requests do not stay counted.
+struct Waiting<'a>(&'a AtomicUsize, usize);
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        Self(count, count.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// How many were waiting when this one came.
+    fn leave(self) -> usize {
+        self.1
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 async fn hello() -> &'static str {
