@@ -6,9 +6,16 @@
 //! Every figure asserted is a count or a threshold crossed by a wide margin, never a speed.
 
 #![cfg(feature = "tower")]
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::float_cmp,
+    reason = "request counts and microseconds compared as the exposition's floats: integers far \
+              below 2^52, exact in an f64"
+)]
 
 mod common;
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Stdio};
@@ -307,8 +314,9 @@ fn ramp_finds_the_breaking_point() {
     let mut table = String::from("connections  rps  p95 ms  p99 ms  failed\n");
     for connections in [4, 16, 64, 256] {
         let reading = service.wrk(&Wrk::on("/compute/10", connections, 2));
-        table += &format!(
-            "{connections} {:.0} {:.1} {:.1} {:.1}%\n",
+        let _ = writeln!(
+            table,
+            "{connections} {:.0} {:.1} {:.1} {:.1}%",
             reading.rps(),
             reading.p95_us as f64 / 1e3,
             reading.p99_us as f64 / 1e3,

@@ -76,6 +76,10 @@ function done(summary, latency, requests)
 end
 "#;
 
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "seconds and microseconds of CPU time, far below 2^52"
+)]
 fn cpu_seconds() -> f64 {
     // SAFETY: `getrusage` fills the struct it is given.
     let usage = unsafe {
@@ -167,9 +171,9 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     let mut runs: Vec<Vec<Run>> = CONTENDERS.iter().map(|_| Vec::new()).collect();
-    for round in 0..rounds {
+    for round in 0..usize::try_from(rounds).expect("a few rounds") {
         for turn in 0..CONTENDERS.len() {
-            let index = (turn + round as usize) % CONTENDERS.len();
+            let index = (turn + round) % CONTENDERS.len();
             runs[index].push(measure(&runtime, CONTENDERS[index], seconds, connections));
             std::thread::sleep(Duration::from_millis(200));
         }

@@ -389,7 +389,9 @@ mod tests {
             StatusCode::OK,
             &format!(
                 "panics so far: {}",
-                asked.rejections.get(Reason::RenderPanic)
+                asked
+                    .rejections
+                    .map_or(0, |rejections| rejections.get(Reason::RenderPanic))
             ),
         )
     }
