@@ -230,7 +230,7 @@ pub struct RuntimeNodes {
 ///
 /// ```
 /// let counts = instrument_runtime::record::RuntimeNodes::global().counts();
-/// assert_eq!(counts.cap, instrument_runtime::record::DEFAULT_RUNTIME_NODE_CAP);
+/// assert_eq!(counts.cap, instrument_runtime::record::DEFAULT_RUNTIME_NODE_CAP as u64);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
