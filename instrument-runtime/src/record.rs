@@ -32,6 +32,6 @@ pub use outcome::Outcome;
 pub use registry::{NameConflict, conflicts, nodes};
 pub use run::run_id;
 pub use runtime_node::{
-    DEFAULT_RUNTIME_NODE_CAP, OVERFLOW_NODE, RuntimeNode, RuntimeNodeCounts, RuntimeNodeSpec,
-    RuntimeNodes, Timing,
+    DEFAULT_RUNTIME_NODE_CAP, MAX_OUTCOMES, OVERFLOW_NODE, RuntimeNode, RuntimeNodeCounts,
+    RuntimeNodeSpec, RuntimeNodes, Timing,
 };

@@ -69,13 +69,33 @@ impl RuntimeNodeSpec {
         self
     }
 
-    /// With these outcome counters, counted with [`Timing::finish`].
+    /// With these outcome counters (at most [`MAX_OUTCOMES`]), counted with [`Timing::finish`].
+    ///
+    /// # Panics
+    ///
+    /// With more than [`MAX_OUTCOMES`] names.
     #[must_use]
     pub fn outcomes(mut self, outcomes: &'static [&'static str]) -> Self {
+        assert!(
+            outcomes.len() <= MAX_OUTCOMES,
+            "at most {MAX_OUTCOMES} outcomes, found {}",
+            outcomes.len()
+        );
         self.outcomes = outcomes;
         self
     }
 }
+
+/// The most outcome counters a runtime node keeps.
+pub const MAX_OUTCOMES: usize = 8;
+
+/// Threads count a node's outcomes in this many sets of counters, each on its own cache line, so
+/// that two threads rarely write the same line.
+const STRIPES: usize = 8;
+
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Stripe([AtomicU64; MAX_OUTCOMES]);
 
 /// A node created at run time, and its outcome counters.
 #[derive(Debug)]
@@ -84,7 +104,7 @@ pub struct RuntimeNode {
     /// Where this node's per-thread shard handle sits in each thread's table.
     slot: usize,
     outcome_names: &'static [&'static str],
-    outcomes: Box<[AtomicU64]>,
+    outcomes: Box<[Stripe; STRIPES]>,
 }
 
 impl RuntimeNode {
@@ -108,7 +128,7 @@ impl RuntimeNode {
             }),
             slot: SLOTS.fetch_add(1, Ordering::Relaxed),
             outcome_names: spec.outcomes,
-            outcomes: spec.outcomes.iter().map(|_| AtomicU64::new(0)).collect(),
+            outcomes: Box::default(),
         }))
     }
 
@@ -130,9 +150,13 @@ impl RuntimeNode {
 
     /// Each outcome counter's name and count.
     pub(crate) fn outcome_counts(&self) -> Vec<(String, u64)> {
-        (self.outcome_names.iter())
-            .zip(&self.outcomes)
-            .map(|(name, count)| ((*name).to_owned(), count.load(Ordering::Relaxed)))
+        (self.outcome_names.iter().enumerate())
+            .map(|(index, name)| {
+                let count = (self.outcomes.iter())
+                    .map(|stripe| stripe.0[index].load(Ordering::Relaxed))
+                    .sum();
+                ((*name).to_owned(), count)
+            })
             .collect()
     }
 
@@ -196,8 +220,8 @@ impl Timing {
         let elapsed_ns = clock::elapsed_ns(self.start, clock::now());
         let node = self.node;
         std::mem::forget(self);
-        if let Some(counter) = outcome.and_then(|index| node.outcomes.get(index)) {
-            counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(index) = outcome.filter(|&index| index < node.outcome_names.len()) {
+            node.outcomes[stripe()].0[index].fetch_add(1, Ordering::Relaxed);
         }
         let end = if failed {
             CallEnd::Failed
@@ -206,6 +230,15 @@ impl Timing {
         };
         node.with_shard(|shard| shard.finish(end, Some(elapsed_ns)));
     }
+}
+
+/// The current thread's stripe of outcome counters: threads take them in turn.
+fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    STRIPE.try_with(|stripe| *stripe).unwrap_or(0)
 }
 
 impl Drop for Timing {
