@@ -10,7 +10,8 @@ use std::process::{Child, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The examples this file runs. The pipeline runs in the tests that check what it prints and
-/// reports (`readme.rs`, `pipeline_faults.rs`, `gate_pipeline.rs`, `gate_in_test_pipeline.rs`).
+/// reports (`readme.rs`, `pipeline_faults.rs`, `gate_pipeline.rs`, `gate_in_test_pipeline.rs`),
+/// the service under load in `service.rs`.
 const RUN_HERE: [&str; 6] = [
     "timed",
     "budget",
@@ -64,7 +65,7 @@ fn every_example_is_run_by_a_test_and_listed_in_the_examples_readme() {
     }
     found.sort();
     let mut expected: Vec<String> = RUN_HERE.iter().map(ToString::to_string).collect();
-    expected.push("pipeline".to_owned());
+    expected.extend(["pipeline".to_owned(), "service".to_owned()]);
     expected.sort();
     assert_eq!(found, expected, "a new example is run by a test here");
     for name in &found {

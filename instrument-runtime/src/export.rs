@@ -8,6 +8,8 @@ use std::sync::{Mutex, PoisonError};
 
 mod alerts;
 pub(crate) mod atomic_file;
+#[cfg(any(feature = "http", feature = "tower"))]
+pub(crate) mod endpoint;
 mod grafana;
 mod html;
 #[cfg(feature = "http")]
@@ -18,6 +20,8 @@ mod prometheus;
 
 pub use alerts::alerting_rules;
 pub use atomic_file::write_atomically;
+#[cfg(any(feature = "http", feature = "tower"))]
+pub use endpoint::respond;
 pub use grafana::grafana_dashboard;
 pub use html::dashboard_html;
 #[cfg(feature = "http")]

@@ -42,6 +42,10 @@ pub mod export;
 // directory, the resource sampler.
 pub mod report;
 
+// Instrumenting a web service: the request layer and the endpoints in the program's router.
+#[cfg(feature = "tower")]
+pub mod serve;
+
 // The in-process performance gate and the comparison of runs for the CI gate.
 pub mod gate;
 

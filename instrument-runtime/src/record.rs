@@ -18,6 +18,7 @@ pub(crate) mod outcome;
 pub(crate) mod procfs;
 pub(crate) mod registry;
 pub(crate) mod run;
+pub(crate) mod runtime_node;
 pub(crate) mod scope;
 pub(crate) mod shard;
 pub(crate) mod sync;
@@ -30,3 +31,7 @@ pub use node::{Budget, Instruments, NodeMeta};
 pub use outcome::Outcome;
 pub use registry::{NameConflict, conflicts, nodes};
 pub use run::run_id;
+pub use runtime_node::{
+    DEFAULT_RUNTIME_NODE_CAP, MAX_OUTCOMES, OVERFLOW_NODE, RuntimeNode, RuntimeNodeCounts,
+    RuntimeNodeSpec, RuntimeNodes, Timing,
+};

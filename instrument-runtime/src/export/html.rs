@@ -277,6 +277,7 @@ mod tests {
             budgets_file: None,
             process: None,
             alerts: crate::read::alert_state::AlertsView::default(),
+            runtime_nodes: None,
         }
     }
 

@@ -24,7 +24,6 @@
 //! `instrument_metrics_endpoint_rejected_total{reason}`.
 
 mod connections;
-mod routes;
 
 use std::convert::Infallible;
 use std::io;
@@ -43,8 +42,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 
+use crate::export::endpoint::{
+    Asked, Page, ROUTES, Reason, Rejections, Render, Routes, wants_openmetrics,
+};
 use connections::{Admitted, Busy, Connections, Slot, WriteDeadline};
-use routes::{Asked, Page, Reason, Rejections, Render, Routes};
 
 /// The most bytes a request line and its headers may take.
 const HEAD_BYTES: usize = 8 << 10;
@@ -168,7 +169,7 @@ impl Drop for MetricsServer {
 /// ```
 #[must_use = "the server stops when this is dropped: keep it in a named variable (`let _server = ...`) or call `.detach()`"]
 pub fn serve_metrics(addr: impl ToSocketAddrs) -> io::Result<MetricsServer> {
-    serve(addr, routes::ROUTES)
+    serve(addr, ROUTES)
 }
 
 /// What every connection's task shares.
@@ -302,11 +303,7 @@ async fn answer(request: &Request<Incoming>, server: &Arc<Server>, busy: Busy) -
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
     }
-    let openmetrics = request.headers().get_all(ACCEPT).iter().any(|value| {
-        value
-            .to_str()
-            .is_ok_and(|value| value.contains("application/openmetrics-text"))
-    });
+    let openmetrics = wants_openmetrics(request.headers().get_all(ACCEPT));
     // HEAD renders too, so its `Content-Length` is GET's; hyper sends no body for it.
     rendered(server, render, openmetrics)
         .await
@@ -324,7 +321,7 @@ async fn rendered(server: &Arc<Server>, render: Render, openmetrics: bool) -> Pa
     let page = tokio::task::spawn_blocking(move || {
         render(&Asked {
             openmetrics,
-            rejections: &shared.rejections,
+            rejections: Some(&shared.rejections),
         })
     })
     .await;
@@ -393,7 +390,9 @@ mod tests {
             StatusCode::OK,
             &format!(
                 "panics so far: {}",
-                asked.rejections.get(Reason::RenderPanic)
+                asked
+                    .rejections
+                    .map_or(0, |rejections| rejections.get(Reason::RenderPanic))
             ),
         )
     }

@@ -47,6 +47,7 @@ impl NodeSnapshot {
             verdict: None,
             histogram: None,
             memory: None,
+            outcomes: Vec::new(),
         }
     }
 
@@ -112,6 +113,7 @@ impl Snapshot {
             budgets_file: None,
             process: None,
             alerts: crate::read::alert_state::AlertsView::default(),
+            runtime_nodes: None,
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::record::alloc::{NodeMemory, ProcessMemory};
 use crate::record::histogram::LatencyHistogram;
 use crate::record::node::{Budget, Instruments, Node};
 use crate::record::registry::{NameConflict, registry};
+use crate::record::runtime_node::{RuntimeNodeCounts, RuntimeNodes};
 
 /// Every node's statistics at one moment, sorted by node name (then module and line).
 ///
@@ -51,6 +52,10 @@ pub struct Snapshot {
     /// engine ran; see [`alert`](crate::alert)).
     #[serde(default, skip_serializing_if = "AlertsView::is_empty")]
     pub alerts: AlertsView,
+    /// How many nodes the program created at run time ([`RuntimeNodes`]), against their cap,
+    /// when it created any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_nodes: Option<RuntimeNodeCounts>,
 }
 
 #[cfg(test)]
@@ -129,6 +134,9 @@ pub struct NodeSnapshot {
     /// global allocator and measured a call of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<NodeMemory>,
+    /// A runtime node's outcome counters, by name (a route's responses by status class).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<(String, u64)>,
 }
 
 /// Latency of a node's calls, in nanoseconds, to the histogram's precision (each quantile is the
@@ -187,7 +195,8 @@ impl Latency {
     }
 }
 
-/// Takes a snapshot of every registered node.
+/// Takes a snapshot of every registered node, and of the nodes created at run time
+/// ([`RuntimeNodes`]), sorted together by name.
 ///
 /// Calls still running are not in it. Taken while other threads record, the totals are a close
 /// but not atomic view; taken once they are quiet (joined), every count is exact.
@@ -204,16 +213,26 @@ pub fn snapshot() -> Snapshot {
     let registry = registry();
     let applied = applied();
     let conflicts = registry.conflicts.clone();
+    let runtime = RuntimeNodes::global();
+    let runtime_nodes = runtime.all();
+    let mut nodes: Vec<NodeSnapshot> = (registry.nodes.iter().zip(&registry.names))
+        .map(|(node, name)| NodeSnapshot::of(node, name, &applied))
+        .collect();
+    if !runtime_nodes.is_empty() {
+        for runtime_node in runtime_nodes {
+            let mut node =
+                NodeSnapshot::of(runtime_node.node(), runtime_node.meta().name, &applied);
+            node.outcomes = runtime_node.outcome_counts();
+            nodes.push(node);
+        }
+        // Stable: a static node keeps its place before a runtime node of the same name.
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    }
     Snapshot {
         host: host_name(),
         run_id: crate::record::run::run_id().to_owned(),
         taken_at_unix_ms: crate::record::clock::unix_ms_now(),
-        nodes: told_apart(
-            (registry.nodes.iter().zip(&registry.names))
-                .map(|(node, name)| NodeSnapshot::of(node, name, &applied))
-                .collect(),
-            &conflicts,
-        ),
+        nodes: told_apart(nodes, &conflicts),
         conflicts,
         breakers: {
             let now_ns = crate::record::clock::breaker_now_ns();
@@ -225,6 +244,7 @@ pub fn snapshot() -> Snapshot {
         budgets_file: applied.use_.clone(),
         process: ProcessMemory::read(),
         alerts: crate::read::alert_state::published(),
+        runtime_nodes: Some(runtime.counts()).filter(|counts| counts.created > 0),
     }
 }
 
@@ -297,6 +317,7 @@ impl NodeSnapshot {
             sum_ns: totals.sum_ns,
             histogram,
             memory: NodeMemory::from_totals(&totals.memory),
+            outcomes: Vec::new(),
         }
     }
 }

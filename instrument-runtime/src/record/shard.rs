@@ -168,6 +168,21 @@ pub(crate) fn local_shard(
     }
 }
 
+/// Runs `record` on the shard `slot` holds for `node`, taking one on first use: for runtime
+/// nodes, whose handles sit in one thread-local table instead of a `thread_local!` each.
+#[inline]
+pub(crate) fn with_slot(node: &'static Node, slot: &LocalShard, record: impl FnOnce(&Shard)) {
+    let shard = match slot.0.get() {
+        Some(shard) => shard,
+        None => crate::record::alloc::unattributed(|| {
+            let shard = node.shards.acquire(node);
+            slot.0.set(Some(shard));
+            shard
+        }),
+    };
+    record(shard);
+}
+
 #[cold]
 #[inline(never)]
 fn first_use(node: &'static Node, local: &'static LocalKey<LocalShard>) -> &'static Shard {
@@ -238,7 +253,7 @@ impl ShardPool {
     }
 
     #[cold]
-    fn record_orphan(&self, node: &'static Node, record: impl FnOnce(&Shard)) {
+    pub(crate) fn record_orphan(&self, node: &'static Node, record: impl FnOnce(&Shard)) {
         let mut shards = self.lock();
         if shards.orphan.is_none() {
             shards.orphan = Some(shards.create(node));
@@ -246,6 +261,12 @@ impl ShardPool {
         let shard = shards.orphan.expect("set above");
         // Writers of the orphan shard take turns under the lock, so it too has one writer at a time.
         record(shard);
+    }
+
+    /// How many shards the node has: at most the threads that ever held one at once, plus one.
+    #[cfg(test)]
+    pub(crate) fn count(&self) -> usize {
+        self.lock().all.len()
     }
 
     /// Calls that ended, summed over every shard: what a breaker's health counts from.

@@ -2,7 +2,7 @@
 
 use super::family::{Builder, Kind, Labels, Series, Value, breaker_label};
 use super::{BREAKER_SLA_VIOLATIONS, BREAKER_STATE, BREAKER_TRANSITIONS};
-use crate::breaker::snapshot::BreakerSnapshot;
+use crate::breaker::snapshot::{BreakerSnapshot, Health};
 
 /// A counter of every breaker: its name, its help and how to read it.
 pub(super) type BreakerCounter = (&'static str, &'static str, fn(&BreakerSnapshot) -> u64);
@@ -112,5 +112,22 @@ pub(super) fn breaker_families<'a>(builder: &mut Builder<'a>, breakers: &[&'a Br
             labels: breaker_label(breaker),
             value: Value::Float(breaker.health.status.gauge()),
         });
+    }
+    // The service as a whole is as healthy as its least healthy breaker, as `/health` answers;
+    // a program without breakers has nothing to judge it by.
+    if !breakers.is_empty() {
+        builder
+            .family(
+                "service_health_status",
+                Kind::Gauge,
+                None,
+                "Health of the service, the worst of its circuit breakers: 1 healthy, 0.5 degraded, 0 failing.",
+            )
+            .push(Series {
+                labels: Labels::NONE,
+                value: Value::Float(
+                    Health::worst(breakers.iter().map(|breaker| breaker.health.status)).gauge(),
+                ),
+            });
     }
 }

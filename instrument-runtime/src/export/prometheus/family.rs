@@ -11,6 +11,7 @@ use crate::read::budget::{BudgetReport, Quantile};
 use crate::read::snapshot::{NodeSnapshot, Snapshot};
 use crate::record::histogram::LatencyHistogram;
 use crate::record::procfs::{cpu_time_and_threads, kib_field};
+use crate::record::runtime_node::RuntimeNodeCounts;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
@@ -207,6 +208,37 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// The nodes created at run time against their cap: a cap reached shows here, not as an
+/// ever-growing number of series.
+fn runtime_node_families(builder: &mut Builder<'_>, runtime: &RuntimeNodeCounts) {
+    let families = [
+        (
+            "runtime_nodes",
+            Kind::Gauge,
+            "Nodes the program created at run time.",
+            runtime.created,
+        ),
+        (
+            "runtime_nodes_cap",
+            Kind::Gauge,
+            "The most nodes the program may create at run time.",
+            runtime.cap,
+        ),
+        (
+            "runtime_nodes_refused_total",
+            Kind::Counter,
+            "Runtime nodes not created because the cap was reached; their calls are in the overflow node.",
+            runtime.refused,
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        builder.family(name, kind, None, help).push(Series {
+            labels: Labels::NONE,
+            value: Value::Int(value),
+        });
+    }
+}
+
 pub(super) fn node_label(node: &NodeSnapshot) -> Labels<'_> {
     Labels::one("node", &node.name)
 }
@@ -250,6 +282,9 @@ pub(crate) fn families<'a>(
                 labels: Labels::one("run_id", &snapshot.run_id),
                 value: Value::Int(1),
             });
+    }
+    if let Some(runtime) = &snapshot.runtime_nodes {
+        runtime_node_families(&mut builder, runtime);
     }
     if let Some(process) = process {
         builder

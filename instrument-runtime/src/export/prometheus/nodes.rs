@@ -81,6 +81,20 @@ pub(super) fn node_families<'a>(
         }
     }
     let series = builder.family(
+        "node_outcomes_total",
+        Kind::Counter,
+        None,
+        "Calls of a runtime node by outcome (a route's responses by status class).",
+    );
+    for node in nodes {
+        for (outcome, count) in &node.outcomes {
+            series.push(Series {
+                labels: Labels::two(("node", &node.name), ("outcome", outcome)),
+                value: Value::Int(*count),
+            });
+        }
+    }
+    let series = builder.family(
         NODE_LATENCY,
         Kind::Histogram,
         Some("seconds"),

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::{BudgetSource, BudgetsFile, BudgetsFileDiagnostic, NodeBudgetInput};
 use crate::read::alert_rule::AlertRule;
 use crate::record::node::Budget;
+use crate::record::node::Node;
 use crate::record::registry::registered;
+use crate::record::runtime_node::{RuntimeNode, RuntimeNodes};
 
 /// Environment variable naming the budgets file the runtime applies; empty turns it off.
 pub const BUDGETS_FILE_ENV: &str = "INSTRUMENT_BUDGETS";
@@ -27,8 +29,12 @@ enum Choice {
 }
 
 static CHOSEN: Mutex<Choice> = Mutex::new(Choice::Environment);
-/// The last file applied, by path: read and merged once, not per snapshot.
-static APPLIED: Mutex<Option<(Option<PathBuf>, Arc<Applied>)>> = Mutex::new(None);
+/// The last file applied, by path and number of runtime nodes: read and merged once, not per
+/// snapshot, and again when the program created a node the file may name.
+static APPLIED: Mutex<Option<AppliedFor>> = Mutex::new(None);
+
+/// The budgets file's path, the number of runtime nodes, and what applying it to them gave.
+type AppliedFor = (Option<PathBuf>, usize, Arc<Applied>);
 
 /// Chooses the budgets file the runtime applies from now on, over [`BUDGETS_FILE_ENV`] and
 /// [`DEFAULT_BUDGETS_FILE`]; `None` applies none (code budgets only).
@@ -105,21 +111,26 @@ pub struct BudgetsFileUse {
     pub warnings: Vec<BudgetsFileDiagnostic>,
 }
 
-/// The budgets in force now, read from the file at most once per path.
+/// The budgets in force now, read from the file once per path and set of runtime nodes.
 pub(crate) fn applied() -> Arc<Applied> {
     let path = budgets_file_path();
+    let runtime = RuntimeNodes::global().all();
     let mut cached = APPLIED.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((cached_path, applied)) = cached.as_ref()
+    if let Some((cached_path, runtime_count, applied)) = cached.as_ref()
         && *cached_path == path
+        && *runtime_count == runtime.len()
     {
         return Arc::clone(applied);
     }
-    let applied = Arc::new(path.as_deref().map_or_else(Applied::default, apply));
-    *cached = Some((path, Arc::clone(&applied)));
+    let applied = Arc::new(
+        path.as_deref()
+            .map_or_else(Applied::default, |path| apply(path, &runtime)),
+    );
+    *cached = Some((path, runtime.len(), Arc::clone(&applied)));
     applied
 }
 
-fn apply(path: &Path) -> Applied {
+fn apply(path: &Path, runtime: &[&'static RuntimeNode]) -> Applied {
     let file = match BudgetsFile::load(path) {
         Ok(file) => file,
         Err(errors) => {
@@ -134,9 +145,9 @@ fn apply(path: &Path) -> Applied {
             };
         }
     };
-    let nodes: Vec<NodeBudgetInput> = registered()
-        .into_iter()
-        .map(|node| NodeBudgetInput::from(node.meta()))
+    let nodes: Vec<NodeBudgetInput> = (registered().into_iter().map(Node::meta))
+        .chain(runtime.iter().map(|node| node.meta()))
+        .map(NodeBudgetInput::from)
         .collect();
     let resolution = file.resolve(&nodes, false);
     Applied {

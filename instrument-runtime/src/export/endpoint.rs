@@ -1,10 +1,12 @@
-//! What the endpoint serves: one render function per path, each a pure function of a fresh
-//! snapshot, plus the endpoint's own count of what it refused.
+//! What the endpoints serve: one render function per path, each a pure function of a fresh
+//! snapshot, plus the endpoint's own count of what it refused. Shared by the server of its own
+//! port ([`serve_metrics`](crate::export::serve_metrics)) and the handler a program mounts in its
+//! own router ([`respond`]).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hyper::StatusCode;
+use http::StatusCode;
 
 use crate::export::ExportOptions;
 use crate::export::prometheus::{openmetrics_text, prometheus_text};
@@ -12,23 +14,24 @@ use crate::read::budget::check_budgets;
 use crate::read::snapshot::snapshot;
 
 /// What a render function is told about the request.
-pub(super) struct Asked<'a> {
+pub(crate) struct Asked<'a> {
     /// The `Accept` header asks for `application/openmetrics-text`.
-    pub(super) openmetrics: bool,
-    /// The server's count of refused connections and requests, for `/metrics`.
-    pub(super) rejections: &'a Rejections,
+    pub(crate) openmetrics: bool,
+    /// The server's count of refused connections and requests, for `/metrics`; none when the
+    /// program's own server answers.
+    pub(crate) rejections: Option<&'a Rejections>,
 }
 
 /// A rendered answer.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct Page {
-    pub(super) status: StatusCode,
-    pub(super) content_type: &'static str,
-    pub(super) body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: String,
 }
 
 impl Page {
-    pub(super) fn text(status: StatusCode, body: &str) -> Self {
+    pub(crate) fn text(status: StatusCode, body: &str) -> Self {
         Self {
             status,
             content_type: "text/plain; charset=utf-8",
@@ -38,13 +41,13 @@ impl Page {
 }
 
 /// Builds the answer for one path. A plain function, so a test can serve one that panics.
-pub(super) type Render = fn(&Asked<'_>) -> Page;
+pub(crate) type Render = fn(&Asked<'_>) -> Page;
 
 /// The served paths and their render functions.
-pub(super) type Routes = &'static [(&'static str, Render)];
+pub(crate) type Routes = &'static [(&'static str, Render)];
 
-/// What [`serve_metrics`](super::serve_metrics) serves.
-pub(super) const ROUTES: Routes = &[
+/// What [`serve_metrics`](crate::export::serve_metrics) and [`respond`] serve.
+pub(crate) const ROUTES: Routes = &[
     ("/metrics", metrics),
     ("/health", health),
     ("/health/circuit-breakers", breakers),
@@ -62,9 +65,9 @@ fn metrics(asked: &Asked<'_>) -> Page {
         if let Some(len) = body.strip_suffix("# EOF\n").map(str::len) {
             body.truncate(len);
         }
-        asked
-            .rejections
-            .write_family(&mut body, &options.prefix, "");
+        if let Some(rejections) = asked.rejections {
+            rejections.write_family(&mut body, &options.prefix, "");
+        }
         body.push_str("# EOF\n");
         Page {
             status: StatusCode::OK,
@@ -73,15 +76,56 @@ fn metrics(asked: &Asked<'_>) -> Page {
         }
     } else {
         let mut body = prometheus_text(&snapshot, &budgets, &options);
-        asked
-            .rejections
-            .write_family(&mut body, &options.prefix, "_total");
+        if let Some(rejections) = asked.rejections {
+            rejections.write_family(&mut body, &options.prefix, "_total");
+        }
         Page {
             status: StatusCode::OK,
             content_type: "text/plain; version=0.0.4; charset=utf-8",
             body,
         }
     }
+}
+
+/// Whether the `Accept` header values ask for `OpenMetrics` rather than the 0.0.4 text.
+pub(crate) fn wants_openmetrics<'a>(
+    accept: impl IntoIterator<Item = &'a http::HeaderValue>,
+) -> bool {
+    accept.into_iter().any(|value| {
+        value
+            .to_str()
+            .is_ok_and(|value| value.contains("application/openmetrics-text"))
+    })
+}
+
+/// Answers a request for `/metrics` (in the format its `Accept` header asks for), `/health`
+/// (503 when failing), `/health/circuit-breakers` or `/health/nodes`, for any HTTP server or
+/// framework built on the `http` types; `None` for every other path, left to the program.
+///
+/// Rendering takes a snapshot: call it where blocking for a few milliseconds is acceptable.
+///
+/// ```
+/// let request = http::Request::get("/health").body(()).unwrap();
+/// let response = instrument_runtime::export::respond(&request).unwrap();
+/// assert_eq!(response.status(), http::StatusCode::OK);
+/// assert_eq!(response.body(), "HEALTHY\n");
+/// assert!(instrument_runtime::export::respond(&http::Request::get("/").body(()).unwrap()).is_none());
+/// ```
+pub fn respond<B>(request: &http::Request<B>) -> Option<http::Response<String>> {
+    let &(_, render) = ROUTES
+        .iter()
+        .find(|(path, _)| *path == request.uri().path())?;
+    let page = render(&Asked {
+        openmetrics: wants_openmetrics(request.headers().get_all(http::header::ACCEPT)),
+        rejections: None,
+    });
+    let mut response = http::Response::new(page.body);
+    *response.status_mut() = page.status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(page.content_type),
+    );
+    Some(response)
 }
 
 /// The worst health of every breaker, as one word; 503 when `FAILING`, so a probe acts on the
@@ -156,7 +200,7 @@ fn json(value: &impl serde::Serialize) -> Page {
 
 /// Why the endpoint refused a connection or a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Reason {
+pub(crate) enum Reason {
     /// At the connection limit, the connection that had waited longest for a request was closed.
     Evicted,
     /// At the connection limit with every connection busy, a new one was closed at once.
@@ -199,14 +243,18 @@ impl Reason {
 
 /// How many connections and requests the server refused, by reason.
 #[derive(Debug, Default)]
-pub(super) struct Rejections([AtomicU64; Reason::ALL.len()]);
+pub(crate) struct Rejections([AtomicU64; Reason::ALL.len()]);
 
 impl Rejections {
-    pub(super) fn count(&self, reason: Reason) {
+    #[cfg_attr(
+        not(feature = "http"),
+        expect(dead_code, reason = "only the server of its own port refuses")
+    )]
+    pub(crate) fn count(&self, reason: Reason) {
         self.0[reason as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(super) fn get(&self, reason: Reason) -> u64 {
+    pub(crate) fn get(&self, reason: Reason) -> u64 {
         self.0[reason as usize].load(Ordering::Relaxed)
     }
 
