@@ -45,7 +45,7 @@ pub(crate) fn seconds(ns: u64) -> String {
 /// rather than `fmt`: a scrape of a thousand nodes writes some forty thousand numbers.
 pub(super) fn push_seconds(out: &mut String, ns: u64) {
     let (whole, mut fraction) = (ns / 1_000_000_000, ns % 1_000_000_000);
-    out.push_str(itoa::Buffer::new().format(whole));
+    push_int(out, whole);
     if fraction == 0 {
         return;
     }
@@ -57,8 +57,13 @@ pub(super) fn push_seconds(out: &mut String, ns: u64) {
     let mut buffer = itoa::Buffer::new();
     let fraction = buffer.format(fraction);
     out.push('.');
-    out.extend(std::iter::repeat_n('0', digits - fraction.len()));
+    out.push_str(&"000000000"[..digits - fraction.len()]);
     out.push_str(fraction);
+}
+
+/// Appends an integer, with `itoa`.
+fn push_int(out: &mut String, value: u64) {
+    out.push_str(itoa::Buffer::new().format(value));
 }
 
 /// Appends a float as Prometheus spells it.
@@ -79,6 +84,8 @@ pub(crate) fn render(families: &[Family<'_>], format: Format) -> String {
     let mut out = String::with_capacity(size + 16);
     // One series' labels, escaped once for all the lines of its histogram.
     let mut labels = String::new();
+    // The head every bucket line of one histogram shares: `name_bucket{labels,le="`.
+    let mut head = String::new();
     for family in families {
         // `OpenMetrics` names a family without the suffix its samples carry.
         let family_name = match (format, family.kind) {
@@ -111,7 +118,14 @@ pub(crate) fn render(families: &[Family<'_>], format: Format) -> String {
                 write_escaped_label_value(&mut labels, value);
                 labels.push('"');
             }
-            write_series(&mut out, &family.name, &labels, &series.value, format);
+            write_series(
+                &mut out,
+                &mut head,
+                &family.name,
+                &labels,
+                &series.value,
+                format,
+            );
         }
     }
     if format == Format::OpenMetrics {
@@ -170,7 +184,7 @@ impl Number {
 
     pub(super) fn push_to(self, out: &mut String) {
         match self {
-            Self::Int(value) => out.push_str(itoa::Buffer::new().format(value)),
+            Self::Int(value) => push_int(out, value),
             Self::Seconds(ns) => push_seconds(out, ns),
             Self::Float(value) => push_float(out, value),
             Self::Bound(ns, format) => {
@@ -184,9 +198,11 @@ impl Number {
     }
 }
 
-/// `labels` is the series' label pairs, escaped and comma-separated, without braces.
+/// `labels` is the series' label pairs, escaped and comma-separated, without braces; `head` is
+/// a buffer for the start its bucket lines share.
 pub(super) fn write_series(
     out: &mut String,
+    head: &mut String,
     name: &str,
     labels: &str,
     value: &Value,
@@ -197,12 +213,28 @@ pub(super) fn write_series(
         Value::Seconds(ns) => write_sample(out, name, "", labels, None, Number::Seconds(*ns)),
         Value::Float(value) => write_sample(out, name, "", labels, None, Number::Float(*value)),
         Value::Histogram(buckets) => {
-            for &(bound, count) in &buckets.cumulative {
-                let le = Number::Bound(bound, format);
-                write_sample(out, name, "_bucket", labels, Some(le), Number::Int(count));
+            // A thousand histograms make half the lines of a scrape: each bucket line is its
+            // shared head, the bound and the count, three appends instead of nine.
+            head.clear();
+            head.push_str(name);
+            head.push_str("_bucket{");
+            head.push_str(labels);
+            if !labels.is_empty() {
+                head.push(',');
             }
+            head.push_str("le=\"");
+            for &(bound, count) in &buckets.cumulative {
+                out.push_str(head);
+                Number::Bound(bound, format).push_to(out);
+                out.push_str("\"} ");
+                push_int(out, count);
+                out.push('\n');
+            }
+            out.push_str(head);
+            out.push_str("+Inf\"} ");
+            push_int(out, buckets.count);
+            out.push('\n');
             let count = Number::Int(buckets.count);
-            write_sample(out, name, "_bucket", labels, Some(Number::PlusInf), count);
             let sum = Number::Seconds(buckets.sum_ns);
             write_sample(out, name, "_sum", labels, None, sum);
             write_sample(out, name, "_count", labels, None, count);
@@ -211,7 +243,8 @@ pub(super) fn write_series(
 }
 
 impl Family<'_> {
-    /// The bytes its lines take, HELP and TYPE included: exact but for floats, taken as 24.
+    /// The bytes its lines take, HELP and TYPE included: exact but for floats, taken as 24, and
+    /// bucket bounds, taken at their longest.
     pub(super) fn text_size(&self) -> usize {
         // HELP (escaping at most doubles the text), TYPE and UNIT lines.
         let metadata = 3 * (9 + self.name.len()) + 2 * self.help.len() + 9 + 7;
@@ -230,10 +263,11 @@ impl Family<'_> {
                         let le = ",le=\"\"".len() + "_bucket".len();
                         // No bucket's count has more digits than the total.
                         let count = Number::Int(buckets.count).len();
+                        // A bound takes at most its whole seconds, nine decimals and `.0`:
+                        // counted so rather than exactly, which would cost as much as writing it.
+                        let bound = |ns: u64| Number::Int(ns / 1_000_000_000).len() + 12;
                         (buckets.cumulative.iter())
-                            .map(|&(bound, _)| {
-                                line + le + Number::Bound(bound, Format::OpenMetrics).len() + count
-                            })
+                            .map(|&(ns, _)| line + le + bound(ns) + count)
                             .sum::<usize>()
                             + (line + le + 4 + count)
                             + (line + 4 + Number::Seconds(buckets.sum_ns).len())
@@ -253,7 +287,7 @@ impl Family<'_> {
         (self.series.iter())
             .map(|series| match &series.value {
                 Value::Float(_) => 24,
-                Value::Histogram(buckets) => 2 * buckets.cumulative.len(),
+                Value::Histogram(buckets) => 12 * buckets.cumulative.len(),
                 _ => 0,
             })
             .sum()
