@@ -184,6 +184,9 @@ impl LatencyCounts {
     }
 }
 
+/// Octaves whose lines are asked for ahead of the one being summed.
+const LOOKAHEAD: usize = 3;
+
 /// Folds what changed in a node's shards since the last call into `cumulative`, the histogram
 /// of every count the shards hold. The caller keeps the shard list stable (the pool's lock) and
 /// calls it from one thread at a time.
@@ -208,19 +211,19 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
             }
         }
     };
-    // Each octave's lines are asked for while the octave before it is summed, so that the
-    // misses of one overlap the work on the other.
-    let mut next = dirty_octaves().peekable();
-    if let Some(&first) = next.peek() {
-        prefetch_octave(first, cumulative);
+    // Each octave's lines are asked for while the octaves before it are summed, so that the
+    // misses of one overlap the work on the others.
+    let mut ahead = dirty_octaves();
+    for octave in ahead.by_ref().take(LOOKAHEAD) {
+        prefetch_octave(octave, cumulative);
     }
     let mut totals = [0u64; OCTAVE_LEN];
     // The blocks of the octave being read, and each shard's carry sequence number.
     let mut blocks: Vec<&Block> = Vec::with_capacity(shards.len());
     let mut sequences: Vec<u64> = Vec::with_capacity(shards.len());
-    while let Some(octave) = next.next() {
+    for octave in dirty_octaves() {
         let chunks = octave_chunks(&dirty, octave);
-        if let Some(&following) = next.peek() {
+        if let Some(following) = ahead.next() {
             prefetch_octave(following, cumulative);
         }
         // Counters only grow, so each sum is at least what the last read saw.
