@@ -149,7 +149,7 @@ impl LatencyCounts {
     /// is between the two stores of a carry (a few instructions).
     fn carry_sequence(&self) -> Option<u64> {
         let sequence = self.carrying.load(Ordering::Acquire);
-        (sequence % 2 == 0).then_some(sequence)
+        sequence.is_multiple_of(2).then_some(sequence)
     }
 
     /// Whether no carry ran since [`carry_sequence`](Self::carry_sequence) gave `sequence`:
