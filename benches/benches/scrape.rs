@@ -216,33 +216,33 @@ impl Peers {
         }
     }
 
-    /// Each peer's render: name and median time.
-    fn renders(&self, samples: usize) -> Vec<(&'static str, Duration)> {
+    /// Each peer's render: name, median time and the bytes of its text.
+    fn renders(&self, samples: usize) -> Vec<(&'static str, Duration, usize)> {
+        let client = || {
+            let mut text = String::new();
+            prometheus_client::encoding::text::encode(&mut text, &self.client_registry)
+                .expect("encodes");
+            text
+        };
+        let tikv = || {
+            prometheus::TextEncoder::new()
+                .encode_to_string(&self.tikv_registry.gather())
+                .expect("encodes")
+        };
+        let buckets = || self.metrics_buckets.0.render();
+        let summaries = || self.metrics_summaries.0.render();
         vec![
-            (
-                "prometheus-client",
-                time(samples, || {
-                    let mut text = String::new();
-                    prometheus_client::encoding::text::encode(&mut text, &self.client_registry)
-                        .expect("encodes");
-                    text
-                }),
-            ),
-            (
-                "prometheus",
-                time(samples, || {
-                    prometheus::TextEncoder::new()
-                        .encode_to_string(&self.tikv_registry.gather())
-                        .expect("encodes")
-                }),
-            ),
+            ("prometheus-client", time(samples, client), client().len()),
+            ("prometheus", time(samples, tikv), tikv().len()),
             (
                 "metrics-exporter-prometheus, buckets",
-                time(samples, || self.metrics_buckets.0.render()),
+                time(samples, buckets),
+                buckets().len(),
             ),
             (
                 "metrics-exporter-prometheus, summaries",
-                time(samples, || self.metrics_summaries.0.render()),
+                time(samples, summaries),
+                summaries().len(),
             ),
         ]
     }
@@ -313,6 +313,11 @@ fn ms(duration: Duration) -> String {
 #[allow(clippy::cast_precision_loss, reason = "sizes far below 2^52")]
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+}
+
+#[allow(clippy::cast_precision_loss, reason = "sizes far below 2^52")]
+fn kb(bytes: usize) -> String {
+    format!("{:.0} kB", bytes as f64 / 1e3)
 }
 
 #[allow(clippy::cast_precision_loss, reason = "sizes far below 2^52")]
@@ -437,10 +442,15 @@ fn main() {
     peers.record(SHORT, LONG);
     let renders_long = peers.renders(samples);
 
-    let fastest =
-        |renders: &[(&str, Duration)]| renders.iter().map(|(_, time)| *time).min().expect("peers");
+    let fastest = |renders: &[(&str, Duration, usize)]| {
+        renders
+            .iter()
+            .map(|(_, time, _)| *time)
+            .min()
+            .expect("peers")
+    };
     let (fastest_short, fastest_long) = (fastest(&renders_short), fastest(&renders_long));
-    let row = |after: &str, ours: String, renders: &[(&str, Duration)], resident: u64| {
+    let row = |after: &str, ours: String, renders: &[(&str, Duration, usize)], resident: u64| {
         format!(
             "| {after} | {ours} | {} | {} | {} / {} | {} |",
             ms(renders[0].1),
@@ -500,6 +510,14 @@ fn main() {
         stage(last_split[2])
     );
     println!("- after 8M, nothing new (the last two include a snapshot each): {breakdown}");
+    let mut bytes = String::new();
+    for (name, _, size) in &renders_long {
+        let _ = write!(bytes, ", {name} {}", kb(*size));
+    }
+    println!(
+        "- bytes rendered after 8M: ours {}{bytes}",
+        kb(scrape().len())
+    );
     println!(
         "- resident memory of our recording, per (node, thread): {} after 8M calls",
         kib_per(resident_long, NODES * THREADS)

@@ -138,43 +138,41 @@ impl LatencyCounts {
         }
     }
 
-    /// Adds the counts of the chunks of `octave` whose bits are set in `chunks` to the same
-    /// places of `totals`. The chunks of one octave are one block, read front to back: adjacent
-    /// lines the hardware prefetches. Returns false if a carry ran meanwhile: what was added is
-    /// then inconsistent, and the caller sums the octave again.
-    fn add_octave(&self, octave: usize, chunks: u64, totals: &mut [u64; OCTAVE_LEN]) -> bool {
-        let block = self.blocks[octave].load(Ordering::Acquire);
+    /// The block of `octave`, if a call of this thread reached it (else its counts are all
+    /// zero). `Acquire`: the counters of a block seen are seen zeroed, at least.
+    fn block(&self, octave: usize) -> Option<&Block> {
         // SAFETY: as in `record`.
-        let Some(block) = (unsafe { block.as_ref() }) else {
-            // No call of this thread reached the octave: its counts are all zero.
-            return true;
-        };
+        unsafe { self.blocks[octave].load(Ordering::Acquire).as_ref() }
+    }
+
+    /// The carry's sequence number before a read of the counters, or `None` while the writer
+    /// is between the two stores of a carry (a few instructions).
+    fn carry_sequence(&self) -> Option<u64> {
         let sequence = self.carrying.load(Ordering::Acquire);
-        if sequence % 2 == 1 {
-            // The writer is between two stores of a carry: a few instructions.
-            std::thread::yield_now();
-            return false;
-        }
-        // Added straight into the sums: a carry is rare, and the retry it causes is cheap.
-        for first in chunk_starts(chunks) {
-            for (total, counter) in (totals[first..first + CHUNK_LEN].iter_mut())
-                .zip(&block.0[first..first + CHUNK_LEN])
-            {
-                *total += u64::from(counter.load(Ordering::Relaxed));
-            }
-        }
-        let table = self.carries.load(Ordering::Acquire);
-        if !table.is_null() {
-            for first in chunk_starts(chunks) {
-                let slots = (octave << OCTAVE_MAGNITUDE) + first;
-                for (slot, total) in (slots..).zip(&mut totals[first..first + CHUNK_LEN]) {
-                    // SAFETY: as in `carry`.
-                    *total += unsafe { &*table.add(slot) }.load(Ordering::Relaxed) << 32;
-                }
-            }
-        }
+        sequence.is_multiple_of(2).then_some(sequence)
+    }
+
+    /// Whether no carry ran since [`carry_sequence`](Self::carry_sequence) gave `sequence`:
+    /// then the counters read in between are consistent with `carries`.
+    fn carried_none_since(&self, sequence: u64) -> bool {
         fence(Ordering::Acquire);
         self.carrying.load(Ordering::Relaxed) == sequence
+    }
+
+    /// Adds what the counters of the chunks of `octave` whose bits are set in `chunks` carried
+    /// past `u32::MAX` to the same places of `totals`.
+    fn add_carries(&self, octave: usize, chunks: u64, totals: &mut [u64; OCTAVE_LEN]) {
+        let table = self.carries.load(Ordering::Acquire);
+        if table.is_null() {
+            return;
+        }
+        for first in chunk_starts(chunks) {
+            let slots = (octave << OCTAVE_MAGNITUDE) + first;
+            for (slot, total) in (slots..).zip(&mut totals[first..first + CHUNK_LEN]) {
+                // SAFETY: as in `carry`.
+                *total += unsafe { &*table.add(slot) }.load(Ordering::Relaxed) << 32;
+            }
+        }
     }
 
     /// Blocks taken, for the memory accounting of tests and benchmarks.
@@ -185,6 +183,9 @@ impl LatencyCounts {
             .count()
     }
 }
+
+/// Octaves whose lines are asked for ahead of the one being summed.
+const LOOKAHEAD: usize = 3;
 
 /// Folds what changed in a node's shards since the last call into `cumulative`, the histogram
 /// of every count the shards hold. The caller keeps the shard list stable (the pool's lock) and
@@ -210,27 +211,52 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
             }
         }
     };
-    // Each octave's lines are asked for while the octave before it is summed, so that the
-    // misses of one overlap the work on the other.
-    let mut next = dirty_octaves().peekable();
-    if let Some(&first) = next.peek() {
-        prefetch_octave(first, cumulative);
+    // Each octave's lines are asked for while the octaves before it are summed, so that the
+    // misses of one overlap the work on the others.
+    let mut ahead = dirty_octaves();
+    for octave in ahead.by_ref().take(LOOKAHEAD) {
+        prefetch_octave(octave, cumulative);
     }
     let mut totals = [0u64; OCTAVE_LEN];
-    while let Some(octave) = next.next() {
+    // The blocks of the octave being read, and each shard's carry sequence number.
+    let mut blocks: Vec<&Block> = Vec::with_capacity(shards.len());
+    let mut sequences: Vec<u64> = Vec::with_capacity(shards.len());
+    for octave in dirty_octaves() {
         let chunks = octave_chunks(&dirty, octave);
-        if let Some(&following) = next.peek() {
+        if let Some(following) = ahead.next() {
             prefetch_octave(following, cumulative);
         }
         // Counters only grow, so each sum is at least what the last read saw.
         'consistent: loop {
+            sequences.clear();
+            for shard in shards {
+                let Some(sequence) = shard.carry_sequence() else {
+                    std::thread::yield_now();
+                    continue 'consistent;
+                };
+                sequences.push(sequence);
+            }
+            blocks.clear();
+            blocks.extend(shards.iter().filter_map(|shard| shard.block(octave)));
+            // Chunk by chunk, summing the shards in registers: each sum is stored once,
+            // instead of every shard adding into it in memory.
             for first in chunk_starts(chunks) {
-                totals[first..first + CHUNK_LEN].fill(0);
+                let mut sums = [0u64; CHUNK_LEN];
+                for block in &blocks {
+                    for (sum, counter) in sums.iter_mut().zip(&block.0[first..first + CHUNK_LEN]) {
+                        *sum += u64::from(counter.load(Ordering::Relaxed));
+                    }
+                }
+                totals[first..first + CHUNK_LEN].copy_from_slice(&sums);
             }
             for shard in shards {
-                if !shard.add_octave(octave, chunks, &mut totals) {
-                    continue 'consistent;
-                }
+                shard.add_carries(octave, chunks, &mut totals);
+            }
+            // A carry that ran meanwhile made the sums inconsistent: the octave is read again.
+            if !(shards.iter().zip(&sequences))
+                .all(|(shard, &sequence)| shard.carried_none_since(sequence))
+            {
+                continue;
             }
             break;
         }

@@ -121,8 +121,10 @@ struct Dense {
     octaves: Vec<Octave>,
 }
 
-/// One octave's counts, and their sums by chunk.
+/// One octave's counts, and their sums by chunk. Aligned to a cache line, so that a chunk's
+/// eight counts are one line: a read that changes a chunk writes one line, not two.
 #[derive(Clone)]
+#[repr(C, align(64))]
 struct Octave {
     chunks: [u64; CHUNKS],
     counts: [u64; OCTAVE_LEN],
