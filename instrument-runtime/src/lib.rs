@@ -30,6 +30,10 @@ pub mod breaker;
 // The read side: the snapshot, budget verdicts, the budgets file, comparing runs.
 mod read;
 
+// Measurements streamed out while the process runs: the explicit events, the buffer, the
+// flusher thread and its sinks (Kafka and PostgreSQL behind features).
+pub mod stream;
+
 // Outputs of a snapshot: Prometheus, OpenMetrics, JSON, the dashboard, alert rules, the
 // passport, the `/metrics` endpoint, and the atomic file writer they share.
 pub mod export;

@@ -156,6 +156,11 @@ pub(super) fn write_set(ending: Ending) -> io::Result<Option<ReportFiles>> {
         return Err(error);
     };
     remove_stale(&dir);
+    if ending != Ending::Now {
+        // The stream's final flush first, so its last interval ends before the report's
+        // snapshot and what the sinks got adds up to the report.
+        crate::stream::shutdown();
+    }
     let snapshot = snapshot();
     let budgets = check_budgets(&snapshot);
     let report = write_report_of(&snapshot, &budgets, &dir);

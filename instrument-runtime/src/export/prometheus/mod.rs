@@ -14,11 +14,13 @@
 mod breakers;
 mod family;
 mod nodes;
+mod stream;
 #[cfg(test)]
 mod tests;
 mod text;
 
-pub(crate) use family::{ProcessMetrics, families, sanitize_prefix};
+pub(crate) use family::{ProcessMetrics, families_with, sanitize_prefix};
+pub(crate) use stream::StreamFigures;
 pub(crate) use text::{render, seconds};
 
 use crate::export::ExportOptions;
@@ -75,8 +77,15 @@ pub fn prometheus_text(
     options: &ExportOptions,
 ) -> String {
     let process = ProcessMetrics::current();
+    let stream = StreamFigures::current();
     render(
-        &families(snapshot, budgets, options, process.as_ref()),
+        &families_with(
+            snapshot,
+            budgets,
+            options,
+            process.as_ref(),
+            stream.as_ref(),
+        ),
         Format::Prometheus,
     )
 }
@@ -104,8 +113,15 @@ pub fn openmetrics_text(
     options: &ExportOptions,
 ) -> String {
     let process = ProcessMetrics::current();
+    let stream = StreamFigures::current();
     render(
-        &families(snapshot, budgets, options, process.as_ref()),
+        &families_with(
+            snapshot,
+            budgets,
+            options,
+            process.as_ref(),
+            stream.as_ref(),
+        ),
         Format::OpenMetrics,
     )
 }
