@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each test binary uses part of these helpers")]
 
 pub(crate) mod schema;
+pub(crate) mod sinks;
 
 use std::io::Write as _;
 use std::path::PathBuf;
