@@ -21,7 +21,10 @@ fn batch(marker: &str, count: usize) -> Vec<Arc<Record>> {
                 0 => Event::counter(format!("{marker}_hits"), 1),
                 1 => Event::gauge(format!("{marker}_size"), 7.5, "entries"),
                 2 => Event::rate(format!("{marker}_hit_rate"), 95.5),
-                _ => Event::timing(format!("{marker}_parse"), std::time::Duration::from_micros(5)),
+                _ => Event::timing(
+                    format!("{marker}_parse"),
+                    std::time::Duration::from_micros(5),
+                ),
             };
             let mut record = event
                 .tag("marker", marker)
@@ -58,7 +61,9 @@ mod postgres_sink {
         let mut sink = PostgresSink::new(&url, 90);
         sink.send(&records, &origin).unwrap();
         sink.send(&records, &origin).unwrap();
-        PostgresSink::new(&url, 90).send(&records[..10], &origin).unwrap();
+        PostgresSink::new(&url, 90)
+            .send(&records[..10], &origin)
+            .unwrap();
         let mut client = common::sinks::postgres(&url);
         let stored: i64 = client
             .query_one(
@@ -90,7 +95,10 @@ mod postgres_sink {
             .unwrap();
         let (kind, value, correlation, service, unit): (String, f64, String, String, String) =
             (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
-        assert_eq!((kind.as_str(), value, unit.as_str()), ("gauge", 7.5, "entries"));
+        assert_eq!(
+            (kind.as_str(), value, unit.as_str()),
+            ("gauge", 7.5, "entries")
+        );
         assert!(correlation.starts_with("request-"));
         assert_eq!(service, "stream-sinks-test");
     }
@@ -127,7 +135,10 @@ mod postgres_sink {
             .send(&batch(&marker("pruning"), 1), &origin)
             .unwrap();
         let left = partitions(&mut client);
-        assert!(!left.contains(&"instrument_records_p20200101".to_owned()), "{left:?}");
+        assert!(
+            !left.contains(&"instrument_records_p20200101".to_owned()),
+            "{left:?}"
+        );
         assert!(!left.is_empty(), "today's partition stays");
     }
 }
@@ -152,7 +163,10 @@ mod kafka_sink {
         let messages = common::sinks::read_topic(&servers, &topic(RecordKind::Gauge), |read| {
             read.values().filter(|(_, _, event)| ours(event)).count() == 25
         });
-        let gauges: Vec<_> = messages.values().filter(|(_, _, event)| ours(event)).collect();
+        let gauges: Vec<_> = messages
+            .values()
+            .filter(|(_, _, event)| ours(event))
+            .collect();
         assert_eq!(gauges.len(), 25);
         let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
         for (key, _, event) in &gauges {
@@ -163,6 +177,10 @@ mod kafka_sink {
         }
         let partitions: std::collections::BTreeSet<i32> =
             gauges.iter().map(|(_, partition, _)| *partition).collect();
-        assert_eq!(partitions.len(), 1, "one key, one partition: {partitions:?}");
+        assert_eq!(
+            partitions.len(),
+            1,
+            "one key, one partition: {partitions:?}"
+        );
     }
 }
