@@ -14,7 +14,13 @@ use instrument_runtime::stream::{Event, Origin, Record, Sink};
 /// flusher would give.
 fn batch(marker: &str, count: usize) -> Vec<Arc<Record>> {
     let run = instrument_runtime::record::run_id();
-    let hex: String = marker.bytes().map(|byte| format!("{byte:02x}")).collect();
+    // Record ids are hexadecimal after the run id: the marker's hash keeps them apart.
+    let hex = {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut hasher = DefaultHasher::new();
+        marker.hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
+    };
     (0..count)
         .map(|n| {
             let event = match n % 4 {

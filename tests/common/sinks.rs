@@ -40,6 +40,8 @@ pub(crate) fn read_topic(servers: &str, topic: &str, done: impl Fn(&Messages) ->
         .set("bootstrap.servers", servers)
         .set("group.id", "instrument-tests")
         .set("enable.auto.commit", "false")
+        // Tansu answers a fetch with one producer batch: ask again at once rather than wait.
+        .set("fetch.wait.max.ms", "10")
         .create()
         .unwrap();
     let metadata = consumer
