@@ -34,6 +34,7 @@ fn batch(marker: &str, count: usize) -> Vec<Arc<Record>> {
             };
             let mut record = event
                 .tag("marker", marker)
+                .tag("note", "a\tb\nc\\d \"quoted\"")
                 .correlation_id(format!("request-{n}"))
                 .into_record();
             record.id = format!("{run}-{hex}{n:04x}");
@@ -79,6 +80,14 @@ mod postgres_sink {
             .unwrap()
             .get(0);
         assert_eq!(stored, 100);
+        let note: String = client
+            .query_one(
+                "SELECT tags->>'note' FROM instrument_records WHERE tags->>'marker' = $1 LIMIT 1",
+                &[&marker],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(note, "a\tb\nc\\d \"quoted\"", "escaped for COPY and back");
         let migrations: i64 = client
             .query_one("SELECT count(*) FROM instrument_schema_migrations", &[])
             .unwrap()

@@ -32,6 +32,8 @@ pub const DROPPED_TIMELINE_FULL: &str = "timeline_full";
 /// Still unsent when the final flush's deadline passed.
 pub const DROPPED_SHUTDOWN: &str = "shutdown_deadline";
 
+/// Full batches a sink is given at once at most, when that many wait.
+const BATCHES_PER_SEND: usize = 10;
 /// Backoff after a sink's first failure; doubled on each further one up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -73,9 +75,23 @@ impl Shared {
         }
     }
 
+    /// The accounts, with what the flusher has not drained yet (a flusher stuck in a sink's call
+    /// drains nothing): buffered records count as produced and pending for every sink, the buffer's
+    /// drops as produced and dropped.
     pub(crate) fn stats(&self) -> StreamStats {
         let mut stats = lock(&self.stats).clone();
+        let overwritten = self.overwritten.load(Ordering::Relaxed);
         stats.buffered = self.queue.len() as u64;
+        stats.produced += stats.buffered + overwritten;
+        for sink in &mut stats.sinks {
+            sink.pending += stats.buffered;
+            if overwritten > 0 {
+                *sink
+                    .dropped
+                    .entry(DROPPED_BUFFER_FULL.to_owned())
+                    .or_insert(0) += overwritten;
+            }
+        }
         stats
     }
 }
@@ -93,7 +109,7 @@ pub struct StreamStats {
     /// Records produced: pushed by the program (the buffer's drops included) and read by the
     /// flusher (intervals, transitions, verdicts).
     pub produced: u64,
-    /// Records in the buffer, not yet drained.
+    /// Records in the buffer, not yet drained (in `produced`, and pending for every sink).
     pub buffered: u64,
     /// Per sink, in the order they were given.
     pub sinks: Vec<SinkStats>,
@@ -152,7 +168,10 @@ impl SinkState {
         // A batch larger than the backlog could hold would never fill.
         let batch_size = config.batch_size.clamp(1, config.buffer_size.max(1));
         while !self.backlog.is_empty() {
-            let size = batch_size.min(self.backlog.len());
+            // Under load, several full batches in one call: a sink's cost is mostly per call
+            // (a round trip, a statement), so this is what lets it keep up.
+            let batches = (self.backlog.len() / batch_size).clamp(1, BATCHES_PER_SEND);
+            let size = (batches * batch_size).min(self.backlog.len());
             if size < batch_size && !due {
                 break;
             }

@@ -1,6 +1,6 @@
 //! The PostgreSQL sink (feature `postgres`): the records in `instrument_records`, partitioned by
-//! day on the record's time, written by one multi-row `INSERT ... ON CONFLICT DO NOTHING` per
-//! batch, so a retried batch stores nothing twice.
+//! day on the record's time; each batch is copied (`COPY`) into a session table and moved over
+//! by one `INSERT ... ON CONFLICT DO NOTHING`, so a retried batch stores nothing twice.
 //!
 //! On its first connection the sink applies [`MIGRATIONS`] not yet applied (recorded in
 //! `instrument_schema_migrations`, under an advisory lock so two processes starting together do
@@ -8,11 +8,9 @@
 //! the retention.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use postgres::types::ToSql;
 use postgres::{Client, NoTls};
 
 use super::envelope::record_json;
@@ -76,7 +74,7 @@ impl PostgresSink {
         Ok(self.client.as_mut().expect("just set"))
     }
 
-    fn write(&mut self, batch: &[Arc<Record>], origin: &Origin) -> Result<(), postgres::Error> {
+    fn write(&mut self, batch: &[Arc<Record>], origin: &Origin) -> Result<(), Failure> {
         let today = unix_ms(SystemTime::now()) / MILLIS_PER_DAY;
         let days: BTreeSet<u64> = (batch.iter())
             .map(|record| record.time_unix_ms / MILLIS_PER_DAY)
@@ -148,78 +146,114 @@ fn migrate(client: &mut Client) -> Result<(), postgres::Error> {
     transaction.commit()
 }
 
-/// Columns of one row, in the `INSERT`'s order.
+/// Columns of one row, in the `COPY`'s order.
 const COLUMNS: &str =
     "id, time, kind, name, run_id, host, service, correlation_id, tags, calls, value, data";
-const PARAMETERS: usize = 12;
 
-fn insert(
-    client: &mut Client,
-    batch: &[Arc<Record>],
-    origin: &Origin,
-) -> Result<(), postgres::Error> {
-    struct Row {
-        time: SystemTime,
-        kind: &'static str,
-        name: String,
-        tags: String,
-        calls: Option<i64>,
-        value: Option<f64>,
-        data: String,
+/// Stores the batch: `COPY` into a session table, then one `INSERT ... SELECT` that skips the
+/// records already stored, in one transaction. Several times faster than a multi-row `INSERT`
+/// with a parameter per value, which the server has to parse and plan whole for every batch.
+fn insert(client: &mut Client, batch: &[Arc<Record>], origin: &Origin) -> Result<(), Failure> {
+    let mut text = String::with_capacity(batch.len() * 512);
+    for record in batch {
+        copy_row(&mut text, record, origin);
     }
-    let rows: Vec<Row> = (batch.iter())
-        .map(|record| {
-            let data = record_json(record);
-            Row {
-                time: UNIX_EPOCH + Duration::from_millis(record.time_unix_ms),
-                kind: record.kind().as_str(),
-                name: record.name.to_string(),
-                tags: data
-                    .get("tags")
-                    .map_or_else(|| "{}".to_owned(), ToString::to_string),
-                calls: calls(record),
-                value: value(record),
-                data: serde_json::Value::Object(data).to_string(),
-            }
-        })
-        .collect();
-    let mut sql = format!("INSERT INTO instrument_records ({COLUMNS}) VALUES ");
-    let mut parameters: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(rows.len() * PARAMETERS);
-    for (index, (row, record)) in rows.iter().zip(batch).enumerate() {
-        let first = index * PARAMETERS;
-        if index > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for column in 0..PARAMETERS {
-            if column > 0 {
-                sql.push(',');
-            }
-            let _ = write!(sql, "${}", first + column + 1);
-            // jsonb columns take text, cast by the server.
-            if column == 8 || column == 11 {
-                sql.push_str("::text::jsonb");
-            }
-        }
-        sql.push(')');
-        parameters.extend([
-            &record.id as &(dyn ToSql + Sync),
-            &row.time,
-            &row.kind,
-            &row.name,
-            &origin.run_id,
-            &origin.host,
-            &origin.service,
-            &record.correlation_id,
-            &row.tags,
-            &row.calls,
-            &row.value,
-            &row.data,
-        ]);
+    let mut transaction = client.transaction()?;
+    transaction.batch_execute(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS instrument_records_incoming \
+         (LIKE instrument_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+    )?;
+    let mut writer = transaction.copy_in(&format!(
+        "COPY instrument_records_incoming ({COLUMNS}) FROM STDIN"
+    ))?;
+    std::io::Write::write_all(&mut writer, text.as_bytes())?;
+    writer.finish()?;
+    transaction.batch_execute(&format!(
+        "INSERT INTO instrument_records ({COLUMNS}) \
+         SELECT {COLUMNS} FROM instrument_records_incoming ON CONFLICT (id, time) DO NOTHING"
+    ))?;
+    Ok(transaction.commit()?)
+}
+
+/// Why a batch was not stored: the server's answer, or the connection while copying.
+#[derive(Debug)]
+enum Failure {
+    Postgres(postgres::Error),
+    Copy(std::io::Error),
+}
+
+impl From<postgres::Error> for Failure {
+    fn from(error: postgres::Error) -> Self {
+        Self::Postgres(error)
     }
-    sql.push_str(" ON CONFLICT (id, time) DO NOTHING");
-    client.execute(&sql, &parameters)?;
-    Ok(())
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Self::Copy(error)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Postgres(error) => write!(f, "{error}"),
+            Self::Copy(error) => write!(f, "copying the batch: {error}"),
+        }
+    }
+}
+
+/// One row in `COPY`'s text format: tab-separated, `\N` for NULL.
+fn copy_row(text: &mut String, record: &Record, origin: &Origin) {
+    let data = record_json(record);
+    let tags = data
+        .get("tags")
+        .map_or_else(|| "{}".to_owned(), ToString::to_string);
+    let time = crate::format::rfc3339(UNIX_EPOCH + Duration::from_millis(record.time_unix_ms));
+    let fields: [Option<&str>; 9] = [
+        Some(&record.id),
+        Some(&time),
+        Some(record.kind().as_str()),
+        Some(&record.name),
+        Some(&origin.run_id),
+        Some(&origin.host),
+        Some(&origin.service),
+        record.correlation_id.as_deref(),
+        Some(&tags),
+    ];
+    for field in fields {
+        copy_field(text, field);
+        text.push('\t');
+    }
+    copy_field(
+        text,
+        calls(record).map(|calls| calls.to_string()).as_deref(),
+    );
+    text.push('\t');
+    copy_field(
+        text,
+        value(record).map(|value| value.to_string()).as_deref(),
+    );
+    text.push('\t');
+    copy_field(text, Some(&serde_json::Value::Object(data).to_string()));
+    text.push('\n');
+}
+
+/// A field of `COPY`'s text format, with its backslashes and control characters escaped.
+fn copy_field(text: &mut String, field: Option<&str>) {
+    let Some(field) = field else {
+        text.push_str("\\N");
+        return;
+    };
+    for c in field.chars() {
+        match c {
+            '\\' => text.push_str("\\\\"),
+            '\t' => text.push_str("\\t"),
+            '\n' => text.push_str("\\n"),
+            '\r' => text.push_str("\\r"),
+            c => text.push(c),
+        }
+    }
 }
 
 fn calls(record: &Record) -> Option<i64> {
@@ -234,13 +268,15 @@ fn calls(record: &Record) -> Option<i64> {
     reason = "a column for plotting; the exact figure is in `data`"
 )]
 fn value(record: &Record) -> Option<f64> {
-    match &record.data {
-        RecordData::Timing { duration_ns } => Some(*duration_ns as f64),
-        RecordData::Counter { count } => Some(*count as f64),
-        RecordData::Gauge { value, .. } => Some(*value),
-        RecordData::Rate { percent } => Some(*percent),
-        _ => None,
-    }
+    let value = match &record.data {
+        RecordData::Timing { duration_ns } => *duration_ns as f64,
+        RecordData::Counter { count } => *count as f64,
+        RecordData::Gauge { value, .. } => *value,
+        RecordData::Rate { percent } => *percent,
+        _ => return None,
+    };
+    // NaN and the infinities stay in `data`; the column is for plotting.
+    value.is_finite().then_some(value)
 }
 
 /// Drops the daily partitions of days before `first_kept`.
