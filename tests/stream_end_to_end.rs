@@ -49,9 +49,7 @@ fn kafka_and_postgres_each_add_up_to_the_report() {
         .collect();
     assert!(expected.len() >= 10, "{expected:?}");
 
-    let stream = report
-        .stream
-        .expect("the report carries the stream's accounts");
+    let stream = (report.stream.as_ref()).expect("the report carries the stream's accounts");
     assert_eq!(stream.sinks.len(), 2, "{stream:?}");
     for sink in &stream.sinks {
         assert_eq!(
@@ -97,4 +95,45 @@ fn kafka_and_postgres_each_add_up_to_the_report() {
         .unwrap()
         .get(0);
     assert_eq!(u64::try_from(records).unwrap(), stream.produced);
+    assert_transitions_and_verdicts(&mut client, &report, &run_id);
+}
+
+/// Every breaker transition of the run is stored, and each node's last verdict change is its
+/// verdict in the report.
+fn assert_transitions_and_verdicts(client: &mut postgres::Client, report: &Report, run_id: &str) {
+    let count = |client: &mut postgres::Client, kind: &str| -> u64 {
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM instrument_records WHERE run_id = $1 AND kind = $2",
+                &[&run_id, &kind],
+            )
+            .unwrap();
+        u64::try_from(row.get::<_, i64>(0)).unwrap()
+    };
+    let transitions: u64 = (report.snapshot.breakers.iter())
+        .map(|breaker| {
+            let made = breaker.transitions;
+            made.opened + made.half_opened + made.closed
+        })
+        .sum();
+    assert!(transitions > 0, "the faulty node's breaker moved");
+    assert_eq!(count(client, "transition"), transitions);
+    for node in &report.snapshot.nodes {
+        let Some(verdict) = node.verdict.as_ref() else {
+            continue;
+        };
+        let last = client
+            .query_opt(
+                "SELECT data->>'to' FROM instrument_records WHERE run_id = $1 \
+                 AND kind = 'verdict' AND name = $2 ORDER BY time DESC, length(id) DESC, id DESC LIMIT 1",
+                &[&run_id, &node.name],
+            )
+            .unwrap()
+            .map(|row| row.get::<_, String>(0));
+        let status = serde_json::to_value(verdict.status).unwrap();
+        match last {
+            Some(last) => assert_eq!(last, status.as_str().unwrap(), "{}", node.name),
+            None => assert_eq!(status, "not_exercised", "{}", node.name),
+        }
+    }
 }

@@ -132,7 +132,11 @@ fn sustained(phase: &str, servers: &str, url: &str) {
     let stored: Vec<String> = (stats.sinks.iter())
         .map(|sink| format!("{} {:.0}", sink.name, sink.stored as f64 / elapsed))
         .collect();
-    let dropped: u64 = stats.sinks.iter().map(stream::SinkStats::dropped_total).sum();
+    let dropped: u64 = stats
+        .sinks
+        .iter()
+        .map(stream::SinkStats::dropped_total)
+        .sum();
     println!("| {phase} | {rate} | {} | {dropped} |", stored.join(", "));
 }
 
@@ -143,7 +147,11 @@ fn timed_while_streaming(servers: &str, url: &str) {
     let (stats, _) = stream_at("both", servers, url, rate, || {
         ratio = timed_against_floor(SUSTAINED);
     });
-    let dropped: u64 = stats.sinks.iter().map(stream::SinkStats::dropped_total).sum();
+    let dropped: u64 = stats
+        .sinks
+        .iter()
+        .map(stream::SinkStats::dropped_total)
+        .sum();
     println!(
         "`#[timed]` ÷ floor per call (median of rounds of 1,000,000 calls) while both sinks take \
          {rate} records/s: {:.2} ({dropped} dropped)",

@@ -57,8 +57,9 @@ fn tags_as_object<S: serde::Serializer>(
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RecordData {
-    /// A node's activity over one flush interval.
-    Interval(NodeInterval),
+    /// A node's activity over one flush interval (boxed: the buffer's slots are sized for the
+    /// small events, and interval records never pass through it).
+    Interval(Box<NodeInterval>),
     /// A circuit breaker changed state.
     Transition(Transition),
     /// A node's budget verdict changed.

@@ -375,11 +375,9 @@ impl Flusher {
         }
         let current = (self.source)();
         for interval in node_intervals(self.previous.as_ref(), &current) {
-            let mut record =
-                Record::new(interval.name.clone().into(), RecordData::Interval(interval));
-            if let RecordData::Interval(interval) = &record.data {
-                record.time_unix_ms = interval.to_unix_ms;
-            }
+            let (name, ended) = (interval.name.clone(), interval.to_unix_ms);
+            let mut record = Record::new(name.into(), RecordData::Interval(Box::new(interval)));
+            record.time_unix_ms = ended;
             self.emit(record);
         }
         self.read_transitions(&current);
