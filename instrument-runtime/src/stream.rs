@@ -235,6 +235,12 @@ pub(crate) fn push(record: Record) {
 /// final accounts (`None` if the pipeline never started); later calls return the same accounts
 /// and events pushed after it are only counted. Runs at exit by itself.
 pub fn shutdown() -> Option<StreamStats> {
+    shutdown_within(Duration::MAX)
+}
+
+/// [`shutdown`], waiting at most `wait` for the final flush (a signal's report has its own
+/// deadline); the accounts then show what was still pending.
+pub(crate) fn shutdown_within(wait: Duration) -> Option<StreamStats> {
     let pipeline = PIPELINE.get()?;
     let control = (pipeline.control.lock())
         .unwrap_or_else(PoisonError::into_inner)
@@ -244,7 +250,8 @@ pub fn shutdown() -> Option<StreamStats> {
         control.thread.unpark();
         // A sink stuck in a call past its timeout must not hold the exit: wait a little longer
         // than the deadline, then report what was sent by then.
-        let _ = (control.done).recv_timeout(pipeline.deadline + Duration::from_secs(1));
+        let wait = wait.min(pipeline.deadline + Duration::from_secs(1));
+        let _ = (control.done).recv_timeout(wait);
     }
     Some(pipeline.shared.stats())
 }
