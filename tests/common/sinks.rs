@@ -44,10 +44,7 @@ pub(crate) fn read_topic(servers: &str, topic: &str, done: impl Fn(&Messages) ->
         .set("fetch.wait.max.ms", "10")
         .create()
         .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let partitions = metadata.topics()[0].partitions().len();
+    let partitions = partitions(&consumer, topic);
     let mut assignment = TopicPartitionList::new();
     for partition in 0..partitions {
         let partition = i32::try_from(partition).unwrap();
@@ -69,6 +66,15 @@ pub(crate) fn read_topic(servers: &str, topic: &str, done: impl Fn(&Messages) ->
         events.insert(id, (key, message.partition(), event));
     }
     events
+}
+
+/// How many partitions `topic` has, as the broker says.
+#[cfg(feature = "kafka")]
+pub(crate) fn partitions(client: &impl rdkafka::consumer::Consumer, topic: &str) -> usize {
+    let metadata = client
+        .fetch_metadata(Some(topic), std::time::Duration::from_secs(10))
+        .unwrap();
+    metadata.topics()[0].partitions().len()
 }
 
 /// A connection to the test server.
