@@ -248,3 +248,102 @@ fn gauges_and_counters_reach_the_latest_table_even_without_a_sink() {
         .collect();
     assert_eq!(figures, [("hits", 3.0), ("size", 9.0)]);
 }
+
+#[test]
+fn each_breaker_transition_and_verdict_change_is_sent_once() {
+    use crate::breaker::{Breaker, BreakerState, ForcedState, config::BreakerConfig};
+    use crate::record::node::Budget;
+
+    let breaker = Arc::new(Breaker::new(
+        "db",
+        BreakerConfig::DEFAULT,
+        Vec::new(),
+        |ns| ns,
+    ));
+    let judged = Arc::new(Mutex::new(NodeSnapshot::new("parse")));
+    let shared = Arc::new(Shared::new(100));
+    let clock = HandClock::default();
+    let sink = MemorySink::new("memory");
+    let source = {
+        let (breaker, judged) = (Arc::clone(&breaker), Arc::clone(&judged));
+        move || {
+            Snapshot::of(
+                vec![lock(&judged).clone().judged()],
+                vec![breaker.snapshot(0)],
+            )
+        }
+    };
+    let config = StreamConfig {
+        flush_interval: Duration::from_secs(1),
+        ..StreamConfig::default()
+    };
+    let mut flusher = Flusher::new(
+        shared,
+        config,
+        vec![Box::new(sink.clone())],
+        Box::new(clock.clone()),
+        Box::new(source),
+    );
+    let round = |flusher: &mut Flusher| {
+        clock.advance(Duration::from_secs(1));
+        flusher.tick();
+    };
+    {
+        let mut node = lock(&judged);
+        node.budget = Some(Budget {
+            p95_ns: Some(1_000),
+            min_samples: 1,
+            ..Budget::DEFAULT
+        });
+        let mut histogram = LatencyHistogram::new();
+        histogram.record_n(500, 10);
+        *node = node.clone().with_histogram(histogram, 5_000);
+        node.calls = 10;
+    }
+    breaker.force(ForcedState::Open, 1);
+    round(&mut flusher);
+    round(&mut flusher);
+    breaker.force(ForcedState::Reset, 2);
+    breaker.force(ForcedState::Open, 3);
+    {
+        let mut node = lock(&judged);
+        let mut histogram = LatencyHistogram::new();
+        histogram.record_n(500_000, 100);
+        *node = node.clone().with_histogram(histogram, 50_000_000);
+        node.calls = 110;
+    }
+    round(&mut flusher);
+    let of = |kind: RecordKind| -> Vec<RecordData> {
+        (sink.records().iter())
+            .filter(|record| record.kind() == kind)
+            .map(|record| record.data.clone())
+            .collect()
+    };
+    let moves: Vec<_> = (of(RecordKind::Transition).into_iter())
+        .filter_map(|data| match data {
+            RecordData::Transition(transition) => Some((transition.to, transition.at_ns)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (BreakerState::Open, 1),
+            (BreakerState::Closed, 2),
+            (BreakerState::Open, 3)
+        ]
+    );
+    let verdicts: Vec<_> = (of(RecordKind::Verdict).into_iter())
+        .filter_map(|data| match data {
+            RecordData::Verdict { from, to, .. } => Some((from, to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (None, VerdictStatus::Pass),
+            (Some(VerdictStatus::Pass), VerdictStatus::Fail)
+        ]
+    );
+}
