@@ -15,6 +15,7 @@ use serde_json::Value;
 const PHASE_METRICS_SCHEMA: &str = include_str!("../schemas/phase_metrics.schema.json");
 const LATENCY_HISTOGRAMS_SCHEMA: &str = include_str!("../schemas/latency_histograms.schema.json");
 const RESOURCE_USAGE_SCHEMA: &str = include_str!("../schemas/resource_usage.schema.json");
+const STREAM_RECORD_SCHEMA: &str = include_str!("../schemas/stream_record.schema.json");
 
 mod common;
 
@@ -109,6 +110,58 @@ fn every_shipped_schema_is_a_valid_schema_checked_against_real_artifacts() {
         let text = std::fs::read_to_string(dir.join(name)).unwrap();
         // Checked against the 2020-12 meta-schema on the way.
         schema::validator(&parse(&text));
+    }
+}
+
+#[timed(name = "json_stream_interval_step")]
+fn stream_interval_step() {}
+
+#[test]
+fn every_kind_of_stream_record_is_a_valid_cloudevent() {
+    use instrument_runtime::breaker::{Transition, TransitionCause};
+    use instrument_runtime::stream::{Event, Origin, RecordData, cloudevent};
+    use instrument_runtime::{BreakerState, VerdictStatus, interval::node_intervals};
+
+    stream_interval_step();
+    let interval = node_intervals(None, &snapshot())
+        .into_iter()
+        .find(|node| node.name == "json_stream_interval_step")
+        .unwrap();
+    let transition = Transition {
+        from: BreakerState::Closed,
+        to: BreakerState::Open,
+        cause: TransitionCause::ConsecutiveFailures { failures: 5 },
+        at_ns: 1,
+        at_unix_ms: 1_700_000_000_000,
+    };
+    let mut records = vec![
+        Event::timing("parse", Duration::from_millis(3))
+            .tag("type", "yaml")
+            .into_record(),
+        Event::counter("cache_hits", 2)
+            .correlation_id("request-7")
+            .into_record(),
+        Event::gauge("cache_size", 512.0, "entries").into_record(),
+        Event::rate("cache_hit_rate", 95.5).into_record(),
+    ];
+    for data in [
+        RecordData::Interval(Box::new(interval)),
+        RecordData::Transition(transition),
+        RecordData::Verdict {
+            from: Some(VerdictStatus::Pass),
+            to: VerdictStatus::Fail,
+            calls: 120,
+        },
+    ] {
+        let mut record = Event::counter("node", 1).into_record();
+        record.data = data;
+        records.push(record);
+    }
+    let origin = Origin::of_this_process("json-artifacts");
+    for (sequence, mut record) in records.into_iter().enumerate() {
+        record.id = format!("{}-{sequence:x}", origin.run_id);
+        let event = cloudevent(&record, &origin).to_string();
+        assert_valid(STREAM_RECORD_SCHEMA, &event);
     }
 }
 

@@ -16,6 +16,10 @@
 //! and notifies the log, plus Alertmanager and a webhook when `INSTRUMENT_ALERTMANAGER_URL` and
 //! `INSTRUMENT_ALERT_WEBHOOK_URL` are set.
 //!
+//! Built with `--features kafka,postgres`, it streams its measurements while it runs when
+//! `INSTRUMENT_KAFKA_BOOTSTRAP_SERVERS` or `INSTRUMENT_POSTGRES_URL` is set: every node's activity
+//! each second, breaker transitions and verdict changes, and a document counter.
+//!
 //! ```text
 //! cargo run --release --example pipeline -- --documents 1000 --seed 7 --show 3
 //! cargo run --release --example pipeline -- --fault-rate 0.3 --fault-node embedding
@@ -58,6 +62,7 @@ use instrument_runtime::{
     breaker::TransitionCounts,
     format::{TableStyle, format_duration},
     record::ManualClockGuard,
+    stream::{KAFKA_ENV, POSTGRES_ENV},
 };
 
 // `pub(crate)`: `tests/gate_in_test_pipeline.rs` builds a `Run` from a command line.
@@ -81,6 +86,14 @@ fn main() -> ExitCode {
         instrument_runtime::report::set_report_dir(target.join("instrument"));
     }
     instrument_runtime::report_at_exit();
+    // After the report's hook, so the stream's final flush runs first at exit and its records
+    // add up to the report.
+    let streaming = [KAFKA_ENV, POSTGRES_ENV]
+        .iter()
+        .any(|variable| std::env::var_os(variable).is_some());
+    if streaming {
+        instrument_runtime::stream::start_from_env();
+    }
 
     let mut run = Run::start(options.clone());
     alerts::log_to_stderr();
@@ -99,6 +112,9 @@ fn main() -> ExitCode {
         });
         if let Some(alerts) = &mut alerts {
             alerts.after_document();
+        }
+        if streaming {
+            instrument_runtime::stream::record_counter("documents", 1, &[]);
         }
     }
     println!("{}", totals.summary(options.seed, started.elapsed()));

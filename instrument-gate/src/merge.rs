@@ -61,6 +61,7 @@ pub(crate) fn merge_reports(reports: &[Report]) -> Result<Report, String> {
         schema: REPORT_SCHEMA.to_owned(),
         budgets: check_budgets(&snapshot),
         snapshot,
+        stream: None,
     })
 }
 

@@ -50,6 +50,7 @@ pub(crate) fn report(nodes: Vec<NodeSnapshot>) -> Report {
         schema: REPORT_SCHEMA.to_owned(),
         budgets: check_budgets(&snapshot),
         snapshot,
+        stream: None,
     }
 }
 

@@ -30,6 +30,10 @@ pub mod breaker;
 // The read side: the snapshot, budget verdicts, the budgets file, comparing runs.
 mod read;
 
+// Measurements streamed out while the process runs: the explicit events, the buffer, the
+// flusher thread and its sinks (Kafka and PostgreSQL behind features).
+pub mod stream;
+
 // The in-process alert engine: rules over the read side's figures, evaluated off the hot path,
 // and the notifiers it feeds.
 pub mod alert;

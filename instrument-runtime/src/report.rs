@@ -42,6 +42,7 @@ use crate::export::atomic_file::write_atomically;
 use crate::format::{Bytes, Mean, TableStyle, format_duration};
 use crate::read::budget::{BudgetReport, VerdictStatus, check_budgets};
 use crate::read::snapshot::{NodeSnapshot, Snapshot, snapshot};
+use crate::stream::StreamStats;
 
 /// The environment variable that turns the report at exit off when set to `0` or `off`: no file
 /// is written, no signal handler installed.
@@ -102,6 +103,10 @@ pub struct Report {
     pub snapshot: Snapshot,
     /// Every budget, judged.
     pub budgets: BudgetReport,
+    /// The streaming pipeline's accounts (records produced, stored and dropped per sink and
+    /// reason), when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamStats>,
 }
 
 /// The schema identifier written in `report.json`.
@@ -132,6 +137,7 @@ fn write_report_of(snapshot: &Snapshot, budgets: &BudgetReport, dir: &Path) -> i
         schema: REPORT_SCHEMA.to_owned(),
         snapshot: snapshot.clone(),
         budgets: budgets.clone(),
+        stream: crate::stream::stats(),
     };
     let mut json = serde_json::to_vec_pretty(&report).map_err(io::Error::other)?;
     json.push(b'\n');

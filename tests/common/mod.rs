@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each test binary uses part of these helpers")]
 
 pub(crate) mod schema;
+pub(crate) mod sinks;
 pub(crate) mod webhook;
 
 use std::io::Write as _;

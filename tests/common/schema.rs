@@ -5,13 +5,14 @@
 use serde_json::Value;
 
 /// Every file of `schemas/`, with the test that validates real artifacts against it.
-pub(crate) const SHIPPED: [&str; 6] = [
+pub(crate) const SHIPPED: [&str; 7] = [
     "ci_performance_report.schema.json", // gate_artifacts
     "compare_report.schema.json",        // gate_artifacts
     "latency_histograms.schema.json",    // json_artifacts
     "performance_baseline.schema.json",  // gate_artifacts
     "phase_metrics.schema.json",         // json_artifacts
     "resource_usage.schema.json",        // json_artifacts
+    "stream_record.schema.json",         // json_artifacts, stream_sinks
 ];
 
 /// The validator of `schema`; the schema itself is checked against its meta-schema first.

@@ -266,7 +266,7 @@ fn told_apart(mut nodes: Vec<NodeSnapshot>, conflicts: &[NameConflict]) -> Vec<N
 }
 
 /// The host name, read once: from the kernel on Linux, else `HOSTNAME` / `COMPUTERNAME`.
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     HOST.get_or_init(|| {
         std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -156,6 +156,14 @@ pub(super) fn write_set(ending: Ending) -> io::Result<Option<ReportFiles>> {
         return Err(error);
     };
     remove_stale(&dir);
+    match ending {
+        // The stream's final flush first, so its last interval ends before the report's
+        // snapshot and what the sinks got adds up to the report; on a signal, within half the
+        // write's deadline, leaving the other half to the files.
+        Ending::Exit => drop(crate::stream::shutdown()),
+        Ending::Signal => drop(crate::stream::shutdown_within(super::signal_deadline() / 2)),
+        Ending::Now => {}
+    }
     let snapshot = snapshot();
     let budgets = check_budgets(&snapshot);
     let report = write_report_of(&snapshot, &budgets, &dir);

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use super::Format;
 use super::breakers::breaker_families;
 use super::nodes::{memory_families, node_families};
+use super::stream::{StreamFigures, stream_families};
 use crate::breaker::snapshot::BreakerSnapshot;
 use crate::export::ExportOptions;
 use crate::read::budget::{BudgetReport, Quantile};
@@ -251,13 +252,26 @@ pub(super) fn breaker_label(breaker: &BreakerSnapshot) -> Labels<'_> {
     Labels::one("breaker", &breaker.name)
 }
 
-/// What is exported: every family, sorted by name, each with its series sorted by label values.
-/// Families without series are left out.
+/// What is exported of the snapshot: [`families_with`] without the stream's figures, as the
+/// tests compare it.
+#[cfg(test)]
 pub(crate) fn families<'a>(
     snapshot: &'a Snapshot,
     budgets: &BudgetReport,
     options: &ExportOptions,
     process: Option<&ProcessMetrics>,
+) -> Vec<Family<'a>> {
+    families_with(snapshot, budgets, options, process, None)
+}
+
+/// What is exported: every family, sorted by name, each with its series sorted by label values.
+/// Families without series are left out.
+pub(crate) fn families_with<'a>(
+    snapshot: &'a Snapshot,
+    budgets: &BudgetReport,
+    options: &ExportOptions,
+    process: Option<&ProcessMetrics>,
+    stream: Option<&'a StreamFigures>,
 ) -> Vec<Family<'a>> {
     let nodes = unique_by_name(&snapshot.nodes, |node| &node.name);
     let breakers = unique_by_name(&snapshot.breakers, |breaker| &breaker.name);
@@ -285,6 +299,9 @@ pub(crate) fn families<'a>(
     }
     if let Some(runtime) = &snapshot.runtime_nodes {
         runtime_node_families(&mut builder, runtime);
+    }
+    if let Some(stream) = stream {
+        stream_families(&mut builder, stream);
     }
     if let Some(process) = process {
         builder

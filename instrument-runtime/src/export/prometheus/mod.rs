@@ -15,11 +15,13 @@ mod alert_series;
 mod breakers;
 mod family;
 mod nodes;
+mod stream;
 #[cfg(test)]
 mod tests;
 mod text;
 
-pub(crate) use family::{ProcessMetrics, families, sanitize_prefix};
+pub(crate) use family::{ProcessMetrics, families_with, sanitize_prefix};
+pub(crate) use stream::StreamFigures;
 pub(crate) use text::{render, seconds};
 
 use crate::export::ExportOptions;
@@ -78,10 +80,17 @@ pub fn prometheus_text(
     options: &ExportOptions,
 ) -> String {
     let process = ProcessMetrics::current();
+    let stream = StreamFigures::current();
     let prefix = sanitize_prefix(&options.prefix);
     let mut out = alert_series::alert_series(&snapshot.alerts, &prefix, Format::Prometheus);
     out.push_str(&render(
-        &families(snapshot, budgets, options, process.as_ref()),
+        &families_with(
+            snapshot,
+            budgets,
+            options,
+            process.as_ref(),
+            stream.as_ref(),
+        ),
         Format::Prometheus,
     ));
     out
@@ -110,10 +119,17 @@ pub fn openmetrics_text(
     options: &ExportOptions,
 ) -> String {
     let process = ProcessMetrics::current();
+    let stream = StreamFigures::current();
     let prefix = sanitize_prefix(&options.prefix);
     let mut out = alert_series::alert_series(&snapshot.alerts, &prefix, Format::OpenMetrics);
     out.push_str(&render(
-        &families(snapshot, budgets, options, process.as_ref()),
+        &families_with(
+            snapshot,
+            budgets,
+            options,
+            process.as_ref(),
+            stream.as_ref(),
+        ),
         Format::OpenMetrics,
     ));
     out
