@@ -96,13 +96,15 @@ async fn last_result(n: u64, _overloaded: bool) -> Result<u64, Overloaded> {
     let cached = (LAST_RESULTS.lock().unwrap_or_else(PoisonError::into_inner))
         .as_ref()
         .and_then(|results| results.get(&n).copied());
-    CACHE_LOOKUPS.fetch_add(1, Ordering::Relaxed);
-    if cached.is_some() {
-        CACHE_HITS.fetch_add(1, Ordering::Relaxed);
-    }
-    // CACHE HIT RATE: once the event API lands (`record_rate`), record
-    // `CACHE_HITS / CACHE_LOOKUPS` here as the `fallback_cache_hit_rate` rate so `/metrics`
-    // exports it; until then the counts are only printed at shutdown.
+    let lookups = CACHE_LOOKUPS.fetch_add(1, Ordering::Relaxed) + 1;
+    let hits = CACHE_HITS.fetch_add(u64::from(cached.is_some()), Ordering::Relaxed)
+        + u64::from(cached.is_some());
+    // Exported in `/metrics` as `instrument_event_rate_percent{name="fallback_cache_hit_rate"}`
+    // (and streamed, when a sink is configured).
+    #[allow(clippy::cast_precision_loss, reason = "a percentage")]
+    let percent = 100.0 * hits as f64 / lookups as f64;
+    instrument_runtime::stream::record_rate("fallback_cache_hit_rate", percent, &[]);
+    instrument_runtime::stream::record_counter("fallback_cache_lookups", 1, &[]);
     Ok(cached.unwrap_or(0))
 }
 

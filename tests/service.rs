@@ -404,4 +404,14 @@ fn a_spike_opens_the_breaker_and_it_recovers() {
         0.0
     );
     assert_eq!(sample(&after, "instrument_service_health_status"), 1.0);
+    // The fallback's cache, through the event API: its lookups counted, its hit rate a percentage.
+    assert!(
+        sample(
+            &after,
+            "instrument_event_counter_total{name=\"fallback_cache_lookups\"}"
+        ) > 0.0
+    );
+    let hit_rate = "instrument_event_rate_percent{name=\"fallback_cache_hit_rate\"}";
+    assert!(after.contains(&format!("{hit_rate} ")), "no {hit_rate}");
+    assert!((0.0..=100.0).contains(&sample(&after, hit_rate)));
 }
