@@ -118,8 +118,9 @@ fn stream_interval_step() {}
 
 #[test]
 fn every_kind_of_stream_record_is_a_valid_cloudevent() {
+    use instrument_runtime::alert::{AlertState, Severity};
     use instrument_runtime::breaker::{Transition, TransitionCause};
-    use instrument_runtime::stream::{Event, Origin, RecordData, cloudevent};
+    use instrument_runtime::stream::{AlertRecord, Event, Origin, RecordData, cloudevent};
     use instrument_runtime::{BreakerState, VerdictStatus, interval::node_intervals};
 
     stream_interval_step();
@@ -152,6 +153,21 @@ fn every_kind_of_stream_record_is_a_valid_cloudevent() {
             to: VerdictStatus::Fail,
             calls: 120,
         },
+        RecordData::Alert(Box::new(AlertRecord {
+            state: AlertState::Resolved,
+            severity: Severity::Critical,
+            fingerprint: "0123456789abcdef".to_owned(),
+            labels: [("alertname", "EmbeddingSlow"), ("severity", "critical")]
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .collect(),
+            summary: "embedding too slow: 72ms (> 60ms)".to_owned(),
+            value: 72_000_000.0,
+            threshold: 60_000_000.0,
+            active_since_unix_ms: 1_700_000_000_000,
+            fired_at_unix_ms: Some(1_700_000_010_000),
+            resolved_at_unix_ms: Some(1_700_000_020_000),
+        })),
     ] {
         let mut record = Event::counter("node", 1).into_record();
         record.data = data;

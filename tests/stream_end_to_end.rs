@@ -1,7 +1,8 @@
 //! The pipeline example streaming to both sinks at once, against real servers: afterwards the
 //! per-node calls summed over the interval records a Kafka consumer reads back, and over the
 //! rows PostgreSQL holds, each equal `report.json` exactly, and the report's accounts show
-//! nothing dropped.
+//! nothing dropped. With `embedding` slowed for the first half of the run, its alert reaches the
+//! alert topic and the table once firing and once resolved.
 
 #![cfg(all(feature = "kafka", feature = "postgres"))]
 
@@ -31,6 +32,13 @@ fn kafka_and_postgres_each_add_up_to_the_report() {
             "0.2",
             "--fault-node",
             "embedding",
+            "--simulated-latency",
+            "--slow-node",
+            "embedding",
+            "--slow-factor",
+            "3",
+            "--slow-until",
+            "200",
         ],
     )
     .env(KAFKA_ENV, &servers)
@@ -96,6 +104,38 @@ fn kafka_and_postgres_each_add_up_to_the_report() {
         .get(0);
     assert_eq!(u64::try_from(records).unwrap(), stream.produced);
     assert_transitions_and_verdicts(&mut client, &report, &run_id);
+    assert_alerts(&servers, &mut client, &run_id);
+}
+
+/// The slowed node's alert is on the alert topic once firing and once resolved, and the table
+/// holds the same alert records as the topic.
+fn assert_alerts(servers: &str, client: &mut postgres::Client, run_id: &str) {
+    // Sorted: the messages come keyed by id, whose hexadecimal sequence does not sort as numbers.
+    let states = |messages: &common::sinks::Messages| -> Vec<String> {
+        let mut states: Vec<String> = (messages.values())
+            .filter(|(_, _, event)| {
+                event["runid"] == run_id && event["subject"] == "EmbeddingTooSlow"
+            })
+            .map(|(_, _, event)| event["data"]["state"].as_str().unwrap().to_owned())
+            .collect();
+        states.sort();
+        states
+    };
+    let messages = common::sinks::read_topic(servers, &topic(RecordKind::Alert), |read| {
+        states(read).len() >= 2
+    });
+    assert_eq!(states(&messages), ["firing", "resolved"]);
+    let on_topic = (messages.values())
+        .filter(|(_, _, event)| event["runid"] == run_id)
+        .count();
+    let stored: i64 = client
+        .query_one(
+            "SELECT count(*) FROM instrument_records WHERE run_id = $1 AND kind = 'alert'",
+            &[&run_id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(usize::try_from(stored).unwrap(), on_topic);
 }
 
 /// Every breaker transition of the run is stored, and each node's last verdict change is its

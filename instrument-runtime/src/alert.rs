@@ -1,6 +1,8 @@
-//! The in-process alert engine: threshold rules on the nodes' and breakers' figures, evaluated
+//! The in-process alert engine: threshold rules on the nodes', breakers' and explicit events' figures,
+//! evaluated
 //! in the background (or on a clock the program drives), each alert notified once as firing and
-//! once as resolved, to the log, a webhook or Alertmanager, never on the instrumented calls' path.
+//! once as resolved, to the log, a webhook, Alertmanager or the stream's sinks (a Kafka topic),
+//! never on the instrumented calls' path.
 //!
 //! Rules come from three places: the builder ([`AlertRule`]), the budgets file's `alerts:`
 //! section, and the budgets and breakers themselves ([`implied_rules`]): a budgeted quantile over
@@ -33,6 +35,7 @@ mod http;
 mod implied;
 mod log;
 mod notify;
+mod to_stream;
 
 pub use crate::read::alert_rule::{
     AlertRule, DEFAULT_MESSAGE, Figure, Operator, RuleOrigin, Severity, Subject,
@@ -50,3 +53,4 @@ pub use implied::{
 };
 pub use log::{LOG_TARGET, LogNotifier};
 pub use notify::{AlertStatus, Notification, Notifier, NotifierOptions};
+pub use to_stream::StreamNotifier;

@@ -5,8 +5,9 @@
 //! errors, panics, cancellations, quantiles and the interval's histogram); circuit breaker
 //! transitions and budget verdict changes; and the program's own events ([`record_timing`],
 //! [`record_counter`], [`record_gauge`], [`record_rate`], the [`timing`] scope, [`Event`] for tags
-//! and a correlation id). Each record carries a unique id, and its sink adds the run id, the host
-//! and the service name.
+//! and a correlation id); and the alert engine's alerts, firing and resolved, when its
+//! [`StreamNotifier`](crate::alert::StreamNotifier) is on. Each record carries a unique id, and
+//! its sink adds the run id, the host and the service name.
 //!
 //! How: pushing an event puts it in a bounded, pre-allocated buffer (lock-free; when full the
 //! oldest record is dropped and counted) and returns. One flusher thread drains it every 10 ms,
@@ -54,8 +55,8 @@ pub use config::{
 };
 pub use envelope::{CLOUDEVENTS_SCHEMA, cloudevent, topic};
 pub use event::{
-    Event, Name, Record, RecordData, RecordKind, TimingScope, record_counter, record_gauge,
-    record_rate, record_timing, timing,
+    AlertRecord, Event, Name, Record, RecordData, RecordKind, TimingScope, record_counter,
+    record_gauge, record_rate, record_timing, timing,
 };
 pub use flusher::{
     DROPPED_BACKLOG_FULL, DROPPED_BUFFER_FULL, DROPPED_SHUTDOWN, DROPPED_TIMELINE_FULL, SinkStats,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::alert::engine::{AlertEngine, AlertEngineBuilder};
 use crate::alert::log::LogNotifier;
+use crate::alert::to_stream::StreamNotifier;
 use crate::read::alert_state::AlertsView;
 use crate::read::snapshot::snapshot;
 
@@ -20,8 +21,10 @@ pub const ALERT_INTERVAL_ENV: &str = "INSTRUMENT_ALERT_INTERVAL_MS";
 impl AlertEngineBuilder {
     /// Configures the engine from the environment: the log notifier always;
     /// [`ALERTMANAGER_URL_ENV`] and [`ALERT_WEBHOOK_URL_ENV`] add those notifiers (with the
-    /// `alerts-http` feature; without it they are ignored with a warning);
-    /// [`ALERT_INTERVAL_ENV`] sets the interval.
+    /// `alerts-http` feature; without it they are ignored with a warning); a stream sink named in
+    /// the environment ([`KAFKA_ENV`](crate::stream::KAFKA_ENV),
+    /// [`POSTGRES_ENV`](crate::stream::POSTGRES_ENV)), or a stream already started with sinks,
+    /// adds the [`StreamNotifier`]; [`ALERT_INTERVAL_ENV`] sets the interval.
     ///
     /// ```
     /// let engine = instrument_runtime::alert::AlertEngine::builder().from_env().build();
@@ -45,6 +48,14 @@ impl AlertEngineBuilder {
             if let Some(url) = env(name) {
                 builder = with_url(builder, name, &url);
             }
+        }
+        let started_with_sinks =
+            crate::stream::stats().is_some_and(|stats| !stats.sinks.is_empty());
+        let named = [crate::stream::KAFKA_ENV, crate::stream::POSTGRES_ENV]
+            .into_iter()
+            .any(|name| env(name).is_some());
+        if started_with_sinks || named {
+            builder = builder.notifier(StreamNotifier);
         }
         builder
     }

@@ -12,6 +12,7 @@ use crate::read::alert_state::{Alert, AlertState, AlertsView, publish};
 use crate::read::budgets_file::applied;
 use crate::read::interval::node_intervals;
 use crate::read::snapshot::Snapshot;
+use crate::stream::{LatestValues, latest_values};
 
 /// Default share of the threshold a firing alert's figure must move back past before the alert
 /// resolves: 10%.
@@ -213,9 +214,16 @@ impl AlertEngine {
             },
             keep_ms,
         );
+        // The table of explicit events is copied only when a rule reads it.
+        let latest = if (rules.iter()).any(|rule| matches!(rule.subject, Subject::Event(_))) {
+            latest_values()
+        } else {
+            LatestValues::default()
+        };
         let mut notifications = Vec::new();
         for rule in &rules {
-            let value = figures::value(rule, &self.history, &snapshot, self.previous.as_ref());
+            let previous = self.previous.as_ref();
+            let value = figures::value(rule, &self.history, &snapshot, previous, &latest);
             if let Some(notification) = self.step(rule, value, now_unix_ms) {
                 notifications.push(notification);
             }
@@ -367,6 +375,7 @@ fn summary(rule: &AlertRule, value: f64) -> String {
     let (node, breaker) = match &rule.subject {
         Subject::Node(_) => (subject, ""),
         Subject::Breaker(_) => ("", subject),
+        Subject::Event(_) => ("", ""),
     };
     let mut out = String::with_capacity(rule.message.len() + 32);
     let mut rest = rule.message.as_str();

@@ -1,5 +1,5 @@
 //! A rule's figure from the evaluations so far: the last interval's activity (or a window of
-//! intervals added up) and the snapshot.
+//! intervals added up), the snapshot, and the explicit events' last values.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -8,6 +8,7 @@ use crate::read::budget::Quantile;
 use crate::read::interval::NodeInterval;
 use crate::read::snapshot::Snapshot;
 use crate::record::histogram::LatencyHistogram;
+use crate::stream::{LatestKind, LatestValues};
 
 /// One evaluation's interval: when it ended, how long it was, and each active node's activity.
 pub(super) struct Interval {
@@ -79,6 +80,7 @@ pub(super) fn value(
     history: &History,
     snapshot: &Snapshot,
     previous: Option<&Snapshot>,
+    latest: &LatestValues,
 ) -> Option<f64> {
     match (&rule.subject, rule.figure) {
         (Subject::Node(node), Figure::InFlight) => snapshot.node(node)?.in_flight.map(|n| n as f64),
@@ -111,6 +113,16 @@ pub(super) fn value(
             Some(violations(snapshot)?.saturating_sub(before) as f64)
         }
         (Subject::Breaker(_), _) => None,
+        (Subject::Event(name), figure) => {
+            let kind = match figure {
+                Figure::Gauge => LatestKind::Gauge,
+                Figure::Rate => LatestKind::Rate,
+                _ => return None,
+            };
+            (latest.values.iter())
+                .find(|latest| latest.kind == kind && latest.name == *name)
+                .map(|latest| latest.value)
+        }
     }
 }
 

@@ -95,11 +95,7 @@ pub fn implied_rules(snapshot: &Snapshot) -> Vec<AlertRule> {
 }
 
 fn implied(name: &str, subject: &Subject) -> AlertRule {
-    let rule = match subject {
-        Subject::Node(node) => AlertRule::node(name, node),
-        Subject::Breaker(breaker) => AlertRule::breaker(name, breaker),
-    };
-    rule.origin(RuleOrigin::Implied)
+    AlertRule::watching(name, subject).origin(RuleOrigin::Implied)
 }
 
 /// `base` without the rules `overriding` replaces (same name, same subject), then `overriding`.

@@ -1,4 +1,4 @@
-//! Alert rules: a figure of one node or breaker, compared with a threshold, at a severity. Plain
+//! Alert rules: a figure of one node, breaker or explicit event, compared with a threshold, at a severity. Plain
 //! data, declared in code or in the budgets file's `alerts:` section; the engine that evaluates
 //! them lives in [`alert`](crate::alert).
 
@@ -138,8 +138,8 @@ impl fmt::Display for Operator {
 /// What a rule looks at. Latency and rates are over the rule's window (the last evaluation
 /// interval unless [`AlertRule::window_ms`] is set); the others are read when it is evaluated.
 ///
-/// The explicit gauges and rates of the event API are one more variant each when that API
-/// lands; the engine computes every figure in one `match`.
+/// An explicit gauge's or rate's figure is its last value pushed through the event API
+/// ([`stream`](crate::stream)); the engine computes every figure in one `match`.
 ///
 /// ```
 /// use instrument_runtime::alert::Figure;
@@ -166,11 +166,15 @@ pub enum Figure {
     BreakerState,
     /// A breaker's recoveries slower than its recovery SLA.
     RecoverySlaViolations,
+    /// An explicit gauge's last value, in its own unit.
+    Gauge,
+    /// An explicit rate's last value, in percent (as pushed: 0 to 100).
+    Rate,
 }
 
 impl Figure {
     /// Every figure, by name, for parsing and for "expected one of".
-    pub const NAMES: [(&'static str, Figure); 11] = [
+    pub const NAMES: [(&'static str, Figure); 13] = [
         ("p50", Self::Latency(Quantile::P50)),
         ("p90", Self::Latency(Quantile::P90)),
         ("p95", Self::Latency(Quantile::P95)),
@@ -182,6 +186,8 @@ impl Figure {
         ("in_flight", Self::InFlight),
         ("breaker_state", Self::BreakerState),
         ("recovery_sla_violations", Self::RecoverySlaViolations),
+        ("gauge", Self::Gauge),
+        ("rate", Self::Rate),
     ];
 
     /// The figure's name in rules (`p95`, `error_rate`).
@@ -197,9 +203,25 @@ impl Figure {
         matches!(self, Self::BreakerState | Self::RecoverySlaViolations)
     }
 
+    /// Whether the figure is an explicit event's (its subject is an event's name).
+    pub fn is_event(self) -> bool {
+        matches!(self, Self::Gauge | Self::Rate)
+    }
+
+    /// The kind of subject the figure belongs to: `node`, `breaker` or `event`.
+    fn subject_kind(self) -> &'static str {
+        if self.is_breaker() {
+            "breaker"
+        } else if self.is_event() {
+            "event"
+        } else {
+            "node"
+        }
+    }
+
     /// Reads a threshold for this figure: a duration for latencies (`100ms`), a percentage or
-    /// fraction for rates (`80%`, `0.8`), a state name or number for a breaker's state, a number
-    /// otherwise.
+    /// fraction for rates (`80%`, `0.8`), a state name or number for a breaker's state, a percentage
+    /// for an explicit rate (`90%` or `90`, as the rate is pushed), a number otherwise.
     ///
     /// # Errors
     ///
@@ -212,6 +234,8 @@ impl Figure {
     /// assert_eq!(Figure::ErrorRate.threshold("5%"), Ok(0.05));
     /// assert_eq!(Figure::BreakerState.threshold("open"), Ok(2.0));
     /// assert!(Figure::CallsPerSecond.threshold("lots").is_err());
+    /// assert_eq!(Figure::Rate.threshold("90%"), Ok(90.0));
+    /// assert_eq!(Figure::Gauge.threshold("-2.5"), Ok(-2.5));
     /// ```
     #[allow(
         clippy::cast_precision_loss,
@@ -247,6 +271,16 @@ impl Figure {
                     _ => Err(format!("expected a number like `10`, found `{text}`")),
                 }
             }
+            Self::Gauge => match text.parse::<f64>() {
+                Ok(value) if value.is_finite() => Ok(value),
+                _ => Err(format!("expected a number like `512`, found `{text}`")),
+            },
+            Self::Rate => match text.strip_suffix('%').unwrap_or(text).trim().parse::<f64>() {
+                Ok(value) if (0.0..=100.0).contains(&value) => Ok(value),
+                _ => Err(format!(
+                    "expected a rate in percent like `90%` or `90`, found `{text}`"
+                )),
+            },
         }
     }
 
@@ -279,10 +313,11 @@ impl Figure {
                 1 => "half_open".to_owned(),
                 _ => "open".to_owned(),
             },
-            Self::CallsPerSecond | Self::InFlight | Self::RecoverySlaViolations => {
+            Self::CallsPerSecond | Self::InFlight | Self::RecoverySlaViolations | Self::Gauge => {
                 let text = format!("{value:.2}");
                 text.trim_end_matches('0').trim_end_matches('.').to_owned()
             }
+            Self::Rate => Self::ErrorRate.format(value / 100.0),
         }
     }
 }
@@ -305,13 +340,15 @@ impl std::str::FromStr for Figure {
     }
 }
 
-/// What a rule watches: a node (by name) or a circuit breaker.
+/// What a rule watches: a node (by name), a circuit breaker, or an explicit gauge or rate of
+/// the event API.
 ///
 /// ```
 /// use instrument_runtime::alert::Subject;
 ///
 /// let subject = Subject::Node("embedding".to_owned());
 /// assert_eq!((subject.kind(), subject.name()), ("node", "embedding"));
+/// assert_eq!(Subject::Event("cache_hit_rate".to_owned()).kind(), "event");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -320,21 +357,25 @@ pub enum Subject {
     Node(String),
     /// A circuit breaker.
     Breaker(String),
+    /// The name of explicit events ([`record_gauge`](crate::stream::record_gauge),
+    /// [`record_rate`](crate::stream::record_rate)).
+    Event(String),
 }
 
 impl Subject {
-    /// `node` or `breaker`: the label naming the subject.
+    /// `node`, `breaker` or `event`: the label naming the subject.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Node(_) => "node",
             Self::Breaker(_) => "breaker",
+            Self::Event(_) => "event",
         }
     }
 
-    /// The node's or breaker's name.
+    /// The node's, breaker's or event's name.
     pub fn name(&self) -> &str {
         match self {
-            Self::Node(name) | Self::Breaker(name) => name,
+            Self::Node(name) | Self::Breaker(name) | Self::Event(name) => name,
         }
     }
 }
@@ -387,7 +428,7 @@ impl RuleOrigin {
 pub struct AlertRule {
     /// The alert's name (its `alertname` label), e.g. `RoutingTooSlow`.
     pub name: String,
-    /// The node or breaker it watches.
+    /// The node, breaker or event it watches.
     pub subject: Subject,
     /// What it looks at.
     pub figure: Figure,
@@ -452,8 +493,31 @@ impl AlertRule {
         )
     }
 
-    /// The condition: a figure by name (`p95`, `error_rate`, ...), an operator and a threshold
-    /// with its unit (`100ms`, `80%`, `0.6`, `open`).
+    /// A rule on the explicit events named `event`, watching the last value of its gauge until
+    /// [`when`](Self::when) says otherwise (`rate` for its rate).
+    ///
+    /// ```
+    /// use instrument_runtime::alert::{AlertRule, Figure, Operator};
+    ///
+    /// let rule = AlertRule::event("CacheCold", "cache_hit_rate").when("rate", Operator::Below, "90%").unwrap();
+    /// assert_eq!((rule.figure, rule.threshold), (Figure::Rate, 90.0));
+    /// ```
+    pub fn event(name: &str, event: &str) -> Self {
+        Self::new(name, Subject::Event(event.to_owned()), Figure::Gauge)
+    }
+
+    /// A rule on `subject`, with that kind of subject's first figure ([`node`](Self::node),
+    /// [`breaker`](Self::breaker), [`event`](Self::event)).
+    pub(crate) fn watching(name: &str, subject: &Subject) -> Self {
+        match subject {
+            Subject::Node(node) => Self::node(name, node),
+            Subject::Breaker(breaker) => Self::breaker(name, breaker),
+            Subject::Event(event) => Self::event(name, event),
+        }
+    }
+
+    /// The condition: a figure by name (`p95`, `error_rate`, `gauge`, `rate`, ...), an operator
+    /// and a threshold with its unit (`100ms`, `80%`, `0.6`, `open`).
     ///
     /// # Errors
     ///
@@ -472,11 +536,10 @@ impl AlertRule {
         threshold: &str,
     ) -> Result<Self, String> {
         let figure: Figure = figure.parse()?;
-        if figure.is_breaker() != matches!(self.subject, Subject::Breaker(_)) {
-            return Err(format!(
-                "figure `{figure}` is not one of a {}",
-                self.subject.kind()
-            ));
+        if figure.subject_kind() != self.subject.kind() {
+            let kind = self.subject.kind();
+            let article = if kind == "event" { "an" } else { "a" };
+            return Err(format!("figure `{figure}` is not one of {article} {kind}"));
         }
         self.threshold = figure.threshold(threshold)?;
         self.figure = figure;

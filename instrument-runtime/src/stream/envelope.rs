@@ -15,7 +15,8 @@ pub const CLOUDEVENTS_SCHEMA: &str = "instrument.stream-record/1";
 
 /// The Kafka topic of a kind of record: `instrument.<kind>.v1` (`instrument.interval.v1`,
 /// `instrument.transition.v1`, `instrument.verdict.v1`, `instrument.timing.v1`,
-/// `instrument.counter.v1`, `instrument.gauge.v1`, `instrument.rate.v1`).
+/// `instrument.counter.v1`, `instrument.gauge.v1`, `instrument.rate.v1`,
+/// `instrument.alert.v1`).
 ///
 /// ```
 /// use instrument_runtime::stream::{RecordKind, topic};

@@ -1,13 +1,16 @@
 //! What flows out of the process: the records, and the explicit events a program pushes for what
 //! the attributes cannot see (the reference's `record_timing`, `record_counter`, `record_gauge`,
-//! `record_rate` and `timing` scope).
+//! `record_rate` and `timing` scope), and the alert engine's firing and resolved alerts.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::breaker::Transition;
+use crate::read::alert_rule::Severity;
+use crate::read::alert_state::AlertState;
 use crate::read::budget::VerdictStatus;
 use crate::read::interval::NodeInterval;
 use crate::record::clock::unix_ms_now;
@@ -93,6 +96,45 @@ pub enum RecordData {
         /// The value, 0 to 100.
         percent: f64,
     },
+    /// An alert fired or resolved (the alert engine's
+    /// [`StreamNotifier`](crate::alert::StreamNotifier)); the record's name is the alert's.
+    /// Boxed: the buffer's slots are sized for the small events.
+    Alert(Box<AlertRecord>),
+}
+
+/// What an alert record says: the notification, as the other notifiers get it.
+///
+/// ```
+/// use instrument_runtime::stream::{AlertRecord, RecordData};
+///
+/// # fn check(data: &RecordData) {
+/// if let RecordData::Alert(alert) = data {
+///     assert!(alert.labels.contains_key("alertname"));
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertRecord {
+    /// `firing` or `resolved`: one record each per alert.
+    pub state: AlertState,
+    /// How urgent.
+    pub severity: Severity,
+    /// The alert's stable identity (a hash of its labels).
+    pub fingerprint: String,
+    /// Every label of the alert: `alertname`, `severity`, `figure`, the subject's, the rule's own.
+    pub labels: BTreeMap<String, String>,
+    /// The rule's message, filled in.
+    pub summary: String,
+    /// The figure's value when it fired or resolved.
+    pub value: f64,
+    /// The rule's threshold.
+    pub threshold: f64,
+    /// When the condition began to hold, in milliseconds since the Unix epoch (engine clock).
+    pub active_since_unix_ms: u64,
+    /// When it fired.
+    pub fired_at_unix_ms: Option<u64>,
+    /// When it resolved (`None` in the firing record).
+    pub resolved_at_unix_ms: Option<u64>,
 }
 
 /// The kinds of records; each goes to its own Kafka topic.
@@ -113,11 +155,13 @@ pub enum RecordKind {
     Gauge,
     /// [`RecordData::Rate`].
     Rate,
+    /// [`RecordData::Alert`].
+    Alert,
 }
 
 impl RecordKind {
     /// Every kind, in order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Interval,
         Self::Transition,
         Self::Verdict,
@@ -125,6 +169,7 @@ impl RecordKind {
         Self::Counter,
         Self::Gauge,
         Self::Rate,
+        Self::Alert,
     ];
 
     /// The kind as written in records, topics and tables (`interval`, `gauge`, ...).
@@ -141,6 +186,7 @@ impl RecordKind {
             Self::Counter => "counter",
             Self::Gauge => "gauge",
             Self::Rate => "rate",
+            Self::Alert => "alert",
         }
     }
 }
@@ -168,6 +214,7 @@ impl Record {
             RecordData::Counter { .. } => RecordKind::Counter,
             RecordData::Gauge { .. } => RecordKind::Gauge,
             RecordData::Rate { .. } => RecordKind::Rate,
+            RecordData::Alert(_) => RecordKind::Alert,
         }
     }
 }

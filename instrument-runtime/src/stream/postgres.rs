@@ -273,6 +273,7 @@ fn value(record: &Record) -> Option<f64> {
         RecordData::Counter { count } => *count as f64,
         RecordData::Gauge { value, .. } => *value,
         RecordData::Rate { percent } => *percent,
+        RecordData::Alert(alert) => alert.value,
         _ => return None,
     };
     // NaN and the infinities stay in `data`; the column is for plotting.

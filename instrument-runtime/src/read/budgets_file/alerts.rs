@@ -10,6 +10,10 @@
 //!     for: 20s
 //!     message: "embedding too slow: {value} (> {threshold})"
 //!     labels: { team: search }
+//!   CacheCold:
+//!     event: cache_hit_rate
+//!     when: rate < 90%
+//!     for: 1m
 //! ```
 
 use instrument_duration::parse_nanos;
@@ -20,9 +24,10 @@ use super::yaml::{Value, Yaml};
 use crate::read::alert_rule::{AlertRule, Figure, Operator, RuleOrigin, Severity, Subject};
 
 /// The keys of one alert.
-const ALERT_KEYS: [&str; 9] = [
+const ALERT_KEYS: [&str; 10] = [
     "node",
     "breaker",
+    "event",
     "when",
     "severity",
     "for",
@@ -99,19 +104,19 @@ fn alert(
         };
         let key_path = join(path, key_name);
         match key_name {
-            "node" | "breaker" => {
+            "node" | "breaker" | "event" => {
                 let Some(subject) = scalar(value, &key_path, sink, text, TEXT) else {
                     continue;
                 };
                 if fields.subject.is_some() {
-                    let message = "an alert watches one node or one breaker; `node` and `breaker` are both set".to_owned();
+                    let message = "an alert watches one node, breaker or event; two of `node`, `breaker` and `event` are set".to_owned();
                     sink.push(key.at, &key_path, DiagnosticKind::InvalidValue, message);
                     continue;
                 }
-                fields.subject = Some(if key_name == "node" {
-                    Subject::Node(subject)
-                } else {
-                    Subject::Breaker(subject)
+                fields.subject = Some(match key_name {
+                    "node" => Subject::Node(subject),
+                    "breaker" => Subject::Breaker(subject),
+                    _ => Subject::Event(subject),
                 });
             }
             "when" => fields.when = Some(value),
@@ -127,7 +132,7 @@ fn alert(
         }
     }
     let Some(subject) = fields.subject.clone() else {
-        let message = format!("alert `{name}` watches nothing; set `node` or `breaker`");
+        let message = format!("alert `{name}` watches nothing; set `node`, `breaker` or `event`");
         sink.push(at, path, DiagnosticKind::MissingKey, message);
         return None;
     };
@@ -136,11 +141,12 @@ fn alert(
         sink.push(at, path, DiagnosticKind::MissingKey, message);
         return None;
     };
-    let rule = match &subject {
-        Subject::Node(node) => AlertRule::node(name, node),
-        Subject::Breaker(breaker) => AlertRule::breaker(name, breaker),
-    };
-    let rule = condition(rule, when, &join(path, "when"), sink)?;
+    let rule = condition(
+        AlertRule::watching(name, &subject),
+        when,
+        &join(path, "when"),
+        sink,
+    )?;
     if sink.diagnostics.len() != before {
         return None;
     }
@@ -306,9 +312,10 @@ alerts:
     message: \"embedding too slow: {value} (> {threshold})\"
     labels: { team: search }
   RankerOpen: { breaker: ranker, when: breaker_state >= open }
+  CacheCold: { event: cache_hit_rate, when: rate < 90%, for: 1m }
 ";
         let file = BudgetsFile::parse(FILE, text).unwrap();
-        let [slow, open] = &file.alerts[..] else {
+        let [slow, open, cold] = &file.alerts[..] else {
             panic!("{:?}", file.alerts)
         };
         assert_eq!(slow.name, "EmbeddingTooSlow");
@@ -333,6 +340,11 @@ alerts:
             (open.operator, open.threshold, open.severity),
             (Operator::AtLeast, 2.0, Severity::Warning)
         );
+        assert_eq!(cold.subject, Subject::Event("cache_hit_rate".to_owned()));
+        assert_eq!(
+            (cold.figure, cold.operator, cold.threshold, cold.for_ms),
+            (Figure::Rate, Operator::Below, 90.0, 60_000)
+        );
     }
 
     #[test]
@@ -345,16 +357,22 @@ alerts:
   D: { node: x, when: p95 > }
   E: { node: x, when: breaker_state > 1 }
   F: { node: x, when: error_rate > 150% }
+  G: { event: x, when: p95 > 1ms }
+  H: { node: x, when: gauge > 1 }
+  I: { event: x, when: rate < 150% }
 ";
         assert_eq!(
             errors(text),
             [
-                "performance_budgets.yaml:2:23: alerts.A.when: unknown figure `p96` in `p96 > 1ms`; did you mean `p90`? expected one of `p50`, `p90`, `p95`, `p99`, `max`, `error_rate`, `success_rate`, `calls_per_second`, `in_flight`, `breaker_state`, `recovery_sla_violations`",
+                "performance_budgets.yaml:2:23: alerts.A.when: unknown figure `p96` in `p96 > 1ms`; did you mean `p90`? expected one of `p50`, `p90`, `p95`, `p99`, `max`, `error_rate`, `success_rate`, `calls_per_second`, `in_flight`, `breaker_state`, `recovery_sla_violations`, `gauge`, `rate`",
                 "performance_budgets.yaml:3:27: alerts.B.when: expected an operator `>`, `>=`, `<` or `<=` after `p95`, found `=> 1ms`",
                 "performance_budgets.yaml:4:30: alerts.C.when: expected a duration like `50ms`, found `fifty`",
                 "performance_budgets.yaml:5:28: alerts.D.when: `p95 >` has no threshold after `>`",
                 "performance_budgets.yaml:6:23: alerts.E.when: figure `breaker_state` is not one of a node",
                 "performance_budgets.yaml:7:36: alerts.F.when: expected a rate like `80%` or `0.8`, found `150%`",
+                "performance_budgets.yaml:8:24: alerts.G.when: figure `p95` is not one of an event",
+                "performance_budgets.yaml:9:23: alerts.H.when: figure `gauge` is not one of a node",
+                "performance_budgets.yaml:10:31: alerts.I.when: expected a rate in percent like `90%` or `90`, found `150%`",
             ]
         );
     }
@@ -366,6 +384,7 @@ alerts:
   NoSubject: { when: p95 > 1ms }
   NoCondition: { node: x }
   Both: { node: x, breaker: y, when: p95 > 1ms }
+  Twice: { event: x, breaker: y, when: rate < 1 }
   Typo: { node: x, when: p95 > 1ms, severty: CRITICAL, severity: urgent, for: soon }
   Labels: { node: x, when: p95 > 1ms, labels: { 1team: a, team: [b] } }
   NotAMapping: p95 > 1ms
@@ -373,15 +392,16 @@ alerts:
         assert_eq!(
             errors(text),
             [
-                "performance_budgets.yaml:2:3: alerts.NoSubject: alert `NoSubject` watches nothing; set `node` or `breaker`",
+                "performance_budgets.yaml:2:3: alerts.NoSubject: alert `NoSubject` watches nothing; set `node`, `breaker` or `event`",
                 "performance_budgets.yaml:3:3: alerts.NoCondition: alert `NoCondition` has no condition; set `when`, a condition like `p95 > 100ms`",
-                "performance_budgets.yaml:4:20: alerts.Both.breaker: an alert watches one node or one breaker; `node` and `breaker` are both set",
-                "performance_budgets.yaml:5:37: alerts.Typo.severty: unknown key `severty`; did you mean `severity`? expected one of `node`, `breaker`, `when`, `severity`, `for`, `window`, `min_calls`, `message`, `labels`",
-                "performance_budgets.yaml:5:66: alerts.Typo.severity: expected a severity `CRITICAL`, `WARNING` or `INFO`, found `urgent`",
-                "performance_budgets.yaml:5:79: alerts.Typo.for: expected a duration like `50ms`, found `soon`",
-                "performance_budgets.yaml:6:49: alerts.Labels.labels.1team: label name `1team` is not a Prometheus label name (letters, digits and `_`, not starting with a digit)",
-                "performance_budgets.yaml:6:65: alerts.Labels.labels.team: expected a text, found a list",
-                "performance_budgets.yaml:7:16: alerts.NotAMapping: expected a mapping like `{ node: embedding, when: p95 > 60ms, severity: CRITICAL }`, found `p95 > 1ms`",
+                "performance_budgets.yaml:4:20: alerts.Both.breaker: an alert watches one node, breaker or event; two of `node`, `breaker` and `event` are set",
+                "performance_budgets.yaml:5:22: alerts.Twice.breaker: an alert watches one node, breaker or event; two of `node`, `breaker` and `event` are set",
+                "performance_budgets.yaml:6:37: alerts.Typo.severty: unknown key `severty`; did you mean `severity`? expected one of `node`, `breaker`, `event`, `when`, `severity`, `for`, `window`, `min_calls`, `message`, `labels`",
+                "performance_budgets.yaml:6:66: alerts.Typo.severity: expected a severity `CRITICAL`, `WARNING` or `INFO`, found `urgent`",
+                "performance_budgets.yaml:6:79: alerts.Typo.for: expected a duration like `50ms`, found `soon`",
+                "performance_budgets.yaml:7:49: alerts.Labels.labels.1team: label name `1team` is not a Prometheus label name (letters, digits and `_`, not starting with a digit)",
+                "performance_budgets.yaml:7:65: alerts.Labels.labels.team: expected a text, found a list",
+                "performance_budgets.yaml:8:16: alerts.NotAMapping: expected a mapping like `{ node: embedding, when: p95 > 60ms, severity: CRITICAL }`, found `p95 > 1ms`",
             ]
         );
         assert!(matches!(
