@@ -68,7 +68,7 @@ impl Alertmanager {
             "route:\n  receiver: none\nreceivers:\n  - name: none\n",
         )
         .unwrap();
-        let port = free_port();
+        let port = common::free_port();
         let child = Command::new("prometheus-alertmanager")
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.path={}", dir.display()))
@@ -134,14 +134,6 @@ fn http_get(port: u16, path: &str) -> (String, String) {
     let _ = stream.read_to_string(&mut response);
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or_default();
     (head.to_owned(), body.to_owned())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The webhook's notifications for [`ALERT`]: their statuses, in order.

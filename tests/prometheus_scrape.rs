@@ -2,6 +2,8 @@
 //! 1) and `histogram_quantile` over our buckets agrees with what the program recorded.
 #![cfg(feature = "http")]
 
+mod common;
+
 use std::io::Read as _;
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -38,14 +40,6 @@ fn http_get(addr: &str, path_and_query: &str) -> String {
         .split_once("\r\n\r\n")
         .map(|(_, body)| body.to_owned())
         .unwrap_or_default()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn query(addr: &str, promql: &str) -> serde_json::Value {
@@ -93,7 +87,7 @@ fn a_real_prometheus_scrapes_the_endpoint_and_agrees_on_the_p95() {
         ),
     )
     .unwrap();
-    let web = format!("127.0.0.1:{}", free_port());
+    let web = format!("127.0.0.1:{}", common::free_port());
     let _prometheus = Prometheus(
         Command::new(prometheus_binary)
             .arg(format!("--config.file={}", config.display()))

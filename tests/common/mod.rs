@@ -94,3 +94,12 @@ pub(crate) fn gate(args: &[String]) -> (u8, String, String) {
         String::from_utf8(err).unwrap(),
     )
 }
+
+/// A loopback port free at the time of asking, for a server a test starts.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -22,7 +22,7 @@ mod text;
 
 pub(crate) use family::{ProcessMetrics, families_with, sanitize_prefix};
 pub(crate) use stream::StreamFigures;
-pub(crate) use text::{render, seconds};
+pub(crate) use text::{render_after, seconds};
 
 use crate::export::ExportOptions;
 use crate::read::budget::BudgetReport;
@@ -79,21 +79,7 @@ pub fn prometheus_text(
     budgets: &BudgetReport,
     options: &ExportOptions,
 ) -> String {
-    let process = ProcessMetrics::current();
-    let stream = StreamFigures::current();
-    let prefix = sanitize_prefix(&options.prefix);
-    let mut out = alert_series::alert_series(&snapshot.alerts, &prefix, Format::Prometheus);
-    out.push_str(&render(
-        &families_with(
-            snapshot,
-            budgets,
-            options,
-            process.as_ref(),
-            stream.as_ref(),
-        ),
-        Format::Prometheus,
-    ));
-    out
+    text(snapshot, budgets, options, Format::Prometheus)
 }
 
 /// Renders the snapshot in the `OpenMetrics` 1.0 text format: the metrics of
@@ -118,11 +104,23 @@ pub fn openmetrics_text(
     budgets: &BudgetReport,
     options: &ExportOptions,
 ) -> String {
+    text(snapshot, budgets, options, Format::OpenMetrics)
+}
+
+/// The alert series, then every family, in `format`.
+fn text(
+    snapshot: &Snapshot,
+    budgets: &BudgetReport,
+    options: &ExportOptions,
+    format: Format,
+) -> String {
     let process = ProcessMetrics::current();
     let stream = StreamFigures::current();
     let prefix = sanitize_prefix(&options.prefix);
-    let mut out = alert_series::alert_series(&snapshot.alerts, &prefix, Format::OpenMetrics);
-    out.push_str(&render(
+    // The alerts first, in the same allocation as the families after them.
+    let alerts = alert_series::alert_series(&snapshot.alerts, &prefix, format);
+    render_after(
+        alerts,
         &families_with(
             snapshot,
             budgets,
@@ -130,9 +128,8 @@ pub fn openmetrics_text(
             process.as_ref(),
             stream.as_ref(),
         ),
-        Format::OpenMetrics,
-    ));
-    out
+        format,
+    )
 }
 
 /// The two text formats.

@@ -9,6 +9,10 @@ use crate::record::alloc::NodeMemory;
 use crate::record::histogram::LatencyHistogram;
 use crate::record::node::Budget;
 
+fn render(families: &[Family<'_>], format: Format) -> String {
+    render_after(String::new(), families, format)
+}
+
 fn histogram(values: &[u64]) -> LatencyHistogram {
     let mut histogram = LatencyHistogram::new();
     for &value in values {

@@ -84,12 +84,14 @@ pub(super) fn push_float(out: &mut String, value: f64) {
     }
 }
 
-/// Prints families in one of the two formats.
-pub(crate) fn render(families: &[Family<'_>], format: Format) -> String {
+/// Prints families in one of the two formats, after `head` (lines written before the families,
+/// kept in the same allocation).
+pub(crate) fn render_after(head: String, families: &[Family<'_>], format: Format) -> String {
     // Sized from what the lines hold, so that the text is written into one allocation: a
     // thousand nodes make a few megabytes, and every doubling on the way would copy them again.
     let size: usize = families.iter().map(Family::text_size).sum();
-    let mut out = String::with_capacity(size + 16);
+    let mut out = head;
+    out.reserve(size + 16);
     // One series' labels, escaped once for all the lines of its histogram.
     let mut labels = String::new();
     let mut scratch = Scratch::default();

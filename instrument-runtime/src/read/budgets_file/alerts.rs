@@ -286,16 +286,7 @@ mod tests {
     use crate::read::alert_rule::{Figure, Operator, RuleOrigin, Severity, Subject};
     use crate::read::budget::Quantile;
 
-    const FILE: &str = "performance_budgets.yaml";
-
-    fn errors(text: &str) -> Vec<String> {
-        BudgetsFile::parse(FILE, text)
-            .unwrap_err()
-            .diagnostics
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
+    use super::super::schema::tests::{FILE, errors};
 
     #[test]
     fn an_alerts_section_parses_into_rules() {

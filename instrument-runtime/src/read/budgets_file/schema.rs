@@ -334,13 +334,13 @@ pub(super) fn quoted_list(keys: &[&str]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::{BudgetsFile, DiagnosticKind};
 
-    const FILE: &str = "performance_budgets.yaml";
+    pub(in crate::read::budgets_file) const FILE: &str = "performance_budgets.yaml";
 
     /// The errors of `text` as printed, in order.
-    fn errors(text: &str) -> Vec<String> {
+    pub(in crate::read::budgets_file) fn errors(text: &str) -> Vec<String> {
         BudgetsFile::parse(FILE, text)
             .unwrap_err()
             .diagnostics
