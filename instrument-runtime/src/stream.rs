@@ -189,7 +189,7 @@ fn launch(config: StreamConfig, sinks: Vec<Box<dyn Sink>>) -> Pipeline {
         Box::new(crate::read::snapshot::snapshot),
     );
     let stopping = Arc::clone(&stop);
-    let thread = thread::Builder::new()
+    let spawned = thread::Builder::new()
         .name("instrument-stream".into())
         .spawn(move || {
             let period = flusher.poll_period();
@@ -199,14 +199,26 @@ fn launch(config: StreamConfig, sinks: Vec<Box<dyn Sink>>) -> Pipeline {
             }
             flusher.close();
             let _ = done_tx.send(());
-        })
-        .expect("spawn the stream's flusher thread")
-        .thread()
-        .clone();
-    register_atexit();
+        });
+    // Out of threads, the program goes on: pushes still never block, the full buffer drops its
+    // oldest records and counts them, and the accounts show nothing stored.
+    let control = match spawned {
+        Ok(handle) => {
+            register_atexit();
+            Some(Control {
+                stop,
+                thread: handle.thread().clone(),
+                done,
+            })
+        }
+        Err(error) => {
+            eprintln!("instrument: the stream's flusher thread did not start: {error}");
+            None
+        }
+    };
     Pipeline {
         shared,
-        control: Mutex::new(Some(Control { stop, thread, done })),
+        control: Mutex::new(control),
         deadline,
     }
 }
