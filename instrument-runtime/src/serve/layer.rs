@@ -267,4 +267,22 @@ mod tests {
         }
         assert_eq!(OUTCOMES[ERROR], "error");
     }
+
+    #[test]
+    fn a_recent_route_is_found_by_address_and_checked_by_content() {
+        let nodes: &'static RuntimeNodes = Box::leak(Box::new(RuntimeNodes::with_cap(2)));
+        let node = nodes.node(&RuntimeNodeSpec::new("GET /recent/a", "test"));
+        let mut seen = Seen::default();
+        let mut route = String::from("/recent/a");
+        seen.remember(&route, 0, node);
+        assert!(
+            seen.recent(&route, 0)
+                .is_some_and(|found| std::ptr::eq(found, node))
+        );
+        assert!(seen.recent(&route, 1).is_none(), "another method");
+        assert!(seen.recent(&route.clone(), 0).is_none(), "another address");
+        // A freed template's address reused by another route of the same length.
+        route.replace_range(8.., "b");
+        assert!(seen.recent(&route, 0).is_none());
+    }
 }
