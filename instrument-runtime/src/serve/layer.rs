@@ -157,22 +157,75 @@ const METHODS: [Method; 9] = [
     Method::TRACE,
 ];
 
+/// How many (route, method) pairs each thread remembers by address before it hashes the route.
+const RECENT: usize = 8;
+
+/// A route a thread saw recently, known by the address of its template: axum's [`MatchedPath`]
+/// shares one string per route, so most requests find their node without hashing the route.
+#[derive(Clone, Copy)]
+struct Recent {
+    address: *const u8,
+    method: usize,
+    /// The template as it ends the node's name: checked too, since a dropped router's string
+    /// may be freed and its address reused for another route.
+    route: &'static str,
+    node: &'static RuntimeNode,
+}
+
+/// The nodes a thread used: the recent ones by address, every one by route.
+#[derive(Default)]
+struct Seen {
+    recent: [Option<Recent>; RECENT],
+    next: usize,
+    by_route: HashMap<Box<str>, [Option<&'static RuntimeNode>; METHODS.len() + 1]>,
+}
+
+impl Seen {
+    fn recent(&self, route: &str, method: usize) -> Option<&'static RuntimeNode> {
+        (self.recent.iter().flatten())
+            .find(|seen| {
+                seen.address == route.as_ptr() && seen.method == method && seen.route == route
+            })
+            .map(|seen| seen.node)
+    }
+
+    fn remember(&mut self, route: &str, method: usize, node: &'static RuntimeNode) {
+        // The overflow node's name does not end with the route: it is found by hashing.
+        if let Some(prefix) = node.meta().name.strip_suffix(route) {
+            self.recent[self.next] = Some(Recent {
+                address: route.as_ptr(),
+                method,
+                route: &node.meta().name[prefix.len()..],
+                node,
+            });
+            self.next = (self.next + 1) % RECENT;
+        }
+    }
+}
+
 /// The node of a route and method. Each thread keeps the nodes it used, so a request takes no
-/// lock once its thread has seen the route.
+/// lock once its thread has seen the route, and hashes nothing while the route is recent.
 fn route_node(
     method: &Method,
     route: &str,
     budgets: &HashMap<String, Budget>,
 ) -> &'static RuntimeNode {
-    type Nodes = [Option<&'static RuntimeNode>; METHODS.len() + 1];
     thread_local! {
-        static SEEN: RefCell<HashMap<Box<str>, Nodes>> = RefCell::new(HashMap::new());
+        static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
     }
     let index = METHODS
         .iter()
         .position(|known| known == method)
         .unwrap_or(METHODS.len());
-    let seen = SEEN.try_with(|seen| seen.borrow().get(route).and_then(|nodes| nodes[index]));
+    let seen = SEEN.try_with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if let Some(node) = seen.recent(route, index) {
+            return Some(node);
+        }
+        let node = seen.by_route.get(route).and_then(|nodes| nodes[index])?;
+        seen.remember(route, index, node);
+        Some(node)
+    });
     if let Ok(Some(node)) = seen {
         return node;
     }
@@ -186,13 +239,10 @@ fn route_node(
     let _ = SEEN.try_with(|seen| {
         // A route past the node cap is remembered too: its requests go to the overflow node.
         let mut seen = seen.borrow_mut();
-        if let Some(nodes) = seen.get_mut(route) {
-            nodes[index] = Some(node);
-        } else {
-            let mut nodes = [None; METHODS.len() + 1];
-            nodes[index] = Some(node);
-            seen.insert(route.into(), nodes);
-        }
+        seen.by_route
+            .entry(route.into())
+            .or_insert([None; METHODS.len() + 1])[index] = Some(node);
+        seen.remember(route, index, node);
     });
     node
 }
@@ -216,5 +266,23 @@ mod tests {
             assert_eq!(OUTCOMES[outcome_of(status)], outcome, "{status}");
         }
         assert_eq!(OUTCOMES[ERROR], "error");
+    }
+
+    #[test]
+    fn a_recent_route_is_found_by_address_and_checked_by_content() {
+        let nodes: &'static RuntimeNodes = Box::leak(Box::new(RuntimeNodes::with_cap(2)));
+        let node = nodes.node(&RuntimeNodeSpec::new("GET /recent/a", "test"));
+        let mut seen = Seen::default();
+        let mut route = String::from("/recent/a");
+        seen.remember(&route, 0, node);
+        assert!(
+            seen.recent(&route, 0)
+                .is_some_and(|found| std::ptr::eq(found, node))
+        );
+        assert!(seen.recent(&route, 1).is_none(), "another method");
+        assert!(seen.recent(&route.clone(), 0).is_none(), "another address");
+        // A freed template's address reused by another route of the same length.
+        route.replace_range(8.., "b");
+        assert!(seen.recent(&route, 0).is_none());
     }
 }
