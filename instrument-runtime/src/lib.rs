@@ -7,6 +7,10 @@
 //! that node ([`record`]); [`snapshot`] merges the shards into a sorted [`Snapshot`] and judges the
 //! budgets ([`budgets`]); the exporters ([`export`]), the report at exit ([`report`]) and the gate
 //! ([`gate`]) are pure functions of it. Circuit breakers ([`breaker`](mod@breaker)) sit beside the nodes.
+//! While the program runs, the stream ([`stream`]) sends the activity between snapshots
+//! ([`interval`]) and explicit events to its sinks, and the alert engine ([`alert`]) evaluates
+//! rules on the same snapshots; with the `tower` feature, `serve` records each request of a web
+//! service as a call of a node created at run time.
 //!
 //! # Where things are
 //!
