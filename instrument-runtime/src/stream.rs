@@ -55,8 +55,8 @@ pub use config::{
 };
 pub use envelope::{CLOUDEVENTS_SCHEMA, cloudevent, topic};
 pub use event::{
-    AlertRecord, Event, Name, Record, RecordData, RecordKind, TimingScope, record_counter,
-    record_gauge, record_rate, record_timing, timing,
+    AlertRecord, Event, MAX_EVENT_TAGS, MAX_EVENT_TEXT, Name, Record, RecordData, RecordKind,
+    TimingScope, record_counter, record_gauge, record_rate, record_timing, timing,
 };
 pub use flusher::{
     DROPPED_BACKLOG_FULL, DROPPED_BUFFER_FULL, DROPPED_SHUTDOWN, DROPPED_TIMELINE_FULL, SinkStats,

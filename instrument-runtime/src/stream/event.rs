@@ -233,44 +233,105 @@ impl Record {
 #[must_use = "an event is pushed by `record`"]
 pub struct Event(Record);
 
+/// The longest name, unit, tag key or value, or correlation id an event keeps, in bytes; longer
+/// ones are cut at a character boundary. With [`MAX_EVENT_TAGS`], this bounds a record's size,
+/// so a program that puts request data into events cannot make the buffer's fixed number of
+/// records grow its memory without limit.
+///
+/// ```
+/// use instrument_runtime::stream::{Event, MAX_EVENT_TEXT};
+///
+/// let record = Event::counter("x".repeat(10_000), 1).into_record();
+/// assert_eq!(record.name.len(), MAX_EVENT_TEXT);
+/// ```
+pub const MAX_EVENT_TEXT: usize = 256;
+
+/// The most tags an event keeps; later ones are left out.
+///
+/// ```
+/// use instrument_runtime::stream::{Event, MAX_EVENT_TAGS};
+///
+/// let event = (0..100).fold(Event::counter("hits", 1), |event, _| event.tag("k", "v"));
+/// assert_eq!(event.into_record().tags.len(), MAX_EVENT_TAGS);
+/// ```
+pub const MAX_EVENT_TAGS: usize = 16;
+
+/// `text` cut to [`MAX_EVENT_TEXT`] bytes at a character boundary.
+fn bounded(mut text: String) -> String {
+    if text.len() > MAX_EVENT_TEXT {
+        let mut end = MAX_EVENT_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+fn bounded_name(name: impl Into<Name>) -> Name {
+    match name.into() {
+        Cow::Owned(name) => Cow::Owned(bounded(name)),
+        Cow::Borrowed(name) if name.len() > MAX_EVENT_TEXT => Cow::Owned(bounded(name.to_owned())),
+        borrowed @ Cow::Borrowed(_) => borrowed,
+    }
+}
+
 impl Event {
     /// A measured duration.
     pub fn timing(name: impl Into<Name>, duration: Duration) -> Self {
         let duration_ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-        Self(Record::new(name.into(), RecordData::Timing { duration_ns }))
+        Self(Record::new(
+            bounded_name(name),
+            RecordData::Timing { duration_ns },
+        ))
     }
 
     /// A count to add to the counter `name`.
     pub fn counter(name: impl Into<Name>, count: u64) -> Self {
-        Self(Record::new(name.into(), RecordData::Counter { count }))
+        Self(Record::new(
+            bounded_name(name),
+            RecordData::Counter { count },
+        ))
     }
 
     /// The current level of the gauge `name`, in `unit`.
     pub fn gauge(name: impl Into<Name>, value: f64, unit: impl Into<String>) -> Self {
-        let unit = unit.into();
-        Self(Record::new(name.into(), RecordData::Gauge { value, unit }))
+        let unit = bounded(unit.into());
+        Self(Record::new(
+            bounded_name(name),
+            RecordData::Gauge { value, unit },
+        ))
     }
 
     /// The current value of the rate `name`, in percent.
     pub fn rate(name: impl Into<Name>, percent: f64) -> Self {
-        Self(Record::new(name.into(), RecordData::Rate { percent }))
+        Self(Record::new(
+            bounded_name(name),
+            RecordData::Rate { percent },
+        ))
     }
 
-    /// Adds a tag.
+    /// Adds a tag (up to [`MAX_EVENT_TAGS`], each cut to [`MAX_EVENT_TEXT`]).
     pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.0.tags.push((key.into(), value.into()));
+        if self.0.tags.len() < MAX_EVENT_TAGS {
+            self.0
+                .tags
+                .push((bounded(key.into()), bounded(value.into())));
+        }
         self
     }
 
-    /// Adds tags.
+    /// Adds tags (up to [`MAX_EVENT_TAGS`] in all, each cut to [`MAX_EVENT_TEXT`]).
     pub fn tags(mut self, tags: &[(&str, &str)]) -> Self {
-        (self.0.tags).extend(tags.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())));
+        for &(key, value) in tags {
+            self = self.tag(key, value);
+        }
         self
     }
 
-    /// Sets the correlation id.
+    /// Sets the correlation id (cut to [`MAX_EVENT_TEXT`]).
     pub fn correlation_id(mut self, id: impl Into<String>) -> Self {
-        self.0.correlation_id = Some(id.into());
+        self.0.correlation_id = Some(bounded(id.into()));
         self
     }
 
@@ -364,5 +425,46 @@ impl Drop for TimingScope {
             record.time_unix_ms = unix_ms_now();
             super::push(record);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_keeps_bounded_text_and_tags_whatever_it_is_given() {
+        let huge = "é".repeat(100_000);
+        let tags: Vec<(&str, &str)> = (0..1_000).map(|_| (huge.as_str(), huge.as_str())).collect();
+        let record = Event::gauge(huge.clone(), 1.0, huge.clone())
+            .tags(&tags)
+            .tag(huge.clone(), huge.clone())
+            .correlation_id(huge.clone())
+            .into_record();
+        assert_eq!(record.tags.len(), MAX_EVENT_TAGS);
+        let texts = [
+            &record.name as &str,
+            record.correlation_id.as_deref().unwrap(),
+        ]
+        .into_iter()
+        .chain(
+            record
+                .tags
+                .iter()
+                .flat_map(|(key, value)| [key.as_str(), value.as_str()]),
+        );
+        for text in texts {
+            assert!(
+                text.len() <= MAX_EVENT_TEXT && text.len() >= MAX_EVENT_TEXT - 1,
+                "{}",
+                text.len()
+            );
+            assert!(text.chars().all(|c| c == 'é'));
+        }
+        let RecordData::Gauge { unit, .. } = &record.data else {
+            panic!("{:?}", record.data)
+        };
+        assert_eq!(unit.len(), MAX_EVENT_TEXT);
+        assert_eq!(Event::counter("short", 1).into_record().name, "short");
     }
 }
