@@ -3,8 +3,10 @@
 
 use std::cell::RefCell;
 use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use instrument_runtime::{counted, snapshot, timed};
+use instrument_runtime::{ManualClock, counted, snapshot, timed};
 
 const THREADS: u64 = 8;
 const CALLS_PER_THREAD: u64 = 20_000;
@@ -39,6 +41,44 @@ fn every_call_from_every_thread_is_counted_once() {
     let errors_per_thread = CALLS_PER_THREAD.div_ceil(7);
     assert_eq!(node.errors, THREADS * errors_per_thread);
     assert_eq!(node.histogram.unwrap().len(), THREADS * CALLS_PER_THREAD);
+}
+
+#[timed(name = "one_latency")]
+fn one_latency(clock: &ManualClock) {
+    clock.advance(Duration::from_micros(70));
+}
+
+#[test]
+fn the_carries_of_a_hot_slot_lose_no_call_and_reads_racing_them_never_go_back() {
+    // Every call in one slot: its 16-bit counter carries every 65,536 calls, while snapshots
+    // read it; a read torn between a carry's two stores would see the count drop by 65,535.
+    const CALLS: u64 = 600_000;
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let clock = ManualClock::new();
+            let _installed = clock.install();
+            for _ in 0..CALLS {
+                one_latency(&clock);
+            }
+            done.store(true, Ordering::Release);
+        });
+        let mut last = 0;
+        while !done.load(Ordering::Acquire) {
+            let Some(node) = snapshot().node("one_latency").cloned() else {
+                continue;
+            };
+            let recorded = node.histogram.map_or(0, |histogram| histogram.len());
+            assert!(
+                recorded >= last && recorded <= CALLS,
+                "{last} then {recorded}"
+            );
+            last = recorded;
+        }
+    });
+    let node = snapshot().node("one_latency").unwrap().clone();
+    assert_eq!(node.calls, CALLS);
+    assert_eq!(node.histogram.unwrap().len(), CALLS);
 }
 
 #[timed(name = "churned")]

@@ -3,14 +3,19 @@
 //!
 //! # Layout
 //!
-//! The counts live in blocks of one octave each (128 counters of 32 bits, 512 bytes), taken the
-//! first time the
-//! thread records a value in that octave, from regions shared by every node and thread: memory
-//! follows the octaves a node's latency actually spans (a 10 µs .. 10 ms spread touches 11 of
-//! them), never more than [`OCTAVES`] blocks, and a thread's blocks sit next to each other rather
-//! than each in a page-aligned region of its own. A counter about to pass `u32::MAX` (four billion
-//! calls of one thread in one slot) carries into a 64-bit array the shard allocates then, under a
-//! sequence number the reader checks, as a seqlock: the hot path only tests for it.
+//! The counts live in blocks of one octave each (128 counters of 16 bits, 256 bytes, four cache
+//! lines), taken the first time the thread records a value in that octave, from regions shared
+//! by every node and thread: memory follows the octaves a node's latency actually spans (a
+//! 10 µs .. 10 ms spread touches 11 of them), never more than [`OCTAVES`] blocks, and a thread's
+//! blocks sit next to each other rather than each in a page-aligned region of its own.
+//!
+//! Sixteen bits, not 32 or 64: a read sums every shard's counters of each chunk that changed, so
+//! the bytes a read goes through, and the memory a (node, thread) holds, are those of the
+//! counters; half the width is half of both. A counter about to pass `u16::MAX` (65,535 calls of
+//! one thread in one slot) carries into a 64-bit counter of that octave's carry block, which the
+//! shard allocates then (1 KiB, for the octaves of hot nodes only), under a sequence number the
+//! reader checks, as a seqlock: the hot path only tests for it, and a carry costs a few stores
+//! once per 65,536 calls of a slot.
 //!
 //! # Reading only what changed
 //!
@@ -27,7 +32,7 @@
 //! re-read, not a count.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicPtr, AtomicU16, AtomicU64, Ordering, fence};
 
 use crate::record::histogram::{
     CHUNK_LEN, CHUNK_MAGNITUDE, COUNTS_LEN, LatencyHistogram, OCTAVE_LEN, OCTAVE_MAGNITUDE,
@@ -44,7 +49,13 @@ const _: () = assert!(64 % CHUNKS_PER_OCTAVE == 0);
 
 /// One octave of counters.
 #[repr(C, align(64))]
-pub(crate) struct Block([AtomicU32; OCTAVE_LEN]);
+pub(crate) struct Block([AtomicU16; OCTAVE_LEN]);
+
+/// How many times each counter of one octave carried past `u16::MAX`.
+type CarryBlock = [AtomicU64; OCTAVE_LEN];
+
+/// Chunks whose counters share a cache line of a block.
+const CHUNKS_PER_LINE: usize = 64 / (CHUNK_LEN * size_of::<AtomicU16>());
 
 /// One thread's latency counts for one node. Only the owning thread records into it.
 #[repr(C)]
@@ -54,8 +65,8 @@ pub(crate) struct LatencyCounts {
     blocks: [AtomicPtr<Block>; OCTAVES],
     /// Odd while the writer carries a counter into `carries`.
     carrying: AtomicU64,
-    /// How many times each counter carried past `u32::MAX`: [`COUNTS_LEN`] of them, or null.
-    carries: AtomicPtr<AtomicU64>,
+    /// Each octave's carry block, or null: [`OCTAVES`] pointers, or null until the first carry.
+    carries: AtomicPtr<AtomicPtr<CarryBlock>>,
 }
 
 impl LatencyCounts {
@@ -80,7 +91,7 @@ impl LatencyCounts {
         // SAFETY: a non-null block pointer is a leaked, never freed `Block`.
         let counter = unsafe { &(*block).0[slot & (OCTAVE_LEN - 1)] };
         let count = counter.load(Ordering::Relaxed);
-        if count == u32::MAX {
+        if count == u16::MAX {
             self.carry(slot, counter);
         } else {
             counter.store(count + 1, Ordering::Relaxed);
@@ -104,21 +115,34 @@ impl LatencyCounts {
         }
     }
 
-    /// Counts the call that takes `counter` past `u32::MAX`: 2^32 into `carries`, 0 into the
-    /// counter, as a seqlock's writer.
+    /// Counts the call that takes `counter` past `u16::MAX`: 2^16 into the octave's carry
+    /// block, 0 into the counter, as a seqlock's writer.
     #[cold]
     #[inline(never)]
-    fn carry(&self, slot: usize, counter: &AtomicU32) {
+    fn carry(&self, slot: usize, counter: &AtomicU16) {
         let mut table = self.carries.load(Ordering::Relaxed);
         if table.is_null() {
             table = crate::record::alloc::unattributed(|| {
-                let zeros: Vec<AtomicU64> = (0..COUNTS_LEN).map(|_| AtomicU64::new(0)).collect();
-                Box::leak(zeros.into_boxed_slice()).as_mut_ptr()
+                let nulls: Vec<AtomicPtr<CarryBlock>> = (0..OCTAVES)
+                    .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                    .collect();
+                Box::leak(nulls.into_boxed_slice()).as_mut_ptr()
             });
+            // `Release`, as every pointer stored here: a reader that sees it sees what it
+            // points to initialized.
             self.carries.store(table, Ordering::Release);
         }
-        // SAFETY: a non-null table holds `COUNTS_LEN` counters and is never freed.
-        let carried = unsafe { &*table.add(slot) };
+        // SAFETY: a non-null table holds `OCTAVES` pointers and is never freed.
+        let octave = unsafe { &*table.add(slot >> OCTAVE_MAGNITUDE) };
+        let mut block = octave.load(Ordering::Relaxed);
+        if block.is_null() {
+            block = crate::record::alloc::unattributed(|| {
+                Box::into_raw(Box::new([const { AtomicU64::new(0) }; OCTAVE_LEN]))
+            });
+            octave.store(block, Ordering::Release);
+        }
+        // SAFETY: a non-null carry block is leaked, never freed.
+        let carried = unsafe { &(*block)[slot & (OCTAVE_LEN - 1)] };
         let sequence = self.carrying.load(Ordering::Relaxed);
         self.carrying.store(sequence + 1, Ordering::Relaxed);
         fence(Ordering::Release);
@@ -132,8 +156,8 @@ impl LatencyCounts {
     fn prefetch_octave(&self, octave: usize, chunks: u64) {
         let block = self.blocks[octave].load(Ordering::Relaxed);
         if !block.is_null() {
-            for first in chunk_starts(chunks) {
-                prefetch(block.cast::<u32>().wrapping_add(first));
+            for first in chunk_starts(line_chunks(chunks)) {
+                prefetch(block.cast::<AtomicU16>().wrapping_add(first));
             }
         }
     }
@@ -160,17 +184,22 @@ impl LatencyCounts {
     }
 
     /// Adds what the counters of the chunks of `octave` whose bits are set in `chunks` carried
-    /// past `u32::MAX` to the same places of `totals`.
+    /// past `u16::MAX` to the same places of `totals`.
     fn add_carries(&self, octave: usize, chunks: u64, totals: &mut [u64; OCTAVE_LEN]) {
         let table = self.carries.load(Ordering::Acquire);
         if table.is_null() {
             return;
         }
+        // SAFETY: as in `carry`.
+        let block = unsafe { &*table.add(octave) }.load(Ordering::Acquire);
+        // SAFETY: as in `carry`.
+        let Some(carried) = (unsafe { block.as_ref() }) else {
+            return;
+        };
         for first in chunk_starts(chunks) {
-            let slots = (octave << OCTAVE_MAGNITUDE) + first;
-            for (slot, total) in (slots..).zip(&mut totals[first..first + CHUNK_LEN]) {
-                // SAFETY: as in `carry`.
-                *total += unsafe { &*table.add(slot) }.load(Ordering::Relaxed) << 32;
+            let chunk = first..first + CHUNK_LEN;
+            for (total, carries) in totals[chunk.clone()].iter_mut().zip(&carried[chunk]) {
+                *total += carries.load(Ordering::Relaxed) << 16;
             }
         }
     }
@@ -283,6 +312,18 @@ fn prefetch<T>(address: *const T) {
     let _ = address;
 }
 
+/// Of `chunks`, an octave's dirty bits, only the first chunk of each cache line of a block that
+/// holds one of them: a line is asked for once.
+fn line_chunks(chunks: u64) -> u64 {
+    let mut lines = 0;
+    for line in (0..CHUNKS_PER_OCTAVE).step_by(CHUNKS_PER_LINE) {
+        if chunks >> line & ((1 << CHUNKS_PER_LINE) - 1) != 0 {
+            lines |= 1 << line;
+        }
+    }
+    lines
+}
+
 /// The first counter of each chunk whose bit is set in `chunks`, an octave's dirty bits.
 fn chunk_starts(mut chunks: u64) -> impl Iterator<Item = usize> {
     std::iter::from_fn(move || {
@@ -310,7 +351,7 @@ fn grow(octave: &AtomicPtr<Block>) -> *mut Block {
 /// 2 MiB, aligned to 2 MiB and advised as huge pages, so that a read walking thousands of
 /// shards' blocks does not pay a page walk per block: a program needs that many blocks only when
 /// many nodes run on many threads.
-const FIRST_REGION_BLOCKS: usize = 256;
+const FIRST_REGION_BLOCKS: usize = (128 << 10) / size_of::<Block>();
 const REGION_BLOCKS: usize = HUGE_PAGE / size_of::<Block>();
 const HUGE_PAGE: usize = 2 << 20;
 
@@ -525,22 +566,38 @@ mod tests {
     }
 
     #[test]
-    fn a_counter_past_four_billion_carries_into_64_bits() {
+    fn a_counter_past_sixty_five_thousand_carries_into_64_bits() {
         let shard = leaked();
-        shard.record(70_000);
-        let slot = slot_of(70_000);
-        let block = shard.blocks[slot >> OCTAVE_MAGNITUDE].load(Ordering::Relaxed);
-        // Four billion calls in one slot, without making them.
-        unsafe { &(*block).0[slot & (OCTAVE_LEN - 1)] }.store(u32::MAX - 1, Ordering::Relaxed);
+        let counter = |value| {
+            let slot = slot_of(value);
+            let block = shard.blocks[slot >> OCTAVE_MAGNITUDE].load(Ordering::Relaxed);
+            // SAFETY: the block was taken by a call recorded in it.
+            unsafe { &(*block).0[slot & (OCTAVE_LEN - 1)] }
+        };
+        let (fast, slow) = (70_000, 5_000_000);
+        shard.record(fast);
+        shard.record(slow);
+        // 65,534 calls in two slots of two octaves, without making them; then each carries.
+        counter(fast).store(u16::MAX - 1, Ordering::Relaxed);
+        counter(slow).store(u16::MAX - 1, Ordering::Relaxed);
+        for _ in 0..3 {
+            shard.record(fast);
+            shard.record(slow);
+        }
         let mut cumulative = LatencyHistogram::new();
         fold(&mut cumulative, &[shard]);
-        assert_eq!(cumulative.len(), u64::from(u32::MAX) - 1);
-        for _ in 0..3 {
-            shard.record(70_000);
-        }
+        assert_eq!(cumulative.len(), 2 * (65_536 + 1));
+        // The second carry of a slot, read after the first one was.
+        counter(slow).store(u16::MAX - 1, Ordering::Relaxed);
+        shard.record(slow);
+        shard.record(slow);
         fold(&mut cumulative, &[shard]);
-        assert_eq!(cumulative.len(), (1 << 32) + 1);
-        assert_eq!(shard.carrying.load(Ordering::Relaxed), 2);
+        let mut reference = empty();
+        reference.record_n(fast, 65_536 + 1).unwrap();
+        reference.record_n(slow, 2 * 65_536).unwrap();
+        assert_eq!(cumulative.to_hdr(), reference);
+        // Three carries, two stores of the sequence each.
+        assert_eq!(shard.carrying.load(Ordering::Relaxed), 6);
     }
 
     #[test]
@@ -557,6 +614,7 @@ mod tests {
                         .all(|counter| counter.load(Ordering::Relaxed) == 0)
                 );
                 counters[OCTAVE_LEN - 1].store(1, Ordering::Relaxed);
+                assert_eq!(size_of::<Block>(), 256);
                 block as usize
             })
             .collect();

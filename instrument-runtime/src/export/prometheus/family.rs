@@ -129,28 +129,68 @@ pub(crate) fn sanitize_prefix(prefix: &str) -> String {
     sanitized
 }
 
-/// The bucket bounds of one node, in nanoseconds: its configured bounds (milliseconds, rounded
-/// to the nanosecond; non-positive and non-finite ones dropped) plus the allowance of each of its
-/// budgets, sorted and without repeats.
-pub(crate) fn bucket_bounds_ns(node: &NodeSnapshot, options: &ExportOptions) -> Vec<u64> {
-    let configured = options.buckets_for(&node.name);
+/// The bucket bounds of every node of one render: the default bounds are converted to
+/// nanoseconds once, not once per node.
+pub(super) struct BucketBounds<'o> {
+    options: &'o ExportOptions,
+    default_ns: Vec<u64>,
+}
+
+impl<'o> BucketBounds<'o> {
+    pub(super) fn new(options: &'o ExportOptions) -> Self {
+        Self {
+            options,
+            default_ns: configured_ns(&options.buckets_ms),
+        }
+    }
+
+    /// The bucket bounds of `node`, in nanoseconds: its configured bounds (milliseconds,
+    /// rounded to the nanosecond; non-positive and non-finite ones dropped) plus the allowance of
+    /// each of its budgets, sorted and without repeats.
+    pub(super) fn of(&self, node: &NodeSnapshot) -> Vec<u64> {
+        let configured = self.options.buckets_for(&node.name);
+        let mut bounds = if std::ptr::eq(configured, self.options.buckets_ms.as_slice()) {
+            // Room for the allowances, so that adding them does not move the bounds.
+            let mut bounds = Vec::with_capacity(self.default_ns.len() + Quantile::ALL.len());
+            bounds.extend_from_slice(&self.default_ns);
+            bounds
+        } else {
+            configured_ns(configured)
+        };
+        add_allowances(node, &mut bounds);
+        bounds
+    }
+}
+
+/// Bounds in milliseconds as nanoseconds, non-positive and non-finite ones dropped, with room
+/// for a node's allowances.
+fn configured_ns(configured_ms: &[f64]) -> Vec<u64> {
     // A vector sorted once: a scrape sizes a thousand of these, a tree would allocate each node.
-    let mut bounds = Vec::with_capacity(configured.len() + Quantile::ALL.len());
+    let mut bounds = Vec::with_capacity(configured_ms.len() + Quantile::ALL.len());
     bounds.extend(
-        (configured.iter())
+        (configured_ms.iter())
             .filter(|ms| ms.is_finite() && **ms > 0.0)
             .map(|ms| ms_to_ns(*ms)),
     );
-    if let Some(budget) = &node.budget {
-        for quantile in Quantile::ALL {
-            if let Some(budget_ns) = quantile.budget_in(budget) {
-                bounds.push(budget.allowed_ns(budget_ns).max(1));
-            }
-        }
-    }
     bounds.sort_unstable();
     bounds.dedup();
     bounds
+}
+
+/// Adds the allowance of each of the node's budgets to its sorted `bounds`, keeping them sorted
+/// and without repeats.
+fn add_allowances(node: &NodeSnapshot, bounds: &mut Vec<u64>) {
+    if let Some(budget) = &node.budget {
+        for quantile in Quantile::ALL {
+            if let Some(budget_ns) = quantile.budget_in(budget) {
+                let allowance = budget.allowed_ns(budget_ns).max(1);
+                // A few allowances into a dozen bounds: an insertion each, not a sort.
+                if let Err(at) = bounds.binary_search(&allowance) {
+                    bounds.insert(at, allowance);
+                }
+            }
+        }
+    }
 }
 
 #[allow(
@@ -176,6 +216,17 @@ pub(crate) fn buckets(histogram: &LatencyHistogram, bounds_ns: &[u64], sum_ns: u
 
 /// Node names claimed by several functions are exported once, for the first one.
 pub(super) fn unique_by_name<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<&T> {
+    // A snapshot's items come sorted by name, so repeats are neighbours: comparing each name
+    // with the one before costs a fraction of hashing every name, per scrape.
+    if items.is_sorted_by(|a, b| name(a) <= name(b)) {
+        let mut unique: Vec<&T> = Vec::with_capacity(items.len());
+        for item in items {
+            if unique.last().is_none_or(|last| name(last) != name(item)) {
+                unique.push(item);
+            }
+        }
+        return unique;
+    }
     let mut seen = HashSet::with_capacity(items.len());
     items
         .iter()

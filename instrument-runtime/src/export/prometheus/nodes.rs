@@ -1,9 +1,9 @@
 //! The families of the nodes: counts, latency histograms, quantiles, budgets and memory.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use super::family::{
-    Buckets, Builder, Kind, Labels, Series, Value, bucket_bounds_ns, buckets, node_label,
+    BucketBounds, Buckets, Builder, Kind, Labels, Series, Value, buckets, node_label,
     statistic_labels,
 };
 use super::{NODE_CALLS, NODE_LATENCY};
@@ -100,8 +100,9 @@ pub(super) fn node_families<'a>(
         Some("seconds"),
         "Latency of the node's calls, in seconds.",
     );
+    let bucket_bounds = BucketBounds::new(options);
     for node in nodes.iter().filter(|node| node.instruments.timed) {
-        let bounds = bucket_bounds_ns(node, options);
+        let bounds = bucket_bounds.of(node);
         let value = match &node.histogram {
             Some(histogram) => buckets(histogram, &bounds, node.sum_ns),
             None => Buckets {
@@ -173,19 +174,33 @@ pub(super) fn node_families<'a>(
         None,
         "1 when the node had enough calls for its budget to be judged, 0 when not exercised.",
     );
-    // Sets, not a search of the report per node: a thousand budgeted nodes would make that
-    // millions of name comparisons per scrape.
-    let not_exercised: HashSet<&str> = (budgets.not_exercised.iter())
-        .map(|entry| entry.node.as_str())
+    // The report's verdicts by node, looked up once per node: a search of the report per node
+    // would make millions of name comparisons per scrape, and a lookup per statistic five
+    // times the hashing.
+    let mut verdicts: HashMap<&str, Verdict> =
+        HashMap::with_capacity(budgets.not_exercised.len() + budgets.violations.len());
+    for entry in &budgets.not_exercised {
+        verdicts
+            .entry(entry.node.as_str())
+            .or_default()
+            .not_exercised = true;
+    }
+    for violation in &budgets.violations {
+        let verdict = verdicts.entry(violation.node.as_str()).or_default();
+        verdict.violated |= 1 << violation.quantile as u8;
+    }
+    let verdicts: Vec<Verdict> = (budgeted.iter())
+        .map(|(node, _)| {
+            verdicts
+                .get(node.name.as_str())
+                .copied()
+                .unwrap_or_default()
+        })
         .collect();
-    let violations: HashSet<(&str, Quantile)> = (budgets.violations.iter())
-        .map(|violation| (violation.node.as_str(), violation.quantile))
-        .collect();
-    for (node, _) in &budgeted {
-        let judged = !not_exercised.contains(node.name.as_str());
+    for ((node, _), verdict) in budgeted.iter().zip(&verdicts) {
         series.push(Series {
             labels: node_label(node),
-            value: Value::Int(u64::from(judged)),
+            value: Value::Int(u64::from(!verdict.not_exercised)),
         });
     }
     builder.subjects = subjects * Quantile::ALL.len();
@@ -195,10 +210,10 @@ pub(super) fn node_families<'a>(
         None,
         "1 when a judged statistic of the node is over its budget plus tolerance, else 0.",
     );
-    for (node, budget) in &budgeted {
+    for ((node, budget), verdict) in budgeted.iter().zip(&verdicts) {
         for quantile in BY_LABEL {
             if quantile.budget_in(budget).is_some() {
-                let violated = violations.contains(&(node.name.as_str(), quantile));
+                let violated = verdict.violated & 1 << quantile as u8 != 0;
                 series.push(Series {
                     labels: statistic_labels(node, quantile),
                     value: Value::Int(u64::from(violated)),
@@ -207,6 +222,14 @@ pub(super) fn node_families<'a>(
         }
     }
     builder.subjects = subjects;
+}
+
+/// What the budget report says of one node.
+#[derive(Clone, Copy, Default)]
+struct Verdict {
+    not_exercised: bool,
+    /// A bit per statistic over its allowance, at the statistic's place in [`Quantile`].
+    violated: u8,
 }
 
 /// What the counting allocator measured, per node (nodes without a measured call are left out),
