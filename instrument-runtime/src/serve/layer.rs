@@ -151,7 +151,6 @@ where
 }
 
 /// The index in [`OUTCOMES`] of a response with this status.
-#[inline]
 fn outcome_of(status: StatusCode) -> usize {
     match status {
         StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => TIMEOUT,
