@@ -34,6 +34,12 @@ pub const UNMATCHED: &str = "(unmatched)";
 /// [`OUTCOMES`] counters, and a budget from [`budget`](Self::budget) or the budgets file. Apply it
 /// with `Router::layer`, after the routes, so that the matched path is known.
 ///
+/// Once its thread has seen the route, a request takes no lock and writes no line another
+/// thread writes: the route's node is found in a per-thread cache, and the counts go to the
+/// thread's own shard and outcome counters. About a third of what the layer
+/// costs a request is its own work; the rest, one more boxed service and future per request, is
+/// what `Router::layer` costs any layer, one that does nothing included.
+///
 /// ```
 /// use axum::{Router, routing::get};
 /// use instrument_runtime::{Budget, serve::RequestMetricsLayer};
