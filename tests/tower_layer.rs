@@ -130,3 +130,22 @@ fn requests_are_calls_of_their_route_template_with_their_status_class() {
             .all(|node| !node.name.contains("/items/7"))
     );
 }
+
+#[test]
+fn a_budget_given_to_the_layer_is_its_route_node_budget() {
+    let budget = instrument_runtime::Budget {
+        p95_ns: Some(50_000_000),
+        ..instrument_runtime::Budget::DEFAULT
+    };
+    let app = Router::new()
+        .route("/budgeted", get(|| async { "on time" }))
+        .layer(RequestMetricsLayer::new().budget("GET /budgeted", budget));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let request = Request::get("/budgeted").body(Body::empty()).unwrap();
+    let response = runtime.block_on(app.oneshot(request)).unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let budgeted = node("GET /budgeted");
+    assert_eq!((budgeted.calls, budgeted.budget), (1, Some(budget)));
+}

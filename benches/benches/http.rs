@@ -1,4 +1,5 @@
-//! One axum app on loopback under `wrk`, side by side: bare, under our `RequestMetricsLayer`,
+//! One axum app on loopback under `wrk`, side by side: bare, under tower's `Identity` layer (what
+//! any layer costs through axum's `Router::layer`), under our `RequestMetricsLayer`,
 //! under `axum-prometheus` (metrics-exporter-prometheus underneath) and under tower-http's
 //! `TraceLayer` with a `tracing` fmt subscriber (spans and responses at INFO, written to a sink).
 //! Requests per second, p99, and the server's CPU time per request (this process's, which is
@@ -10,6 +11,10 @@
 //! - `INSTRUMENT_BENCH_ROUNDS`: rounds (default 5)
 //! - `INSTRUMENT_BENCH_SECONDS`: seconds of `wrk` per contender per round (default 5)
 //! - `INSTRUMENT_BENCH_CONNECTIONS`: `wrk` connections (default 32, on one `wrk` thread)
+//!
+//! Beside the ratio of the median throughputs, the table gives the median of the per-round
+//! ratios: each round's contender against the bare server measured in the same round, which
+//! leaves out drift between rounds on a shared machine.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -22,7 +27,13 @@ use axum::routing::get;
 use instrument_runtime::serve::RequestMetricsLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
-const CONTENDERS: [&str; 4] = ["bare", "instrument", "axum-prometheus", "tower-http trace"];
+const CONTENDERS: [&str; 5] = [
+    "bare",
+    "identity layer",
+    "instrument",
+    "axum-prometheus",
+    "tower-http trace",
+];
 
 /// The app every contender serves: a cheap route and a parameterised one.
 fn app() -> Router {
@@ -37,6 +48,8 @@ fn app() -> Router {
 fn router(contender: &str) -> Router {
     match contender {
         "bare" => app(),
+        // A layer that does nothing: what axum's `Router::layer` costs before any layer's work.
+        "identity layer" => app().layer(tower_layer::Identity::new()),
         "instrument" => app().layer(RequestMetricsLayer::new()),
         "axum-prometheus" => {
             // It installs the global `metrics` recorder: once per process.
@@ -174,20 +187,31 @@ fn main() {
     for round in 0..usize::try_from(rounds).expect("a few rounds") {
         for turn in 0..CONTENDERS.len() {
             let index = (turn + round) % CONTENDERS.len();
-            runs[index].push(measure(&runtime, CONTENDERS[index], seconds, connections));
+            let run = measure(&runtime, CONTENDERS[index], seconds, connections);
+            eprintln!(
+                "round {round}: {:<16} {:>8.0} requests/s, {:.1} µs CPU per request",
+                CONTENDERS[index], run.rps, run.cpu_us_per_request
+            );
+            runs[index].push(run);
             std::thread::sleep(Duration::from_millis(200));
         }
     }
     println!(
         "GET /users/{{id}}, wrk -t1 -c{connections} -d{seconds}s, {rounds} rounds, medians; server on 2 tokio workers\n"
     );
-    println!("| contender | requests/s | vs bare | p99 | CPU per request |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
-    let bare_rps = median(runs[0].iter().map(|run| run.rps).collect());
+    println!("| contender | requests/s | vs bare | vs bare, per round | p99 | CPU per request |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    let bare = &runs[0];
+    let bare_rps = median(bare.iter().map(|run| run.rps).collect());
     for (contender, runs) in CONTENDERS.iter().zip(&runs) {
         let rps = median(runs.iter().map(|run| run.rps).collect());
+        let per_round = median(
+            (runs.iter().zip(bare))
+                .map(|(run, bare)| run.rps / bare.rps)
+                .collect(),
+        );
         println!(
-            "| {contender} | {rps:.0} | {:.3}x | {:.0} µs | {:.1} µs |",
+            "| {contender} | {rps:.0} | {:.3}x | {per_round:.3}x | {:.0} µs | {:.1} µs |",
             rps / bare_rps,
             median(runs.iter().map(|run| run.p99_us).collect()),
             median(runs.iter().map(|run| run.cpu_us_per_request).collect()),

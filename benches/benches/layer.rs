@@ -1,10 +1,12 @@
 //! What the request layer costs per request, in process and without a socket: one axum
-//! `Router` with a trivial `GET /hello`, bare and under `RequestMetricsLayer`, each request
-//! built, routed and its response future polled once to completion with a no-op waker. The
-//! difference between the two is the layer alone; `benches/callgrind.sh` counts it in
-//! instructions (`INSTRUMENT_BENCH_HARNESS=layer benches/callgrind.sh bare layer`).
+//! `Router` with a trivial `GET /hello`, bare, under tower's `Identity` layer (which does
+//! nothing: what axum's `Router::layer` costs any layer) and under `RequestMetricsLayer`, each
+//! request built, routed and its response future polled once to completion with a no-op waker.
+//! The difference between bare and `layer` is the layer alone, and between `identity` and
+//! `layer` the layer's own work; `benches/callgrind.sh` counts them in instructions
+//! (`INSTRUMENT_BENCH_HARNESS=layer benches/callgrind.sh bare identity layer`).
 //!
-//! Reads `INSTRUMENT_BENCH_ONLY` (`bare`, `layer` or both, comma-separated),
+//! Reads `INSTRUMENT_BENCH_ONLY` (`bare`, `identity`, `layer`, comma-separated),
 //! `INSTRUMENT_BENCH_CALLS` (requests per contender, default 1000000) and
 //! `INSTRUMENT_BENCH_WARMUP` (requests before the measured ones, default calls / 10).
 
@@ -24,8 +26,9 @@ fn router(contender: &str) -> Router {
     let app = Router::new().route("/hello", get(|| async { "hello\n" }));
     let app = match contender {
         "bare" => app,
+        "identity" => app.layer(tower_layer::Identity::new()),
         "layer" => app.layer(RequestMetricsLayer::new()),
-        _ => panic!("unknown contender {contender}: bare or layer"),
+        _ => panic!("unknown contender {contender}: bare, identity or layer"),
     };
     // As `axum::serve` does: the handlers become services once, not once per request.
     app.with_state(())
@@ -58,7 +61,8 @@ fn env(name: &str) -> Option<u64> {
 fn main() {
     let calls = env("INSTRUMENT_BENCH_CALLS").unwrap_or(1_000_000);
     let warmup = env("INSTRUMENT_BENCH_WARMUP").unwrap_or(calls / 10);
-    let only = std::env::var("INSTRUMENT_BENCH_ONLY").unwrap_or_else(|_| "bare,layer".into());
+    let only =
+        std::env::var("INSTRUMENT_BENCH_ONLY").unwrap_or_else(|_| "bare,identity,layer".into());
     for contender in only.split(',') {
         let mut router = router(contender);
         for _ in 0..warmup {

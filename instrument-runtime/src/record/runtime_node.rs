@@ -7,14 +7,14 @@
 //! process, so a name taken from input (a raw URL path) must never create one per value. Past the
 //! cap, calls go to one overflow node and each refused creation is counted.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::record::clock;
 use crate::record::node::{Budget, Instruments, Node, NodeMeta};
-use crate::record::shard::{CallEnd, LocalShard, Shard, with_slot};
+use crate::record::shard::{CallEnd, LocalShard, Shard, bump, with_slot};
 
 /// How many runtime nodes a process may create unless told otherwise
 /// ([`RuntimeNodes::with_cap`]).
@@ -89,13 +89,66 @@ impl RuntimeNodeSpec {
 /// The most outcome counters a runtime node keeps.
 pub const MAX_OUTCOMES: usize = 8;
 
-/// Threads count a node's outcomes in this many sets of counters, each on its own cache line, so
-/// that two threads rarely write the same line.
-const STRIPES: usize = 8;
-
+/// One thread's outcome counters of one node, on cache lines of their own: written with plain
+/// stores by one thread at a time, like a shard, so counting an outcome takes no atomic
+/// read-modify-write.
 #[derive(Debug, Default)]
 #[repr(align(64))]
-struct Stripe([AtomicU64; MAX_OUTCOMES]);
+struct Outcomes([AtomicU64; MAX_OUTCOMES]);
+
+/// A node's outcome counters, a set per thread that counted, pooled like the shards: a thread
+/// that exits gives its set back with its counts, and the next thread to count continues it.
+#[derive(Debug, Default)]
+struct OutcomePool {
+    all: Vec<&'static Outcomes>,
+    free: Vec<&'static Outcomes>,
+}
+
+impl OutcomePool {
+    fn acquire(&mut self) -> &'static Outcomes {
+        self.free.pop().unwrap_or_else(|| {
+            let outcomes: &'static Outcomes = Box::leak(Box::default());
+            self.all.push(outcomes);
+            outcomes
+        })
+    }
+}
+
+/// A thread's handles on one runtime node: its shard and its outcome counters, both given back
+/// to the node's pools when the thread exits.
+struct Local {
+    shard: LocalShard,
+    outcomes: Cell<Option<(&'static RuntimeNode, &'static Outcomes)>>,
+}
+
+impl Local {
+    fn new() -> Self {
+        Self {
+            shard: LocalShard::new(),
+            outcomes: Cell::new(None),
+        }
+    }
+
+    fn count(&self, node: &'static RuntimeNode, index: usize) {
+        let outcomes = match self.outcomes.get() {
+            Some((_, outcomes)) => outcomes,
+            None => crate::record::alloc::unattributed(|| {
+                let outcomes = node.outcome_pool().acquire();
+                self.outcomes.set(Some((node, outcomes)));
+                outcomes
+            }),
+        };
+        bump(&outcomes.0[index], 1);
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        if let Some((node, outcomes)) = self.outcomes.take() {
+            node.outcome_pool().free.push(outcomes);
+        }
+    }
+}
 
 /// A node created at run time, and its outcome counters.
 #[derive(Debug)]
@@ -104,7 +157,7 @@ pub struct RuntimeNode {
     /// Where this node's per-thread shard handle sits in each thread's table.
     slot: usize,
     outcome_names: &'static [&'static str],
-    outcomes: Box<[Stripe; STRIPES]>,
+    outcomes: Mutex<OutcomePool>,
 }
 
 impl RuntimeNode {
@@ -128,7 +181,7 @@ impl RuntimeNode {
             }),
             slot: SLOTS.fetch_add(1, Ordering::Relaxed),
             outcome_names: spec.outcomes,
-            outcomes: Box::default(),
+            outcomes: Mutex::default(),
         }))
     }
 
@@ -148,12 +201,18 @@ impl RuntimeNode {
         &self.node
     }
 
+    fn outcome_pool(&self) -> MutexGuard<'_, OutcomePool> {
+        // The lists stay consistent even if a holder panicked: every push is a single step.
+        self.outcomes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Each outcome counter's name and count.
     pub(crate) fn outcome_counts(&self) -> Vec<(String, u64)> {
+        let all = self.outcome_pool().all.clone();
         (self.outcome_names.iter().enumerate())
             .map(|(index, name)| {
-                let count = (self.outcomes.iter())
-                    .map(|stripe| stripe.0[index].load(Ordering::Relaxed))
+                let count = (all.iter())
+                    .map(|outcomes| outcomes.0[index].load(Ordering::Acquire))
                     .sum();
                 ((*name).to_owned(), count)
             })
@@ -172,18 +231,19 @@ impl RuntimeNode {
     /// assert_eq!(snapshot.node("start_doc").unwrap().calls, 1);
     /// ```
     pub fn start(&'static self) -> Timing {
-        self.with_shard(Shard::start);
+        self.record(None, Shard::start);
         Timing {
             node: self,
             start: clock::now(),
         }
     }
 
-    fn with_shard(&'static self, record: impl FnOnce(&Shard)) {
+    /// Records on this thread's shard of the node, and counts the outcome at `outcome` (an index
+    /// below the number of outcome names) in this thread's counters.
+    fn record(&'static self, outcome: Option<usize>, record: impl FnOnce(&Shard)) {
         thread_local! {
-            // One handle per runtime node this thread recorded into, indexed by its slot; the
-            // handles give their shards back to the nodes' pools when the thread exits.
-            static SLOTS: RefCell<Vec<LocalShard>> = const { RefCell::new(Vec::new()) };
+            // One entry per runtime node this thread recorded into, indexed by its slot.
+            static SLOTS: RefCell<Vec<Local>> = const { RefCell::new(Vec::new()) };
         }
         let node = self.node();
         let mut record = Some(record);
@@ -191,15 +251,26 @@ impl RuntimeNode {
             let mut slots = slots.borrow_mut();
             if slots.len() <= self.slot {
                 crate::record::alloc::unattributed(|| {
-                    slots.resize_with(self.slot + 1, LocalShard::new);
+                    slots.resize_with(self.slot + 1, Local::new);
                 });
             }
+            let local = &slots[self.slot];
+            if let Some(index) = outcome {
+                local.count(self, index);
+            }
             if let Some(record) = record.take() {
-                with_slot(node, &slots[self.slot], record);
+                with_slot(node, &local.shard, record);
             }
         });
         if let (Err(_tearing_down), Some(record)) = (recorded, record) {
-            // Only reachable from a destructor running after this thread's table was dropped.
+            // Only reachable from a destructor running after this thread's table was dropped:
+            // the writers of a free set take turns under the pool's lock.
+            if let Some(index) = outcome {
+                let mut pool = self.outcome_pool();
+                let outcomes = pool.acquire();
+                bump(&outcomes.0[index], 1);
+                pool.free.push(outcomes);
+            }
             node.shards.record_orphan(node, record);
         }
     }
@@ -220,31 +291,19 @@ impl Timing {
         let elapsed_ns = clock::elapsed_ns(self.start, clock::now());
         let node = self.node;
         std::mem::forget(self);
-        if let Some(index) = outcome.filter(|&index| index < node.outcome_names.len()) {
-            node.outcomes[stripe()].0[index].fetch_add(1, Ordering::Relaxed);
-        }
+        let outcome = outcome.filter(|&index| index < node.outcome_names.len());
         let end = if failed {
             CallEnd::Failed
         } else {
             CallEnd::Returned
         };
-        node.with_shard(|shard| shard.finish(end, Some(elapsed_ns)));
+        node.record(outcome, |shard| shard.finish(end, Some(elapsed_ns)));
     }
-}
-
-/// The current thread's stripe of outcome counters: threads take them in turn.
-fn stripe() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
-    }
-    STRIPE.try_with(|stripe| *stripe).unwrap_or(0)
 }
 
 impl Drop for Timing {
     fn drop(&mut self) {
-        self.node
-            .with_shard(|shard| shard.finish(CallEnd::Cancelled, None));
+        (self.node).record(None, |shard| shard.finish(CallEnd::Cancelled, None));
     }
 }
 
@@ -423,7 +482,7 @@ mod tests {
     }
 
     #[test]
-    fn threads_that_come_and_go_reuse_shards_and_lose_no_call() {
+    fn threads_that_come_and_go_reuse_shards_and_lose_no_call_or_outcome() {
         let nodes: &'static RuntimeNodes = Box::leak(Box::new(RuntimeNodes::with_cap(8)));
         for round in 0..50 {
             let workers: Vec<_> = (0..4)
@@ -431,10 +490,8 @@ mod tests {
                     std::thread::spawn(move || {
                         for route in 0..8 {
                             let name = format!("/churn/{}", (route + worker + round) % 8);
-                            nodes
-                                .node(&RuntimeNodeSpec::new(name, "test"))
-                                .start()
-                                .finish(None, false);
+                            let spec = RuntimeNodeSpec::new(name, "test").outcomes(&["ok", "bad"]);
+                            nodes.node(&spec).start().finish(Some(route % 2), false);
                         }
                     })
                 })
@@ -447,10 +504,21 @@ mod tests {
         assert_eq!(all.len(), 8);
         let total: u64 = all.iter().map(|node| calls(node)[0]).sum();
         assert_eq!(total, 50 * 4 * 8);
+        let outcomes: u64 = (all.iter())
+            .flat_map(|node| node.outcome_counts())
+            .map(|(_, count)| count)
+            .sum();
+        assert_eq!(outcomes, 50 * 4 * 8);
         for node in all {
-            // At most the four threads that ran at once ever held a shard of it.
+            // At most the four threads that ran at once ever held a shard or counters of it.
             let shards = node.node().shards.count();
             assert!(shards <= 4, "{} shards of {}", shards, node.meta().name);
+            let counters = node.outcome_pool().all.len();
+            assert!(
+                counters <= 4,
+                "{counters} counter sets of {}",
+                node.meta().name
+            );
         }
     }
 }

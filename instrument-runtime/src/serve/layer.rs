@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use axum::extract::MatchedPath;
@@ -34,6 +34,12 @@ pub const UNMATCHED: &str = "(unmatched)";
 /// [`OUTCOMES`] counters, and a budget from [`budget`](Self::budget) or the budgets file. Apply it
 /// with `Router::layer`, after the routes, so that the matched path is known.
 ///
+/// Once its thread has seen the route, a request takes no lock and writes no line another
+/// thread writes: the route's node is found in a per-thread cache, and the counts go to the
+/// thread's own shard and outcome counters. About a third of what the layer
+/// costs a request is its own work; the rest, one more boxed service and future per request, is
+/// what `Router::layer` costs any layer, one that does nothing included.
+///
 /// ```
 /// use axum::{Router, routing::get};
 /// use instrument_runtime::{Budget, serve::RequestMetricsLayer};
@@ -55,7 +61,8 @@ impl RequestMetricsLayer {
     }
 
     /// Budgets the route's node (named `METHOD template`), as `#[budget]` budgets a function;
-    /// the budgets file may still override it.
+    /// the budgets file may still override it. Like the node, the budget is the process's: it
+    /// holds from the layer's first use on a router, for a node created after it.
     #[must_use]
     pub fn budget(mut self, node: impl Into<String>, budget: Budget) -> Self {
         Arc::make_mut(&mut self.budgets).insert(node.into(), budget);
@@ -67,18 +74,32 @@ impl<S> tower_layer::Layer<S> for RequestMetricsLayer {
     type Service = RequestMetrics<S>;
 
     fn layer(&self, inner: S) -> RequestMetrics<S> {
-        RequestMetrics {
-            inner,
-            budgets: Arc::clone(&self.budgets),
+        if !self.budgets.is_empty() {
+            let mut declared = declared_budgets()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            declared.extend(
+                self.budgets
+                    .iter()
+                    .map(|(node, budget)| (node.clone(), *budget)),
+            );
         }
+        RequestMetrics { inner }
     }
+}
+
+/// The budgets layers declared, by node name, read when a route's node is created. The service
+/// holds no reference to them: axum clones it for every request, and a shared count bumped and
+/// dropped by every request on every thread would cost more than the rest of the layer's work.
+fn declared_budgets() -> &'static Mutex<HashMap<String, Budget>> {
+    static DECLARED: OnceLock<Mutex<HashMap<String, Budget>>> = OnceLock::new();
+    DECLARED.get_or_init(Mutex::default)
 }
 
 /// The service [`RequestMetricsLayer`] wraps around another.
 #[derive(Clone, Debug)]
 pub struct RequestMetrics<S> {
     inner: S,
-    budgets: Arc<HashMap<String, Budget>>,
 }
 
 impl<S, B, ResBody> tower_service::Service<Request<B>> for RequestMetrics<S>
@@ -98,7 +119,7 @@ where
             .extensions()
             .get::<MatchedPath>()
             .map_or(UNMATCHED, MatchedPath::as_str);
-        let timing = route_node(request.method(), route, &self.budgets).start();
+        let timing = route_node(request.method(), route).start();
         ResponseFuture {
             inner: self.inner.call(request),
             timing: Some(timing),
@@ -205,11 +226,7 @@ impl Seen {
 
 /// The node of a route and method. Each thread keeps the nodes it used, so a request takes no
 /// lock once its thread has seen the route, and hashes nothing while the route is recent.
-fn route_node(
-    method: &Method,
-    route: &str,
-    budgets: &HashMap<String, Budget>,
-) -> &'static RuntimeNode {
+fn route_node(method: &Method, route: &str) -> &'static RuntimeNode {
     thread_local! {
         static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
     }
@@ -234,7 +251,11 @@ fn route_node(
         METHODS.get(index).map_or("OTHER", Method::as_str)
     );
     let mut spec = RuntimeNodeSpec::new(name, "http").outcomes(OUTCOMES);
-    spec.budget = budgets.get(&spec.name).copied();
+    spec.budget = (declared_budgets()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner))
+    .get(&spec.name)
+    .copied();
     let node = RuntimeNodes::global().node(&spec);
     let _ = SEEN.try_with(|seen| {
         // A route past the node cap is remembered too: its requests go to the overflow node.
