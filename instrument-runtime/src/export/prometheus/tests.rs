@@ -134,7 +134,10 @@ fn bounds_are_rounded_sorted_deduplicated_and_include_budget_allowances() {
         ],
     );
     let custom = node("custom", true, None, &[]);
-    assert_eq!(BucketBounds::new(&options).of(&custom), [1, 250_000, 5_000_000]);
+    assert_eq!(
+        BucketBounds::new(&options).of(&custom),
+        [1, 250_000, 5_000_000]
+    );
     let budget = Budget {
         p95_ns: Some(50_000_000),
         p99_ns: Some(100_000_000),
