@@ -19,7 +19,7 @@
 //!
 //! # Reading only what changed
 //!
-//! Next to the block pointers, a dirty bit per 8 counters (half a cache line) says which counters
+//! Next to the block pointers, a dirty bit per 8 counters (16 bytes) says which counters
 //! changed since the last read; the bits of every latency under a second share the shard's first
 //! line with its call count. A call stores its counter, then stores the dirty word with the
 //! bit set (always: a plain `Release` store, no locked instruction), then the shard's call count.
@@ -39,7 +39,7 @@ use crate::record::histogram::{
     OCTAVES, slot_of,
 };
 
-// Counters per dirty bit: 8, half a cache line, so that a read of sparse activity reads few
+// Counters per dirty bit: 8 (16 bytes), so that a read of sparse activity reads few
 // counters that did not change.
 const DIRTY_WORDS: usize = COUNTS_LEN.div_ceil(CHUNK_LEN * 64);
 const CHUNKS_PER_OCTAVE: usize = OCTAVE_LEN / CHUNK_LEN;
