@@ -208,10 +208,11 @@ impl RuntimeNode {
 
     /// Each outcome counter's name and count.
     pub(crate) fn outcome_counts(&self) -> Vec<(String, u64)> {
-        let all = self.outcome_pool().all.clone();
+        // Held while summing: a thread takes the lock only for its first count on the node.
+        let pool = self.outcome_pool();
         (self.outcome_names.iter().enumerate())
             .map(|(index, name)| {
-                let count = (all.iter())
+                let count = (pool.all.iter())
                     .map(|outcomes| outcomes.0[index].load(Ordering::Acquire))
                     .sum();
                 ((*name).to_owned(), count)
