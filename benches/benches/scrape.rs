@@ -11,10 +11,15 @@
 //!
 //! 1. 0.3M calls, then our first scrape, and scrapes with nothing new;
 //! 2. 7.7M more calls with a scrape every 0.3M (as a scraper polling the endpoint would), the
-//!    last one timed: it reads 0.3M calls on top of 8M of history; then scrapes with nothing new
-//!    and where their time goes;
+//!    last 11 timed: each reads 0.3M calls on top of up to 8M of history, right after the
+//!    writers; then scrapes with nothing new and where their time goes;
 //! 3. 2M more calls read by a single scrape, the worst case of a scraper that stopped polling;
-//! 4. the peers record the same 0.3M calls and render, then the same 8M and render.
+//! 4. the peers record the same 0.3M calls and render, then the same 8M, rendering after each of
+//!    the last 11 intervals as a polling scraper would, and renders with nothing new.
+//!
+//! A render right after the writers reads lines the writers' cores hold, for the peers as for
+//! us; a render with nothing new reads lines the last render left in its own cache. Each side is
+//! compared with the other in the same condition.
 //!
 //! The resident memory is the growth of `VmRSS` over our stages 1 and 2; node 0's quantiles are
 //! compared with the exact order statistics of the latencies it was given.
@@ -47,11 +52,15 @@ mod nodes {
 }
 
 const THREADS: usize = 4;
+const PEERS: usize = 4;
 const NODES: usize = 1_000;
 const SHORT: u64 = 300_000;
 const LONG: u64 = 8_000_000;
 /// Calls between two scrapes.
 const INTERVAL: u64 = 300_000;
+/// The last scrapes before 8M whose median is reported, ours and the peers' alike: each reads
+/// what the writers left in their caches during the interval before it.
+const POLLED: u64 = 11;
 /// Bucket bounds of the peers' histograms, in seconds: instrument's default export buckets.
 const BOUNDS: [f64; 12] = [
     0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
@@ -126,6 +135,9 @@ fn node_name(node: usize) -> String {
     format!("node_{node:04}")
 }
 
+/// A peer's render of its text.
+type Render<'a> = Box<dyn Fn() -> String + 'a>;
+
 /// The three peers, one histogram per node each.
 struct Peers {
     client_registry: prometheus_client::registry::Registry,
@@ -192,9 +204,11 @@ impl Peers {
     }
 
     /// Records calls `from..to` into every peer, running the exporters' upkeep every interval
-    /// as their upkeep task would.
+    /// as their upkeep task would, and renders every peer once after each of the intervals that
+    /// end in the last `polled` ones: a render right after the writers, as a scrape meets it.
     #[allow(clippy::cast_precision_loss, reason = "latencies far below 2^52 ns")]
-    fn record(&self, from: u64, to: u64) {
+    fn record(&self, from: u64, to: u64, polled: u64) -> Vec<[Duration; PEERS]> {
+        let mut renders = Vec::new();
         let mut start = from;
         while start < to {
             let end = (start + INTERVAL).min(to);
@@ -212,39 +226,52 @@ impl Peers {
             );
             self.metrics_buckets.0.run_upkeep();
             self.metrics_summaries.0.run_upkeep();
+            if end + polled * INTERVAL > to {
+                renders.push(self.render_fns().map(|(_, render)| once(render)));
+            }
             start = end;
         }
+        renders
     }
 
-    /// Each peer's render: name, median time and the bytes of its text.
-    fn renders(&self, samples: usize) -> Vec<(&'static str, Duration, usize)> {
-        let client = || {
-            let mut text = String::new();
-            prometheus_client::encoding::text::encode(&mut text, &self.client_registry)
-                .expect("encodes");
-            text
-        };
-        let tikv = || {
-            prometheus::TextEncoder::new()
-                .encode_to_string(&self.tikv_registry.gather())
-                .expect("encodes")
-        };
-        let buckets = || self.metrics_buckets.0.render();
-        let summaries = || self.metrics_summaries.0.render();
-        vec![
-            ("prometheus-client", time(samples, client), client().len()),
-            ("prometheus", time(samples, tikv), tikv().len()),
+    /// Each peer's name and render.
+    fn render_fns(&self) -> [(&'static str, Render<'_>); PEERS] {
+        [
+            (
+                "prometheus-client",
+                Box::new(|| {
+                    let mut text = String::new();
+                    prometheus_client::encoding::text::encode(&mut text, &self.client_registry)
+                        .expect("encodes");
+                    text
+                }),
+            ),
+            (
+                "prometheus",
+                Box::new(|| {
+                    prometheus::TextEncoder::new()
+                        .encode_to_string(&self.tikv_registry.gather())
+                        .expect("encodes")
+                }),
+            ),
             (
                 "metrics-exporter-prometheus, buckets",
-                time(samples, buckets),
-                buckets().len(),
+                Box::new(|| self.metrics_buckets.0.render()),
             ),
             (
                 "metrics-exporter-prometheus, summaries",
-                time(samples, summaries),
-                summaries().len(),
+                Box::new(|| self.metrics_summaries.0.render()),
             ),
         ]
+    }
+
+    /// Each peer's render with nothing new since the last: name, median time and the bytes of
+    /// its text.
+    fn renders(&self, samples: usize) -> Vec<(&'static str, Duration, usize)> {
+        self.render_fns()
+            .into_iter()
+            .map(|(name, render)| (name, time(samples, &render), render().len()))
+            .collect()
     }
 }
 
@@ -258,13 +285,19 @@ fn scrape() -> String {
 /// The median time of `samples` runs of `work` (after one unmeasured run).
 fn time<T>(samples: usize, mut work: impl FnMut() -> T) -> Duration {
     drop(black_box(work()));
-    let mut times: Vec<Duration> = (0..samples)
-        .map(|_| {
-            let start = Instant::now();
-            drop(black_box(work()));
-            start.elapsed()
-        })
-        .collect();
+    median(
+        (0..samples)
+            .map(|_| {
+                let start = Instant::now();
+                drop(black_box(work()));
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
+/// The median of `times`.
+fn median(mut times: Vec<Duration>) -> Duration {
     times.sort_unstable();
     times[times.len() / 2]
 }
@@ -371,7 +404,6 @@ fn main() {
         .and_then(|value| value.parse().ok())
         .unwrap_or(11);
     let peers = Peers::new();
-    let mut rows: Vec<String> = Vec::new();
     // What our recording and reading added to the resident set, summed over our stages only.
     let mut ours_memory = 0;
     let mut ours = |stage: &mut dyn FnMut()| {
@@ -391,7 +423,7 @@ fn main() {
     eprintln!("0.3M calls recorded");
 
     // Up to 8M, a scrape after every interval, as a scraper polling the endpoint would do.
-    let mut last = Duration::ZERO;
+    let mut polled: Vec<Duration> = Vec::new();
     let mut last_split = [(Duration::ZERO, Duration::ZERO); 3];
     let mut again_long = Duration::ZERO;
     let resident_long = ours(&mut || {
@@ -408,9 +440,11 @@ fn main() {
                 let (text, written) = timed(|| prometheus_text(&snapshot, &budgets, &options));
                 drop(black_box(text));
                 last_split = [read, checked, written];
-                last = last_split.iter().map(|(wall, _)| *wall).sum();
+                polled.push(last_split.iter().map(|(wall, _)| *wall).sum());
+            } else if end + POLLED * INTERVAL > LONG {
+                polled.push(once(scrape));
             } else {
-                last = once(scrape);
+                drop(black_box(scrape()));
             }
             done = end;
         }
@@ -437,9 +471,9 @@ fn main() {
     let unread = once(scrape);
 
     // The peers after ours, so that memory they free is not what our recording reuses.
-    peers.record(0, SHORT);
+    let polled_short = peers.record(0, SHORT, 1);
     let renders_short = peers.renders(samples);
-    peers.record(SHORT, LONG);
+    let polled_long = peers.record(SHORT, LONG, POLLED);
     let renders_long = peers.renders(samples);
 
     let fastest = |renders: &[(&str, Duration, usize)]| {
@@ -449,37 +483,61 @@ fn main() {
             .min()
             .expect("peers")
     };
-    let (fastest_short, fastest_long) = (fastest(&renders_short), fastest(&renders_long));
-    let row = |after: &str, ours: String, renders: &[(&str, Duration, usize)], resident: u64| {
-        format!(
-            "| {after} | {ours} | {} | {} | {} / {} | {} |",
-            ms(renders[0].1),
-            ms(renders[1].1),
-            ms(renders[2].1),
-            ms(renders[3].1),
-            mib(resident),
-        )
+    // Each peer's median render right after the writers, in the shape of `renders`.
+    let after_writers = |polls: &[[Duration; PEERS]],
+                         renders: &[(&'static str, Duration, usize)]| {
+        (renders.iter().enumerate())
+            .map(|(peer, &(name, _, bytes))| {
+                (
+                    name,
+                    median(polls.iter().map(|poll| poll[peer]).collect()),
+                    bytes,
+                )
+            })
+            .collect::<Vec<_>>()
     };
-    rows.push(row(
-        "0.3M",
-        format!(
-            "{} (first read) / {} (no new calls)",
-            ms(first),
-            ms(again_short)
+    let (after_short, after_long) = (
+        after_writers(&polled_short, &renders_short),
+        after_writers(&polled_long, &renders_long),
+    );
+    let polled = median(polled);
+    let row =
+        |after: &str, ours: Duration, renders: &[(&str, Duration, usize)], resident: String| {
+            format!(
+                "| {after} | {} | {} | {} | {} / {} | {resident} |",
+                ms(ours),
+                ms(renders[0].1),
+                ms(renders[1].1),
+                ms(renders[2].1),
+                ms(renders[3].1),
+            )
+        };
+    let rows = [
+        row(
+            "0.3M, first read, right after the writers",
+            first,
+            &after_short,
+            mib(resident_short),
         ),
-        &renders_short,
-        resident_short,
-    ));
-    rows.push(row(
-        "8M",
-        format!(
-            "{} (last 0.3M) / {} (no new calls)",
-            ms(last),
-            ms(again_long)
+        row(
+            "0.3M, nothing new since the last read",
+            again_short,
+            &renders_short,
+            String::new(),
         ),
-        &renders_long,
-        resident_long,
-    ));
+        row(
+            "8M, each read right after the writers' last 0.3M (median of 11 reads)",
+            polled,
+            &after_long,
+            mib(resident_long),
+        ),
+        row(
+            "8M, nothing new since the last read",
+            again_long,
+            &renders_long,
+            String::new(),
+        ),
+    ];
     println!(
         "| after | our scrape (snapshot + check_budgets + prometheus_text) | prometheus-client render | prometheus render | metrics-exporter-prometheus, buckets / summaries | our resident memory |\n|---|--:|--:|--:|--:|--:|"
     );
@@ -491,12 +549,17 @@ fn main() {
     let ratio = |a: Duration, b: Duration| a.as_nanos() as f64 / b.as_nanos() as f64;
     println!(
         "- our scrape after 8M ÷ after 0.3M (each reading 0.3M new calls): {:.2}",
-        ratio(last, first)
+        ratio(polled, first)
     );
     println!(
-        "- our scrape ÷ fastest peer render: {:.2} after 0.3M, {:.2} after 8M",
-        ratio(first, fastest_short),
-        ratio(last, fastest_long)
+        "- our scrape ÷ fastest peer's render, right after the writers: {:.2} after 0.3M, {:.2} after 8M",
+        ratio(first, fastest(&after_short)),
+        ratio(polled, fastest(&after_long))
+    );
+    println!(
+        "- our scrape ÷ fastest peer's render, nothing new: {:.2} after 0.3M, {:.2} after 8M",
+        ratio(again_short, fastest(&renders_short)),
+        ratio(again_long, fastest(&renders_long))
     );
     println!(
         "- a scrape reading 2M calls no scrape read before, after 8M: {}",
