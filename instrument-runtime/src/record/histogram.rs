@@ -87,7 +87,8 @@ fn highest_of(slot: usize) -> u64 {
 /// bucket holding the call at its rank, a bucket at most 1/128 as wide as its lowest value, so it
 /// is never below the exact order statistic and less than 0.79% above it; it is what
 /// `hdrhistogram` would answer. The 128 counts of a power of two are stored once a call lands in
-/// it, with their total (1 KiB per power of two the latency spans), so a quantile walks the
+/// it, with their total (640 bytes per power of two the latency spans: 32-bit counts, 64-bit
+/// for a group of eight that passes four billion calls), so a quantile walks the
 /// totals and then one power of two, not every bucket; [`to_hdr`](Self::to_hdr) gives the
 /// `hdrhistogram` form when a tool needs it. Cloning shares the counts until one of the clones
 /// changes.
@@ -119,44 +120,31 @@ struct Dense {
     at: [u8; OCTAVES],
     /// In the order the octaves were first reached: a node's latency spans a few of them.
     octaves: Vec<Octave>,
+    /// The chunks whose sum passed `u32::MAX`, with their counts at 64 bits: a chunk that held
+    /// four billion calls, which few histograms ever see.
+    wide: Vec<WideChunk>,
 }
 
 /// One octave's counts, and their sums by chunk. Aligned to a cache line, so that a chunk's
-/// eight counts are one line: a read that changes a chunk writes one line, not two.
+/// eight counts are half a line: a read that changes a chunk writes one line, not two.
+///
+/// Counts are 32-bit, half the lines a read writes and half the memory of 64-bit ones; a chunk
+/// whose sum passes `u32::MAX` keeps its counts in [`Dense::wide`] from then on, so no count is
+/// ever capped below `u64::MAX`. A chunk's sum says which: at most `u32::MAX`, every count of the
+/// chunk fits in 32 bits.
 #[derive(Clone)]
 #[repr(C, align(64))]
 struct Octave {
     chunks: [u64; CHUNKS],
-    counts: [u64; OCTAVE_LEN],
+    counts: [u32; OCTAVE_LEN],
 }
 
-impl Octave {
-    /// The slot within the octave of the call of rank `rank`, counting from `below` calls
-    /// before the octave, if the octave reaches it.
-    fn rank(&self, mut below: u64, rank: u64) -> Option<usize> {
-        let chunk = self.chunks.iter().position(|&count| {
-            below += count;
-            below >= rank
-        })?;
-        below -= self.chunks[chunk];
-        let first = chunk * CHUNK_LEN;
-        let within = self.counts[first..first + CHUNK_LEN]
-            .iter()
-            .position(|&count| {
-                below += count;
-                below >= rank
-            })?;
-        Some(first + within)
-    }
-
-    /// Calls in the slots up to `within`, included.
-    fn through(&self, within: usize) -> u64 {
-        let chunk = within >> CHUNK_MAGNITUDE;
-        self.chunks[..chunk].iter().sum::<u64>()
-            + self.counts[chunk << CHUNK_MAGNITUDE..=within]
-                .iter()
-                .sum::<u64>()
-    }
+/// The counts of one chunk whose sum passed `u32::MAX`.
+#[derive(Clone)]
+struct WideChunk {
+    /// The chunk's first slot.
+    first: usize,
+    counts: [u64; CHUNK_LEN],
 }
 
 const ABSENT: u8 = u8::MAX;
@@ -167,6 +155,7 @@ impl Dense {
             totals: [0; OCTAVES],
             at: [ABSENT; OCTAVES],
             octaves: Vec::new(),
+            wide: Vec::new(),
         }
     }
 
@@ -175,7 +164,8 @@ impl Dense {
         self.octaves.get(usize::from(self.at[octave]))
     }
 
-    fn octave_mut(&mut self, octave: usize) -> &mut Octave {
+    /// Where the counts of `octave` are in `octaves`, made empty first if it holds none yet.
+    fn at_or_new(&mut self, octave: usize) -> usize {
         if self.at[octave] == ABSENT {
             self.at[octave] = u8::try_from(self.octaves.len()).expect("at most 36 octaves");
             // Exactly: doubling would leave up to half of every node's counts allocated unused.
@@ -185,20 +175,98 @@ impl Dense {
                 counts: [0; OCTAVE_LEN],
             });
         }
-        &mut self.octaves[usize::from(self.at[octave])]
+        usize::from(self.at[octave])
+    }
+
+    /// The counts of the chunk that starts at slot `first`, whose octave holds `counts`.
+    fn chunk(&self, counts: &Octave, first: usize) -> [u64; CHUNK_LEN] {
+        let within = first & (OCTAVE_LEN - 1);
+        if counts.chunks[within >> CHUNK_MAGNITUDE] > u64::from(u32::MAX) {
+            let wide = self.wide.iter().find(|wide| wide.first == first);
+            return wide.expect("a chunk past u32::MAX is wide").counts;
+        }
+        std::array::from_fn(|slot| u64::from(counts.counts[within + slot]))
+    }
+
+    /// Sets the counts of the chunk that starts at slot `first` to `counts`, whose sum is `sum`;
+    /// returns how many calls that added.
+    fn set_chunk(&mut self, first: usize, counts: &[u64], sum: u64) -> u64 {
+        let at = self.at_or_new(first >> OCTAVE_MAGNITUDE);
+        store_chunk(&mut self.octaves[at], &mut self.wide, first, counts, sum)
     }
 
     fn count(&self, slot: usize) -> u64 {
-        self.octave(slot >> OCTAVE_MAGNITUDE)
-            .map_or(0, |octave| octave.counts[slot & (OCTAVE_LEN - 1)])
+        self.octave(slot >> OCTAVE_MAGNITUDE).map_or(0, |counts| {
+            self.chunk(counts, slot & !(CHUNK_LEN - 1))[slot & (CHUNK_LEN - 1)]
+        })
     }
 
     /// Calls in the slots up to `slot`, counted from the octave totals below it.
     fn through(&self, slot: usize, octaves_below: u64, octave: usize) -> u64 {
         self.octave(octave).map_or(octaves_below, |counts| {
-            octaves_below + counts.through(slot & (OCTAVE_LEN - 1))
+            let within = slot & (OCTAVE_LEN - 1);
+            let chunk = within >> CHUNK_MAGNITUDE;
+            let first = slot & !(CHUNK_LEN - 1);
+            octaves_below
+                + counts.chunks[..chunk].iter().sum::<u64>()
+                + self.chunk(counts, first)[..=slot - first]
+                    .iter()
+                    .sum::<u64>()
         })
     }
+
+    /// The slot within `octave` of the call of rank `rank`, counting from `below` calls before
+    /// the octave, if the octave reaches it.
+    fn rank(&self, octave: usize, mut below: u64, rank: u64) -> Option<usize> {
+        let counts = self.octave(octave)?;
+        let chunk = counts.chunks.iter().position(|&count| {
+            below += count;
+            below >= rank
+        })?;
+        below -= counts.chunks[chunk];
+        let first = chunk * CHUNK_LEN;
+        let within = (self
+            .chunk(counts, octave << OCTAVE_MAGNITUDE | first)
+            .iter())
+        .position(|&count| {
+            below += count;
+            below >= rank
+        })?;
+        Some(first + within)
+    }
+}
+
+/// Sets the counts of the chunk that starts at slot `first`, in `octave`, to `counts` (whose sum
+/// is `sum`, at least the chunk's present sum): at 32 bits while the sum fits, else in `wide`.
+/// Returns how many calls that added. The new sum less the old is what the chunk gained, so
+/// the old counts are not read.
+#[inline]
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "each count is at most the chunk's sum, which fits in 32 bits there"
+)]
+fn store_chunk(
+    octave: &mut Octave,
+    wide: &mut Vec<WideChunk>,
+    first: usize,
+    counts: &[u64],
+    sum: u64,
+) -> u64 {
+    let within = first & (OCTAVE_LEN - 1);
+    let old = std::mem::replace(&mut octave.chunks[within >> CHUNK_MAGNITUDE], sum);
+    debug_assert!(sum >= old, "counts only grow");
+    if u32::try_from(sum).is_ok() {
+        for (narrow, &count) in (octave.counts[within..within + CHUNK_LEN].iter_mut()).zip(counts) {
+            *narrow = count as u32;
+        }
+    } else {
+        let counts = counts.try_into().expect("a chunk's counts");
+        match wide.iter_mut().find(|wide| wide.first == first) {
+            Some(wide) => wide.counts = counts,
+            None => wide.push(WideChunk { first, counts }),
+        }
+    }
+    sum - old
 }
 
 /// The `(slot, count)` pairs of the buckets that hold calls, slots ascending.
@@ -211,8 +279,13 @@ struct Slots<'a> {
 impl<'a> Slots<'a> {
     fn new(counts: Option<&'a Dense>) -> Self {
         let left = counts.map_or(0, |dense| {
-            (dense.octaves.iter().flat_map(|octave| &octave.counts))
-                .filter(|&&count| count != 0)
+            (0..COUNTS_LEN)
+                .step_by(CHUNK_LEN)
+                .filter_map(|first| {
+                    Some(dense.chunk(dense.octave(first >> OCTAVE_MAGNITUDE)?, first))
+                })
+                .flatten()
+                .filter(|&count| count != 0)
                 .count()
         });
         Self {
@@ -231,9 +304,9 @@ impl Iterator for Slots<'_> {
         while self.left > 0 {
             let (slot, octave) = (self.next, self.next >> OCTAVE_MAGNITUDE);
             match dense.octave(octave) {
-                Some(counts) if dense.totals[octave] != 0 => {
+                Some(_) if dense.totals[octave] != 0 => {
                     self.next += 1;
-                    let count = counts.counts[slot & (OCTAVE_LEN - 1)];
+                    let count = dense.count(slot);
                     if count != 0 {
                         self.left -= 1;
                         return Some((slot, count));
@@ -322,15 +395,16 @@ impl LatencyHistogram {
         if count == 0 {
             return;
         }
-        let octave = slot >> OCTAVE_MAGNITUDE;
+        let (octave, first) = (slot >> OCTAVE_MAGNITUDE, slot & !(CHUNK_LEN - 1));
         let dense = self.dense_mut();
-        let counts = dense.octave_mut(octave);
-        let counter = &mut counts.counts[slot & (OCTAVE_LEN - 1)];
-        *counter = counter.saturating_add(count);
-        let chunk = &mut counts.chunks[(slot & (OCTAVE_LEN - 1)) >> CHUNK_MAGNITUDE];
-        *chunk = chunk.saturating_add(count);
-        dense.totals[octave] = dense.totals[octave].saturating_add(count);
-        self.len = self.len.saturating_add(count);
+        let at = dense.at_or_new(octave);
+        let counts = &dense.octaves[at];
+        let sum = counts.chunks[(slot & (OCTAVE_LEN - 1)) >> CHUNK_MAGNITUDE].saturating_add(count);
+        let mut chunk = dense.chunk(counts, first);
+        chunk[slot - first] = chunk[slot - first].saturating_add(count);
+        let added = dense.set_chunk(first, &chunk, sum);
+        dense.totals[octave] = dense.totals[octave].saturating_add(added);
+        self.len = self.len.saturating_add(added);
     }
 
     /// Records one call of `value_ns`.
@@ -445,7 +519,7 @@ impl LatencyHistogram {
             }
         };
         let first = find(&counts.chunks)? << CHUNK_MAGNITUDE;
-        let within = first + find(&counts.counts[first..first + CHUNK_LEN])?;
+        let within = first + find(&dense.chunk(counts, octave << OCTAVE_MAGNITUDE | first))?;
         Some(octave << OCTAVE_MAGNITUDE | within)
     }
 
@@ -485,10 +559,10 @@ impl LatencyHistogram {
                 below += dense.totals[octave];
                 octave += 1;
             }
-            let Some(counts) = (octave < OCTAVES).then(|| dense.octave(octave)).flatten() else {
-                break;
-            };
-            let Some(within) = counts.rank(below, rank) else {
+            let Some(within) = (octave < OCTAVES)
+                .then(|| dense.rank(octave, below, rank))
+                .flatten()
+            else {
                 break;
             };
             let slot = octave << OCTAVE_MAGNITUDE | within;
@@ -511,7 +585,7 @@ impl LatencyHistogram {
     }
 
     /// Where the counts of `octave` are, if it holds calls: for the reader to prefetch them.
-    pub(crate) fn octave_counts(&self, octave: usize) -> Option<*const u64> {
+    pub(crate) fn octave_counts(&self, octave: usize) -> Option<*const u32> {
         Some(self.dense()?.octave(octave)?.counts.as_ptr())
     }
 
@@ -527,21 +601,16 @@ impl LatencyHistogram {
         totals: &[u64; OCTAVE_LEN],
     ) {
         let dense = self.dense_mut();
-        let counts = dense.octave_mut(octave);
+        let at = dense.at_or_new(octave);
+        let (counts, wide) = (&mut dense.octaves[at], &mut dense.wide);
         let mut added = 0;
         while chunks != 0 {
             let chunk = chunks.trailing_zeros() as usize;
             chunks &= chunks - 1;
-            let first = chunk << CHUNK_MAGNITUDE;
-            let news = &totals[first..first + CHUNK_LEN];
-            let mut chunk_added = 0;
-            for (count, &new) in counts.counts[first..first + CHUNK_LEN].iter_mut().zip(news) {
-                debug_assert!(new >= *count, "counts only grow");
-                chunk_added += new - *count;
-                *count = new;
-            }
-            counts.chunks[chunk] += chunk_added;
-            added += chunk_added;
+            let within = chunk << CHUNK_MAGNITUDE;
+            let news = &totals[within..within + CHUNK_LEN];
+            let first = octave << OCTAVE_MAGNITUDE | within;
+            added += store_chunk(counts, wide, first, news, news.iter().sum());
         }
         dense.totals[octave] += added;
         self.len = self.len.saturating_add(added);
@@ -889,6 +958,68 @@ pub(crate) mod tests {
             let decoded: Histogram<u64> =
                 Deserializer::new().deserialize(&mut &encoded[..]).unwrap();
             assert_eq!(decoded, reference);
+        }
+    }
+
+    #[test]
+    fn counts_past_u32_max_stay_exact_whether_recorded_or_raised() {
+        let big = u64::from(u32::MAX);
+        // Slots and chunks on both sides of `u32::MAX`: one slot alone past it, or a chunk whose
+        // slots each fit but whose sum does not.
+        let counted: Vec<(u64, u64)> = (0usize..)
+            .zip(
+                spread_values()
+                    .into_iter()
+                    .step_by(if cfg!(miri) { 40 } else { 4 }),
+            )
+            .map(|(index, value)| (value, [1, big - 1, big / 3, big + 2][index % 4]))
+            .collect();
+        let (mut recorded, mut reference) = (LatencyHistogram::new(), empty());
+        for &(value, count) in &counted {
+            recorded.record_n(value, count);
+            reference.record_n(value, count).unwrap();
+        }
+        // As a node's reader builds it: every octave raised to half the counts, then to all.
+        let mut raised = LatencyHistogram::new();
+        let mut half = LatencyHistogram::new();
+        for step in [2, 1] {
+            for octave in 0..OCTAVES {
+                let totals: [u64; OCTAVE_LEN] = std::array::from_fn(|within| {
+                    let value = value_of(octave << OCTAVE_MAGNITUDE | within);
+                    reference.count_at(value) / step
+                });
+                if totals.iter().any(|&count| count != 0) {
+                    raised.raise_octave(octave, u64::MAX >> (64 - CHUNKS), &totals);
+                }
+            }
+            if step == 2 {
+                half = raised.clone();
+            }
+        }
+        for ours in [&recorded, &raised] {
+            assert_eq!(ours.to_hdr(), reference);
+            assert_eq!(ours.len(), reference.len());
+            assert_eq!((ours.min(), ours.max()), (reference.min(), reference.max()));
+            for step in (0..=1000).step_by(if cfg!(miri) { 100 } else { 1 }) {
+                let quantile = f64::from(step) / 1000.0;
+                assert_eq!(
+                    ours.value_at_quantile(quantile),
+                    reference.value_at_quantile(quantile),
+                    "quantile {quantile}"
+                );
+            }
+            for &(value, _) in counted.iter().step_by(7) {
+                assert_eq!(
+                    ours.count_at_or_below(value),
+                    reference.count_between(0, value)
+                );
+            }
+        }
+        let since = raised.since(&half);
+        let since = since.dense().expect("calls since");
+        for &(value, _) in &counted {
+            let count = reference.count_at(value);
+            assert_eq!(since.count(slot_of(value)), count - count / 2, "{value}");
         }
     }
 
