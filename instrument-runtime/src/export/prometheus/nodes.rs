@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::family::{
-    BucketBounds, Buckets, Builder, Kind, Labels, Series, Value, buckets, node_label,
+    BucketBounds, Builder, Kind, Labels, NamedNode, Series, Value, buckets, node_label,
     statistic_labels,
 };
 use super::{NODE_CALLS, NODE_LATENCY};
@@ -32,7 +32,7 @@ pub(super) type NodeCount = fn(&NodeSnapshot) -> Option<u64>;
 )]
 pub(super) fn node_families<'a>(
     builder: &mut Builder<'a>,
-    nodes: &[&'a NodeSnapshot],
+    nodes: &[NamedNode<'a>],
     budgets: &BudgetReport,
     options: &ExportOptions,
 ) {
@@ -87,13 +87,15 @@ pub(super) fn node_families<'a>(
         "Calls of a runtime node by outcome (a route's responses by status class).",
     );
     for node in nodes {
-        for (outcome, count) in &node.outcomes {
+        for (outcome, count) in &node.node.outcomes {
             series.push(Series {
-                labels: Labels::two(("node", &node.name), ("outcome", outcome)),
+                labels: Labels::two(("node", node.label), ("outcome", outcome.as_str())),
                 value: Value::Int(*count),
             });
         }
     }
+    // A node's outcomes come in the order they were declared.
+    builder.unordered();
     let series = builder.family(
         NODE_LATENCY,
         Kind::Histogram,
@@ -103,14 +105,7 @@ pub(super) fn node_families<'a>(
     let bucket_bounds = BucketBounds::new(options);
     for node in nodes.iter().filter(|node| node.instruments.timed) {
         let bounds = bucket_bounds.of(node);
-        let value = match &node.histogram {
-            Some(histogram) => buckets(histogram, &bounds, node.sum_ns),
-            None => Buckets {
-                cumulative: bounds.iter().map(|&bound| (bound, 0)).collect(),
-                sum_ns: 0,
-                count: 0,
-            },
-        };
+        let value = buckets(node.node.histogram.as_ref(), bounds, node.sum_ns);
         series.push(Series {
             labels: node_label(node),
             value: Value::Histogram(Box::new(value)),
@@ -137,7 +132,7 @@ pub(super) fn node_families<'a>(
     }
     let budgeted: Vec<_> = nodes
         .iter()
-        .filter_map(|node| Some((*node, node.budget.as_ref()?)))
+        .filter_map(|node| Some((node, node.node.budget.as_ref()?)))
         .collect();
     let series = builder.family(
         "node_latency_budget_seconds",
@@ -236,7 +231,7 @@ struct Verdict {
 /// and the process's peak resident memory.
 pub(super) fn memory_families<'a>(
     builder: &mut Builder<'a>,
-    nodes: &[&'a NodeSnapshot],
+    nodes: &[NamedNode<'a>],
     snapshot: &Snapshot,
 ) {
     type MemoryFamily = (
