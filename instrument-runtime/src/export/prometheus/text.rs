@@ -197,8 +197,16 @@ pub(super) struct Scratch {
     labels: String,
     /// The start every bucket line of one histogram shares: `name_bucket{labels,le="`.
     head: String,
-    /// Each bucket bound written so far, ascending, and its text.
-    bounds: Vec<(u64, String)>,
+    /// Each bucket bound formatted so far, in the order first seen.
+    bound_texts: Vec<String>,
+    /// The bounds formatted so far, ascending, each with its place in `bound_texts`.
+    bounds: Vec<(u64, usize)>,
+    /// The bounds of the histogram written last, with their places in `bound_texts`: the next
+    /// one shares most of them, found by walking both lists in step rather than by a search
+    /// among every node's budget allowances.
+    previous: Vec<(u64, usize)>,
+    /// The bounds of the histogram being written.
+    current: Vec<(u64, usize)>,
 }
 
 impl Scratch {
@@ -207,29 +215,22 @@ impl Scratch {
         self.keys = None;
     }
 
-    /// Where `bound_ns` is among the bounds written so far, formatted as a bucket's `le` on
-    /// first sight: a thousand histograms share most of their bounds, and a lookup costs a
-    /// fraction of formatting one. A histogram's bounds ascend, so the search starts at `from`,
-    /// past its bound before, where the next one usually is.
-    fn bound_at(&mut self, from: usize, bound_ns: u64, format: Format) -> usize {
-        if self
-            .bounds
-            .get(from)
-            .is_some_and(|&(bound, _)| bound == bound_ns)
-        {
-            return from;
+    /// The place in `bound_texts` of `bound_ns` as a bucket's `le`, formatted on first sight:
+    /// a thousand histograms share most of their bounds, and a lookup costs a fraction of
+    /// formatting one.
+    fn bound_text(&mut self, bound_ns: u64, format: Format) -> usize {
+        let at = (self.bounds).partition_point(|&(bound, _)| bound < bound_ns);
+        match self.bounds.get(at) {
+            Some(&(bound, text)) if bound == bound_ns => text,
+            _ => {
+                let mut text = String::new();
+                Number::Bound(bound_ns, format).push_to(&mut text);
+                self.bound_texts.push(text);
+                self.bounds
+                    .insert(at, (bound_ns, self.bound_texts.len() - 1));
+                self.bound_texts.len() - 1
+            }
         }
-        let at = from + self.bounds[from..].partition_point(|&(bound, _)| bound < bound_ns);
-        if self
-            .bounds
-            .get(at)
-            .is_none_or(|&(bound, _)| bound != bound_ns)
-        {
-            let mut text = String::new();
-            Number::Bound(bound_ns, format).push_to(&mut text);
-            self.bounds.insert(at, (bound_ns, text));
-        }
-        at
     }
 
     /// Writes one series of the family `name`: one line, or a histogram's.
@@ -320,16 +321,25 @@ impl Scratch {
             head.push(',');
         }
         head.push_str("le=\"");
-        let mut from = 0;
+        self.current.clear();
+        // Where the walk of the previous histogram's bounds is.
+        let mut step = 0;
         for (bound, count) in buckets.cumulative() {
-            let at = self.bound_at(from, bound, format);
-            from = at + 1;
+            while (self.previous.get(step)).is_some_and(|&(seen, _)| seen < bound) {
+                step += 1;
+            }
+            let text = match self.previous.get(step).copied() {
+                Some((seen, text)) if seen == bound => text,
+                _ => self.bound_text(bound, format),
+            };
+            self.current.push((bound, text));
             out.push_str(&self.head);
-            out.push_str(&self.bounds[at].1);
+            out.push_str(&self.bound_texts[text]);
             out.push_str("\"} ");
             push_int(out, count);
             out.push('\n');
         }
+        std::mem::swap(&mut self.previous, &mut self.current);
         out.push_str(&self.head);
         out.push_str("+Inf\"} ");
         push_int(out, buckets.count);
