@@ -639,30 +639,35 @@ impl LatencyHistogram {
     /// assert_eq!(histogram.count_at_or_below(1_000_000), 3);
     /// ```
     pub fn count_at_or_below(&self, bound_ns: u64) -> u64 {
-        self.counts_at_or_below(&[bound_ns])[0].1
+        self.counts_at_or_below(&[bound_ns])
+            .next()
+            .map_or(0, |(_, count)| count)
     }
 
     /// `(bound, count_at_or_below(bound))` for each of `bounds_ns`, ascending, in one walk of the
     /// octave totals. A bucket counts under a bound when its lowest value is at or below it,
     /// that is when its slot is at or below the bound's slot: compared as slots, no bucket's
-    /// value is computed, and only the octave a bound falls in is summed bucket by bucket.
-    pub(crate) fn counts_at_or_below(&self, bounds_ns: &[u64]) -> Vec<(u64, u64)> {
+    /// value is computed, and only the octave a bound falls in is summed bucket by bucket. An
+    /// iterator, so that a scrape writes each node's bucket lines without collecting them.
+    pub(crate) fn counts_at_or_below<'h>(
+        &'h self,
+        bounds_ns: &'h [u64],
+    ) -> impl Iterator<Item = (u64, u64)> + 'h {
         debug_assert!(bounds_ns.is_sorted(), "bounds ascending");
-        let Some(dense) = self.dense() else {
-            return bounds_ns.iter().map(|&bound| (bound, 0)).collect();
-        };
+        let dense = self.dense();
         // Calls in the octaves below `octave`.
         let (mut octave, mut below) = (0, 0);
-        (bounds_ns.iter())
-            .map(|&bound| {
-                let slot = slot_of(bound);
-                while octave < slot >> OCTAVE_MAGNITUDE {
-                    below += dense.totals[octave];
-                    octave += 1;
-                }
-                (bound, dense.through(slot, below, octave))
-            })
-            .collect()
+        (bounds_ns.iter()).map(move |&bound| {
+            let Some(dense) = dense else {
+                return (bound, 0);
+            };
+            let slot = slot_of(bound);
+            while octave < slot >> OCTAVE_MAGNITUDE {
+                below += dense.totals[octave];
+                octave += 1;
+            }
+            (bound, dense.through(slot, below, octave))
+        })
     }
 
     /// Every bucket that holds calls, fastest first.
@@ -904,7 +909,10 @@ pub(crate) mod tests {
                 (bound, below)
             })
             .collect();
-        assert_eq!(merged.counts_at_or_below(&edges), expected);
+        assert_eq!(
+            merged.counts_at_or_below(&edges).collect::<Vec<_>>(),
+            expected
+        );
     }
 
     #[test]

@@ -1,9 +1,7 @@
 //! The families of the nodes: counts, latency histograms, quantiles, budgets and memory.
 
-use std::collections::HashMap;
-
 use super::family::{
-    BucketBounds, Buckets, Builder, Kind, Labels, Series, Value, buckets, node_label,
+    BucketBounds, Builder, Kind, Labels, NamedNode, Series, Value, buckets, node_label,
     statistic_labels,
 };
 use super::{NODE_CALLS, NODE_LATENCY};
@@ -11,6 +9,7 @@ use crate::export::ExportOptions;
 use crate::read::budget::{BudgetReport, Quantile};
 use crate::read::snapshot::{NodeSnapshot, Snapshot};
 use crate::record::alloc::NodeMemory;
+use crate::record::node::Budget;
 
 /// The statistics in the order of their `statistic` label: nodes come sorted by name, so series
 /// pushed in this order are already sorted, and sorting them costs one pass, not a merge sort of
@@ -32,7 +31,7 @@ pub(super) type NodeCount = fn(&NodeSnapshot) -> Option<u64>;
 )]
 pub(super) fn node_families<'a>(
     builder: &mut Builder<'a>,
-    nodes: &[&'a NodeSnapshot],
+    nodes: &[NamedNode<'a>],
     budgets: &BudgetReport,
     options: &ExportOptions,
 ) {
@@ -87,13 +86,15 @@ pub(super) fn node_families<'a>(
         "Calls of a runtime node by outcome (a route's responses by status class).",
     );
     for node in nodes {
-        for (outcome, count) in &node.outcomes {
+        for (outcome, count) in &node.node.outcomes {
             series.push(Series {
-                labels: Labels::two(("node", &node.name), ("outcome", outcome)),
+                labels: Labels::two(("node", node.label), ("outcome", outcome.as_str())),
                 value: Value::Int(*count),
             });
         }
     }
+    // A node's outcomes come in the order they were declared.
+    builder.unordered();
     let series = builder.family(
         NODE_LATENCY,
         Kind::Histogram,
@@ -103,14 +104,7 @@ pub(super) fn node_families<'a>(
     let bucket_bounds = BucketBounds::new(options);
     for node in nodes.iter().filter(|node| node.instruments.timed) {
         let bounds = bucket_bounds.of(node);
-        let value = match &node.histogram {
-            Some(histogram) => buckets(histogram, &bounds, node.sum_ns),
-            None => Buckets {
-                cumulative: bounds.iter().map(|&bound| (bound, 0)).collect(),
-                sum_ns: 0,
-                count: 0,
-            },
-        };
+        let value = buckets(node.node.histogram.as_ref(), bounds, node.sum_ns);
         series.push(Series {
             labels: node_label(node),
             value: Value::Histogram(Box::new(value)),
@@ -137,7 +131,7 @@ pub(super) fn node_families<'a>(
     }
     let budgeted: Vec<_> = nodes
         .iter()
-        .filter_map(|node| Some((*node, node.budget.as_ref()?)))
+        .filter_map(|node| Some((node, node.node.budget.as_ref()?)))
         .collect();
     let series = builder.family(
         "node_latency_budget_seconds",
@@ -174,29 +168,7 @@ pub(super) fn node_families<'a>(
         None,
         "1 when the node had enough calls for its budget to be judged, 0 when not exercised.",
     );
-    // The report's verdicts by node, looked up once per node: a search of the report per node
-    // would make millions of name comparisons per scrape, and a lookup per statistic five
-    // times the hashing.
-    let mut verdicts: HashMap<&str, Verdict> =
-        HashMap::with_capacity(budgets.not_exercised.len() + budgets.violations.len());
-    for entry in &budgets.not_exercised {
-        verdicts
-            .entry(entry.node.as_str())
-            .or_default()
-            .not_exercised = true;
-    }
-    for violation in &budgets.violations {
-        let verdict = verdicts.entry(violation.node.as_str()).or_default();
-        verdict.violated |= 1 << violation.quantile as u8;
-    }
-    let verdicts: Vec<Verdict> = (budgeted.iter())
-        .map(|(node, _)| {
-            verdicts
-                .get(node.name.as_str())
-                .copied()
-                .unwrap_or_default()
-        })
-        .collect();
+    let verdicts = verdicts_of(budgets, &budgeted);
     for ((node, _), verdict) in budgeted.iter().zip(&verdicts) {
         series.push(Series {
             labels: node_label(node),
@@ -224,6 +196,41 @@ pub(super) fn node_families<'a>(
     builder.subjects = subjects;
 }
 
+/// What the report says of each budgeted node, in their order: the report's entries sorted by
+/// node (the report lists them in the snapshot's order, so sorting them is a pass), then
+/// looked up once per node. A search of the report per node would make millions of name
+/// comparisons per scrape, and hashing the names cost more than the sort and the lookups.
+fn verdicts_of(budgets: &BudgetReport, budgeted: &[(&NamedNode<'_>, &Budget)]) -> Vec<Verdict> {
+    let not_exercised = (budgets.not_exercised.iter()).map(|entry| {
+        let verdict = Verdict {
+            not_exercised: true,
+            violated: 0,
+        };
+        (entry.node.as_str(), verdict)
+    });
+    let violations = (budgets.violations.iter()).map(|violation| {
+        let verdict = Verdict {
+            not_exercised: false,
+            violated: 1 << violation.quantile as u8,
+        };
+        (violation.node.as_str(), verdict)
+    });
+    let mut entries: Vec<(&str, Verdict)> = not_exercised.chain(violations).collect();
+    entries.sort_by_key(|&(node, _)| node);
+    (budgeted.iter())
+        .map(|(node, _)| {
+            let name = node.name.as_str();
+            let from = entries.partition_point(|&(entry, _)| entry < name);
+            (entries[from..].iter())
+                .take_while(|&&(entry, _)| entry == name)
+                .fold(Verdict::default(), |all, (_, verdict)| Verdict {
+                    not_exercised: all.not_exercised | verdict.not_exercised,
+                    violated: all.violated | verdict.violated,
+                })
+        })
+        .collect()
+}
+
 /// What the budget report says of one node.
 #[derive(Clone, Copy, Default)]
 struct Verdict {
@@ -236,7 +243,7 @@ struct Verdict {
 /// and the process's peak resident memory.
 pub(super) fn memory_families<'a>(
     builder: &mut Builder<'a>,
-    nodes: &[&'a NodeSnapshot],
+    nodes: &[NamedNode<'a>],
     snapshot: &Snapshot,
 ) {
     type MemoryFamily = (

@@ -175,8 +175,8 @@ fn bucket_counts_match_the_histogram_exactly() {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let buckets = buckets(&histogram, &bounds, 42);
-    for &(bound, count) in &buckets.cumulative {
+    let buckets = buckets(Some(&histogram), bounds, 42);
+    for (bound, count) in buckets.cumulative() {
         assert_eq!(count, reference.count_between(0, bound), "le {bound}");
     }
     assert_eq!(buckets.count, values.len() as u64);
@@ -184,14 +184,18 @@ fn bucket_counts_match_the_histogram_exactly() {
     // A value exactly on a bound is in its bucket; one a slot above it is not.
     let on_bound = histogram_of_one(1_000_000);
     assert_eq!(
-        super::family::buckets(&on_bound, &[1_000_000], 0).cumulative,
+        cumulative(&super::family::buckets(Some(&on_bound), vec![1_000_000], 0)),
         [(1_000_000, 1)]
     );
     let above = histogram_of_one(1_004_000);
     assert_eq!(
-        super::family::buckets(&above, &[1_000_000], 0).cumulative,
+        cumulative(&super::family::buckets(Some(&above), vec![1_000_000], 0)),
         [(1_000_000, 0)]
     );
+}
+
+fn cumulative(buckets: &Buckets<'_>) -> Vec<(u64, u64)> {
+    buckets.cumulative().collect()
 }
 
 fn histogram_of_one(value: u64) -> LatencyHistogram {
@@ -203,8 +207,8 @@ fn bucket_counts_are_cumulative_and_end_at_the_count() {
     let ms = 1_000_000;
     let histogram = histogram(&[ms, ms, 3 * ms, 30 * ms, 30 * ms, 7_000 * ms]);
     let bounds: Vec<u64> = [1, 2, 5, 10, 50, 5000].map(|b| b * ms).to_vec();
-    let buckets = buckets(&histogram, &bounds, 0);
-    let counts: Vec<u64> = buckets.cumulative.iter().map(|(_, count)| *count).collect();
+    let buckets = buckets(Some(&histogram), bounds, 0);
+    let counts: Vec<u64> = buckets.cumulative().map(|(_, count)| count).collect();
     assert_eq!(counts, [2, 2, 3, 3, 5, 5]);
     assert_eq!(buckets.count, 6);
 }
@@ -493,3 +497,132 @@ fn a_label_value_needs_escaping_exactly_when_a_byte_of_it_does() {
         "é€ the quick brown fox".as_bytes()
     ));
 }
+
+/// Nodes out of name order (the writer sorts them), one whose name needs escaping, outcomes
+/// declared out of label order, a timed node without calls, an untimed one, and a budget
+/// violated: the whole `OpenMetrics` text, the same whichever order the snapshot lists them in.
+#[test]
+fn golden_openmetrics_text_whatever_the_order_of_the_nodes() {
+    let budget = Budget {
+        p50_ns: Some(1_000_000),
+        p99_ns: Some(2_000_000),
+        ..Budget::DEFAULT
+    };
+    let ms = 1_000_000;
+    let mut routed = node("route", true, Some(budget), &[ms, 2 * ms, 40 * ms]);
+    routed.outcomes = vec![("5xx".to_owned(), 1), ("2xx".to_owned(), 2)];
+    let nodes = vec![
+        node("untimed", false, None, &[]),
+        routed,
+        node("a\\b\n", true, None, &[7_000]),
+        node("idle", true, None, &[]),
+    ];
+    let report = BudgetReport {
+        violations: vec![Violation {
+            node: "route".to_owned(),
+            quantile: Quantile::P99,
+            observed_ns: 40 * ms,
+            budget_ns: 2 * ms,
+            allowed_ns: 2 * ms,
+            overage_ns: 38 * ms,
+        }],
+        ..empty_report()
+    };
+    let options = ExportOptions {
+        buckets_ms: vec![0.005, 1.0, 1000.0],
+        ..ExportOptions::default()
+    };
+    let sorted = Snapshot::of(nodes, Vec::new());
+    let mut unsorted = sorted.clone();
+    unsorted.nodes.reverse();
+    for snapshot in [sorted, unsorted] {
+        let text = render(
+            &families(&snapshot, &report, &options, None),
+            Format::OpenMetrics,
+        );
+        assert_eq!(text, GOLDEN_OPENMETRICS);
+    }
+}
+
+const GOLDEN_OPENMETRICS: &str = r#"# HELP instrument_node_calls Calls of the node that ended: returned, with or without an error, or panicked.
+# TYPE instrument_node_calls counter
+instrument_node_calls_total{node="a\\b\n"} 1
+instrument_node_calls_total{node="idle"} 0
+instrument_node_calls_total{node="route"} 3
+instrument_node_calls_total{node="untimed"} 0
+# HELP instrument_node_cancellations Async calls of the node dropped before completing.
+# TYPE instrument_node_cancellations counter
+instrument_node_cancellations_total{node="a\\b\n"} 2
+instrument_node_cancellations_total{node="idle"} 2
+instrument_node_cancellations_total{node="route"} 2
+instrument_node_cancellations_total{node="untimed"} 2
+# HELP instrument_node_errors Calls of the node whose return value was a failure.
+# TYPE instrument_node_errors counter
+instrument_node_errors_total{node="a\\b\n"} 1
+instrument_node_errors_total{node="idle"} 1
+instrument_node_errors_total{node="route"} 1
+instrument_node_errors_total{node="untimed"} 1
+# HELP instrument_node_latency_budget_judged 1 when the node had enough calls for its budget to be judged, 0 when not exercised.
+# TYPE instrument_node_latency_budget_judged gauge
+instrument_node_latency_budget_judged{node="route"} 1
+# HELP instrument_node_latency_budget_seconds Latency budget declared for a statistic of the node, before tolerance, in seconds.
+# TYPE instrument_node_latency_budget_seconds gauge
+# UNIT instrument_node_latency_budget_seconds seconds
+instrument_node_latency_budget_seconds{node="route",statistic="p50"} 0.001
+instrument_node_latency_budget_seconds{node="route",statistic="p99"} 0.002
+# HELP instrument_node_latency_budget_tolerance_ratio How far over budget a statistic of the node may go before it fails, as a fraction.
+# TYPE instrument_node_latency_budget_tolerance_ratio gauge
+# UNIT instrument_node_latency_budget_tolerance_ratio ratio
+instrument_node_latency_budget_tolerance_ratio{node="route"} 0.1
+# HELP instrument_node_latency_budget_violation 1 when a judged statistic of the node is over its budget plus tolerance, else 0.
+# TYPE instrument_node_latency_budget_violation gauge
+instrument_node_latency_budget_violation{node="route",statistic="p50"} 0
+instrument_node_latency_budget_violation{node="route",statistic="p99"} 1
+# HELP instrument_node_latency_quantile_seconds Latency of the node's calls at a statistic (p50, p90, p95, p99, max) since the start, in seconds.
+# TYPE instrument_node_latency_quantile_seconds gauge
+# UNIT instrument_node_latency_quantile_seconds seconds
+instrument_node_latency_quantile_seconds{node="a\\b\n",statistic="max"} 0.000007007
+instrument_node_latency_quantile_seconds{node="a\\b\n",statistic="p50"} 0.000007007
+instrument_node_latency_quantile_seconds{node="a\\b\n",statistic="p90"} 0.000007007
+instrument_node_latency_quantile_seconds{node="a\\b\n",statistic="p95"} 0.000007007
+instrument_node_latency_quantile_seconds{node="a\\b\n",statistic="p99"} 0.000007007
+instrument_node_latency_quantile_seconds{node="route",statistic="max"} 0.040108031
+instrument_node_latency_quantile_seconds{node="route",statistic="p50"} 0.002007039
+instrument_node_latency_quantile_seconds{node="route",statistic="p90"} 0.040108031
+instrument_node_latency_quantile_seconds{node="route",statistic="p95"} 0.040108031
+instrument_node_latency_quantile_seconds{node="route",statistic="p99"} 0.040108031
+# HELP instrument_node_latency_seconds Latency of the node's calls, in seconds.
+# TYPE instrument_node_latency_seconds histogram
+# UNIT instrument_node_latency_seconds seconds
+instrument_node_latency_seconds_bucket{node="a\\b\n",le="0.000005"} 0
+instrument_node_latency_seconds_bucket{node="a\\b\n",le="0.001"} 1
+instrument_node_latency_seconds_bucket{node="a\\b\n",le="1.0"} 1
+instrument_node_latency_seconds_bucket{node="a\\b\n",le="+Inf"} 1
+instrument_node_latency_seconds_sum{node="a\\b\n"} 0.000007
+instrument_node_latency_seconds_count{node="a\\b\n"} 1
+instrument_node_latency_seconds_bucket{node="idle",le="0.000005"} 0
+instrument_node_latency_seconds_bucket{node="idle",le="0.001"} 0
+instrument_node_latency_seconds_bucket{node="idle",le="1.0"} 0
+instrument_node_latency_seconds_bucket{node="idle",le="+Inf"} 0
+instrument_node_latency_seconds_sum{node="idle"} 0
+instrument_node_latency_seconds_count{node="idle"} 0
+instrument_node_latency_seconds_bucket{node="route",le="0.000005"} 0
+instrument_node_latency_seconds_bucket{node="route",le="0.001"} 1
+instrument_node_latency_seconds_bucket{node="route",le="0.0011"} 1
+instrument_node_latency_seconds_bucket{node="route",le="0.0022"} 2
+instrument_node_latency_seconds_bucket{node="route",le="1.0"} 3
+instrument_node_latency_seconds_bucket{node="route",le="+Inf"} 3
+instrument_node_latency_seconds_sum{node="route"} 0.043
+instrument_node_latency_seconds_count{node="route"} 3
+# HELP instrument_node_outcomes Calls of a runtime node by outcome (a route's responses by status class).
+# TYPE instrument_node_outcomes counter
+instrument_node_outcomes_total{node="route",outcome="2xx"} 2
+instrument_node_outcomes_total{node="route",outcome="5xx"} 1
+# HELP instrument_node_panics Calls of the node that panicked.
+# TYPE instrument_node_panics counter
+instrument_node_panics_total{node="a\\b\n"} 0
+instrument_node_panics_total{node="idle"} 0
+instrument_node_panics_total{node="route"} 0
+instrument_node_panics_total{node="untimed"} 0
+# EOF
+"#;

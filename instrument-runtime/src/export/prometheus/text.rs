@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Format;
-use super::family::{Family, Kind, Value};
+use super::family::{Buckets, Family, Kind, LabelValue, Labels, Value};
 
 /// Appends a label value, escaped: backslash, double quote and line feed.
 pub(super) fn write_escaped_label_value(out: &mut String, value: &str) {
@@ -102,8 +102,6 @@ pub(crate) fn render_after(head: String, families: &[Family<'_>], format: Format
     let mut out = head;
     let expected = last.load(Ordering::Relaxed);
     out.reserve((expected + expected / 16 + 4096).saturating_sub(out.len()));
-    // One series' labels, escaped once for all the lines of its histogram.
-    let mut labels = String::new();
     let mut scratch = Scratch::default();
     for family in families {
         // `OpenMetrics` names a family without the suffix its samples carry.
@@ -126,22 +124,12 @@ pub(crate) fn render_after(head: String, families: &[Family<'_>], format: Format
         if let (Format::OpenMetrics, Some(unit)) = (format, family.unit) {
             write_metadata(&mut out, "UNIT", family_name, unit);
         }
+        scratch.start_family();
         for series in &family.series {
-            labels.clear();
-            for (key, value) in series.labels.iter() {
-                if !labels.is_empty() {
-                    labels.push(',');
-                }
-                labels.push_str(key);
-                labels.push_str("=\"");
-                write_escaped_label_value(&mut labels, value);
-                labels.push('"');
-            }
-            write_series(
+            scratch.write_series(
                 &mut out,
-                &mut scratch,
                 &family.name,
-                &labels,
+                &series.labels,
                 &series.value,
                 format,
             );
@@ -198,94 +186,195 @@ impl Number {
 /// What the lines of one render share.
 #[derive(Default)]
 pub(super) struct Scratch {
+    /// The label keys `opening` and `between` are written for; `None` at a family's start.
+    keys: Option<[Option<&'static str>; 2]>,
+    /// The start of a sample line up to its first label value, `name{key="`, or `name ` for
+    /// a series without labels: the same for most series of a family, so written once.
+    opening: String,
+    /// Between a series' two label values: `",key="`.
+    between: String,
+    /// One histogram's labels, escaped and comma-separated, without braces.
+    labels: String,
     /// The start every bucket line of one histogram shares: `name_bucket{labels,le="`.
     head: String,
-    /// Each bucket bound written so far, ascending, and its text.
-    bounds: Vec<(u64, String)>,
+    /// Each bucket bound formatted so far, in the order first seen.
+    bound_texts: Vec<String>,
+    /// The bounds formatted so far, ascending, each with its place in `bound_texts`.
+    bounds: Vec<(u64, usize)>,
+    /// The bounds of the histogram written last, with their places in `bound_texts`: the next
+    /// one shares most of them, found by walking both lists in step rather than by a search
+    /// among every node's budget allowances.
+    previous: Vec<(u64, usize)>,
+    /// The bounds of the histogram being written.
+    current: Vec<(u64, usize)>,
 }
 
 impl Scratch {
-    /// `bound_ns` as a bucket's `le`, formatted once per render: a thousand histograms share
-    /// most of their bounds, and a lookup costs a fifth of formatting one.
-    fn bound(&mut self, bound_ns: u64, format: Format) -> &str {
-        let at = match (self.bounds).binary_search_by_key(&bound_ns, |&(bound, _)| bound) {
-            Ok(at) => at,
-            Err(at) => {
+    /// Forgets the line start of the family before.
+    fn start_family(&mut self) {
+        self.keys = None;
+    }
+
+    /// The place in `bound_texts` of `bound_ns` as a bucket's `le`, formatted on first sight:
+    /// a thousand histograms share most of their bounds, and a lookup costs a fraction of
+    /// formatting one.
+    fn bound_text(&mut self, bound_ns: u64, format: Format) -> usize {
+        let at = (self.bounds).partition_point(|&(bound, _)| bound < bound_ns);
+        match self.bounds.get(at) {
+            Some(&(bound, text)) if bound == bound_ns => text,
+            _ => {
                 let mut text = String::new();
                 Number::Bound(bound_ns, format).push_to(&mut text);
-                self.bounds.insert(at, (bound_ns, text));
-                at
+                self.bound_texts.push(text);
+                self.bounds
+                    .insert(at, (bound_ns, self.bound_texts.len() - 1));
+                self.bound_texts.len() - 1
+            }
+        }
+    }
+
+    /// Writes one series of the family `name`: one line, or a histogram's.
+    pub(super) fn write_series(
+        &mut self,
+        out: &mut String,
+        name: &str,
+        labels: &Labels<'_>,
+        value: &Value<'_>,
+        format: Format,
+    ) {
+        let number = match value {
+            Value::Int(value) => Number::Int(*value),
+            Value::Seconds(ns) => Number::Seconds(*ns),
+            Value::Float(value) => Number::Float(*value),
+            Value::Histogram(buckets) => {
+                return self.write_histogram(out, name, labels, buckets, format);
             }
         };
-        &self.bounds[at].1
+        // Most lines: the family's opening, the label values and the number, five appends.
+        let keys = labels.keys();
+        if !self.keys.is_some_and(|written| same_keys(written, keys)) {
+            self.open(name, keys);
+        }
+        out.push_str(&self.opening);
+        let mut values = labels.iter().map(|(_, value)| value);
+        if let Some(first) = values.next() {
+            push_label_value(out, first);
+            if let Some(second) = values.next() {
+                out.push_str(&self.between);
+                push_label_value(out, second);
+            }
+            out.push_str("\"} ");
+        }
+        number.push_to(out);
+        out.push('\n');
+    }
+
+    /// Writes the line starts for series of the family `name` with label `keys`.
+    fn open(&mut self, name: &str, keys: [Option<&'static str>; 2]) {
+        self.keys = Some(keys);
+        self.opening.clear();
+        self.opening.push_str(name);
+        self.between.clear();
+        match keys {
+            [Some(first), second] => {
+                self.opening.push('{');
+                self.opening.push_str(first);
+                self.opening.push_str("=\"");
+                if let Some(second) = second {
+                    self.between.push_str("\",");
+                    self.between.push_str(second);
+                    self.between.push_str("=\"");
+                }
+            }
+            _ => self.opening.push(' '),
+        }
+    }
+
+    /// A histogram: a line per bucket, `+Inf`, then `_sum` and `_count`.
+    fn write_histogram(
+        &mut self,
+        out: &mut String,
+        name: &str,
+        labels: &Labels<'_>,
+        buckets: &Buckets<'_>,
+        format: Format,
+    ) {
+        let text = &mut self.labels;
+        text.clear();
+        for (key, value) in labels.iter() {
+            if !text.is_empty() {
+                text.push(',');
+            }
+            text.push_str(key);
+            text.push_str("=\"");
+            push_label_value(text, value);
+            text.push('"');
+        }
+        // A thousand histograms make half the lines of a scrape: each bucket line is its
+        // shared head, the bound and the count, five appends instead of nine.
+        let head = &mut self.head;
+        head.clear();
+        head.push_str(name);
+        head.push_str("_bucket{");
+        head.push_str(text);
+        if !text.is_empty() {
+            head.push(',');
+        }
+        head.push_str("le=\"");
+        self.current.clear();
+        // Where the walk of the previous histogram's bounds is.
+        let mut step = 0;
+        for (bound, count) in buckets.cumulative() {
+            while (self.previous.get(step)).is_some_and(|&(seen, _)| seen < bound) {
+                step += 1;
+            }
+            let text = match self.previous.get(step).copied() {
+                Some((seen, text)) if seen == bound => text,
+                _ => self.bound_text(bound, format),
+            };
+            self.current.push((bound, text));
+            out.push_str(&self.head);
+            out.push_str(&self.bound_texts[text]);
+            out.push_str("\"} ");
+            push_int(out, count);
+            out.push('\n');
+        }
+        std::mem::swap(&mut self.previous, &mut self.current);
+        out.push_str(&self.head);
+        out.push_str("+Inf\"} ");
+        push_int(out, buckets.count);
+        out.push('\n');
+        let (labels, sum, count) = (&self.labels, buckets.sum_ns, buckets.count);
+        write_sample(out, name, "_sum", labels, Number::Seconds(sum));
+        write_sample(out, name, "_count", labels, Number::Int(count));
+    }
+}
+
+/// Whether two series have the same label keys: most often the same literals, told by their
+/// address before their bytes.
+fn same_keys(a: [Option<&'static str>; 2], b: [Option<&'static str>; 2]) -> bool {
+    a.iter().zip(&b).all(|pair| match pair {
+        (Some(a), Some(b)) => std::ptr::eq(*a, *b) || a == b,
+        (a, b) => a.is_none() && b.is_none(),
+    })
+}
+
+/// Appends a label value, escaped where it needs to be.
+fn push_label_value(out: &mut String, value: LabelValue<'_>) {
+    if value.needs_escaping {
+        write_escaped_label_value(out, value.text);
+    } else {
+        out.push_str(value.text);
     }
 }
 
 /// `labels` is the series' label pairs, escaped and comma-separated, without braces.
-pub(super) fn write_series(
-    out: &mut String,
-    scratch: &mut Scratch,
-    name: &str,
-    labels: &str,
-    value: &Value,
-    format: Format,
-) {
-    match value {
-        Value::Int(value) => write_sample(out, name, "", labels, None, Number::Int(*value)),
-        Value::Seconds(ns) => write_sample(out, name, "", labels, None, Number::Seconds(*ns)),
-        Value::Float(value) => write_sample(out, name, "", labels, None, Number::Float(*value)),
-        Value::Histogram(buckets) => {
-            // A thousand histograms make half the lines of a scrape: each bucket line is its
-            // shared head, the bound and the count, three appends instead of nine.
-            let head = &mut scratch.head;
-            head.clear();
-            head.push_str(name);
-            head.push_str("_bucket{");
-            head.push_str(labels);
-            if !labels.is_empty() {
-                head.push(',');
-            }
-            head.push_str("le=\"");
-            for &(bound, count) in &buckets.cumulative {
-                out.push_str(&scratch.head);
-                out.push_str(scratch.bound(bound, format));
-                out.push_str("\"} ");
-                push_int(out, count);
-                out.push('\n');
-            }
-            out.push_str(&scratch.head);
-            out.push_str("+Inf\"} ");
-            push_int(out, buckets.count);
-            out.push('\n');
-            let count = Number::Int(buckets.count);
-            let sum = Number::Seconds(buckets.sum_ns);
-            write_sample(out, name, "_sum", labels, None, sum);
-            write_sample(out, name, "_count", labels, None, count);
-        }
-    }
-}
-
-pub(super) fn write_sample(
-    out: &mut String,
-    name: &str,
-    suffix: &str,
-    labels: &str,
-    le: Option<Number>,
-    value: Number,
-) {
+fn write_sample(out: &mut String, name: &str, suffix: &str, labels: &str, value: Number) {
     out.push_str(name);
     out.push_str(suffix);
-    if !labels.is_empty() || le.is_some() {
+    if !labels.is_empty() {
         out.push('{');
         out.push_str(labels);
-        if let Some(le) = le {
-            if !labels.is_empty() {
-                out.push(',');
-            }
-            out.push_str("le=\"");
-            le.push_to(out);
-            out.push('"');
-        }
         out.push('}');
     }
     out.push(' ');
