@@ -301,7 +301,7 @@ fn octave_chunks(dirty: &[u64; DIRTY_WORDS], octave: usize) -> u64 {
 
 /// Asks the cache for the line holding `address`, without waiting for it: a hint, which reads
 /// nothing and cannot fault.
-fn prefetch<T>(address: *const T) {
+pub(crate) fn prefetch<T>(address: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch has no effect on memory, whatever the address.
     unsafe {

@@ -19,6 +19,8 @@ use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
+use crate::record::counts::prefetch;
+
 /// Lowest value told apart from zero: 1 ns.
 pub(crate) const LOWEST_NS: u64 = 1;
 /// Highest value recorded as itself: one hour. Longer calls are recorded as one hour.
@@ -668,6 +670,32 @@ impl LatencyHistogram {
             }
             (bound, dense.through(slot, below, octave))
         })
+    }
+
+    /// Asks the cache, without waiting, for the lines [`counts_at_or_below`](Self::counts_at_or_below)
+    /// reads: the octave totals and index when `stage` is 0, the chunk subtotals and counts of
+    /// each of `bounds_ns` when it is 1 (which reads the index, so it should follow stage 0 by a
+    /// while). A writer going through a thousand histograms asks for the next ones' lines, so
+    /// that their misses overlap its work instead of following it.
+    pub(crate) fn prefetch_counts_at_or_below(&self, bounds_ns: &[u64], stage: u8) {
+        let Some(dense) = self.dense() else {
+            return;
+        };
+        if stage == 0 {
+            let start = std::ptr::from_ref(dense).cast::<u8>();
+            for offset in (0..size_of::<Dense>()).step_by(64) {
+                prefetch(start.wrapping_add(offset));
+            }
+            return;
+        }
+        for &bound in bounds_ns {
+            let slot = slot_of(bound);
+            if let Some(counts) = dense.octave(slot >> OCTAVE_MAGNITUDE) {
+                let within = slot & (OCTAVE_LEN - 1);
+                prefetch(&raw const counts.chunks[within >> CHUNK_MAGNITUDE]);
+                prefetch(&raw const counts.counts[within]);
+            }
+        }
     }
 
     /// Every bucket that holds calls, fastest first.

@@ -146,6 +146,13 @@ impl Buckets<'_> {
     pub(crate) fn cumulative(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.histogram.counts_at_or_below(&self.bounds_ns)
     }
+
+    /// Asks the cache for what [`cumulative`](Self::cumulative) will read, in two stages (see
+    /// `LatencyHistogram::prefetch_counts_at_or_below`).
+    pub(super) fn prefetch(&self, stage: u8) {
+        self.histogram
+            .prefetch_counts_at_or_below(&self.bounds_ns, stage);
+    }
 }
 
 /// The resource use of this process.
