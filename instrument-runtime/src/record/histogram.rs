@@ -195,7 +195,7 @@ impl LatencyHistogram {
         let sum = counts.chunks[(slot & (OCTAVE_LEN - 1)) >> CHUNK_MAGNITUDE].saturating_add(count);
         let mut chunk = dense.chunk(counts, first);
         chunk[slot - first] = chunk[slot - first].saturating_add(count);
-        let added = dense.set_chunk(first, &chunk, sum);
+        let added = store_chunk(&mut dense.octaves[at], &mut dense.wide, first, &chunk, sum);
         dense.totals[octave] = dense.totals[octave].saturating_add(added);
         self.len = self.len.saturating_add(added);
     }
@@ -463,22 +463,26 @@ impl LatencyHistogram {
         })
     }
 
-    /// Asks the cache, without waiting, for the lines [`counts_at_or_below`](Self::counts_at_or_below)
-    /// reads: the octave totals and index when `stage` is 0, the chunk subtotals and counts of
-    /// each of `bounds_ns` when it is 1 (which reads the index, so it should follow stage 0 by a
-    /// while). A writer going through a thousand histograms asks for the next ones' lines, so
-    /// that their misses overlap its work instead of following it.
-    pub(crate) fn prefetch_counts_at_or_below(&self, bounds_ns: &[u64], stage: u8) {
-        let Some(dense) = self.dense() else {
-            return;
-        };
-        if stage == 0 {
+    /// Asks the cache, without waiting, for the octave totals and index that
+    /// [`counts_at_or_below`](Self::counts_at_or_below) starts from. A writer going through a
+    /// thousand histograms asks for the lines of the ones ahead, so that their misses overlap
+    /// its work instead of following it.
+    pub(crate) fn prefetch_totals(&self) {
+        if let Some(dense) = self.dense() {
             let start = std::ptr::from_ref(dense).cast::<u8>();
             for offset in (0..size_of::<Dense>()).step_by(64) {
                 prefetch(start.wrapping_add(offset));
             }
-            return;
         }
+    }
+
+    /// Asks the cache, without waiting, for the chunk subtotals and counts that
+    /// [`counts_at_or_below`](Self::counts_at_or_below) of `bounds_ns` reads. It reads the octave
+    /// index to find them, so it pays off a while after [`prefetch_totals`](Self::prefetch_totals).
+    pub(crate) fn prefetch_chunks_at(&self, bounds_ns: &[u64]) {
+        let Some(dense) = self.dense() else {
+            return;
+        };
         for &bound in bounds_ns {
             let slot = slot_of(bound);
             if let Some(counts) = dense.octave(slot >> OCTAVE_MAGNITUDE) {

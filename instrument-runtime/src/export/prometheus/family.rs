@@ -147,11 +147,9 @@ impl Buckets<'_> {
         self.histogram.counts_at_or_below(&self.bounds_ns)
     }
 
-    /// Asks the cache for what [`cumulative`](Self::cumulative) will read, in two stages (see
-    /// `LatencyHistogram::prefetch_counts_at_or_below`).
-    pub(super) fn prefetch(&self, stage: u8) {
-        self.histogram
-            .prefetch_counts_at_or_below(&self.bounds_ns, stage);
+    /// Asks the cache for the chunks [`cumulative`](Self::cumulative) will read.
+    pub(super) fn prefetch_chunks(&self) {
+        self.histogram.prefetch_chunks_at(&self.bounds_ns);
     }
 }
 

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Format;
-use super::family::{Buckets, Family, Kind, LabelValue, Labels, Value};
+use super::family::{Buckets, Family, Kind, LabelValue, Labels, Series, Value};
 
 /// Appends a label value, escaped: backslash, double quote and line feed.
 pub(super) fn write_escaped_label_value(out: &mut String, value: &str) {
@@ -127,13 +127,20 @@ pub(crate) fn render_after(head: String, families: &[Family<'_>], format: Format
         scratch.start_family();
         for (index, series) in family.series.iter().enumerate() {
             // The lines the bucket counts of the histograms ahead will read are asked for now,
-            // two stages deep: after a scrape's fold they are rarely still in the cache.
-            for (ahead, stage) in [(2, 0), (1, 1)] {
-                if let Some(Value::Histogram(buckets)) =
-                    family.series.get(index + ahead).map(|series| &series.value)
-                {
-                    buckets.prefetch(stage);
-                }
+            // two deep (the chunks are found from the totals and index): after a scrape's fold
+            // they are rarely still in the cache.
+            let ahead = |distance: usize| match family.series.get(index + distance) {
+                Some(Series {
+                    value: Value::Histogram(buckets),
+                    ..
+                }) => Some(buckets),
+                _ => None,
+            };
+            if let Some(buckets) = ahead(2) {
+                buckets.histogram.prefetch_totals();
+            }
+            if let Some(buckets) = ahead(1) {
+                buckets.prefetch_chunks();
             }
             scratch.write_series(
                 &mut out,

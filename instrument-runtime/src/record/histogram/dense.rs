@@ -75,18 +75,11 @@ impl Dense {
     /// The counts of the chunk that starts at slot `first`, whose octave holds `counts`.
     pub(super) fn chunk(&self, counts: &Octave, first: usize) -> [u64; CHUNK_LEN] {
         let within = first & (OCTAVE_LEN - 1);
-        if counts.chunks[within >> CHUNK_MAGNITUDE] > u64::from(u32::MAX) {
+        if !narrow(counts.chunks[within >> CHUNK_MAGNITUDE]) {
             let wide = self.wide.iter().find(|wide| wide.first == first);
             return wide.expect("a chunk past u32::MAX is wide").counts;
         }
         std::array::from_fn(|slot| u64::from(counts.counts[within + slot]))
-    }
-
-    /// Sets the counts of the chunk that starts at slot `first` to `counts`, whose sum is `sum`;
-    /// returns how many calls that added.
-    pub(super) fn set_chunk(&mut self, first: usize, counts: &[u64], sum: u64) -> u64 {
-        let at = self.at_or_new(first >> OCTAVE_MAGNITUDE);
-        store_chunk(&mut self.octaves[at], &mut self.wide, first, counts, sum)
     }
 
     pub(super) fn count(&self, slot: usize) -> u64 {
@@ -149,7 +142,7 @@ pub(super) fn store_chunk(
     let within = first & (OCTAVE_LEN - 1);
     let old = std::mem::replace(&mut octave.chunks[within >> CHUNK_MAGNITUDE], sum);
     debug_assert!(sum >= old, "counts only grow");
-    if u32::try_from(sum).is_ok() {
+    if narrow(sum) {
         for (narrow, &count) in (octave.counts[within..within + CHUNK_LEN].iter_mut()).zip(counts) {
             *narrow = count as u32;
         }
@@ -161,6 +154,11 @@ pub(super) fn store_chunk(
         }
     }
     sum - old
+}
+
+/// Whether a chunk whose counts sum to `sum` keeps them at 32 bits: then every one of them fits.
+fn narrow(sum: u64) -> bool {
+    u32::try_from(sum).is_ok()
 }
 
 /// The `(slot, count)` pairs of the buckets that hold calls, slots ascending.
