@@ -107,3 +107,45 @@ fn a_name_two_functions_share_is_told_apart_by_site_in_every_export() {
     }
     common::assert_promtool_accepts(&text);
 }
+
+#[instrument_runtime::timed(name = "naming_also_a_route")]
+fn also_a_route() {}
+
+#[test]
+fn a_node_created_at_run_time_under_a_function_s_name_is_told_apart_too() {
+    use instrument_runtime::record::{RuntimeNodeSpec, RuntimeNodes};
+
+    also_a_route();
+    let route = RuntimeNodes::global().node(&RuntimeNodeSpec::new("naming_also_a_route", "http"));
+    for _ in 0..2 {
+        route.start().finish(None, false);
+    }
+    let snapshot = snapshot();
+    let conflict = snapshot
+        .conflicts
+        .iter()
+        .find(|conflict| conflict.name == "naming_also_a_route")
+        .expect("the shared name is reported");
+    assert_eq!(
+        conflict.sites,
+        ["naming (tests/naming.rs:112)", "http (created at run time)"]
+    );
+    let calls: Vec<(&str, u64)> = (snapshot.nodes.iter())
+        .filter(|node| node.name.starts_with("naming_also_a_route"))
+        .map(|node| (node.name.as_str(), node.calls))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("naming_also_a_route (http)", 2),
+            ("naming_also_a_route (tests/naming.rs:112)", 1)
+        ]
+    );
+    let budgets = check_budgets(&snapshot);
+    let text = prometheus_text(&snapshot, &budgets, &ExportOptions::default());
+    for (name, calls) in calls {
+        let series = format!("instrument_node_calls_total{{node=\"{name}\"}} {calls}\n");
+        assert!(text.contains(&series), "{series}");
+    }
+    common::assert_promtool_accepts(&text);
+}

@@ -10,7 +10,7 @@ use crate::read::budgets_file::{Applied, BudgetSource, BudgetsFileUse, CodeSite,
 use crate::record::alloc::{NodeMemory, ProcessMemory};
 use crate::record::histogram::LatencyHistogram;
 use crate::record::node::{Budget, Instruments, Node};
-use crate::record::registry::{NameConflict, registry};
+use crate::record::registry::{NameConflict, Registry, registry, site_of};
 use crate::record::runtime_node::{RuntimeNodeCounts, RuntimeNodes};
 
 /// Every node's statistics at one moment, sorted by node name (then module and line).
@@ -212,7 +212,7 @@ impl Latency {
 pub fn snapshot() -> Snapshot {
     let registry = registry();
     let applied = applied();
-    let conflicts = registry.conflicts.clone();
+    let mut conflicts = registry.conflicts.clone();
     let runtime = RuntimeNodes::global();
     let runtime_nodes = runtime.all();
     let mut nodes: Vec<NodeSnapshot> = (registry.nodes.iter().zip(&registry.names))
@@ -223,6 +223,7 @@ pub fn snapshot() -> Snapshot {
             let mut node =
                 NodeSnapshot::of(runtime_node.node(), runtime_node.meta().name, &applied);
             node.outcomes = runtime_node.outcome_counts();
+            claimed_by_both(&mut conflicts, registry, runtime_node.node());
             nodes.push(node);
         }
         // Stable: a static node keeps its place before a runtime node of the same name.
@@ -248,6 +249,34 @@ pub fn snapshot() -> Snapshot {
     }
 }
 
+/// Records a conflict when `runtime_node` has the name of a static node: a series per name would
+/// keep one of them and drop the other silently.
+fn claimed_by_both(conflicts: &mut Vec<NameConflict>, registry: &Registry, runtime_node: &Node) {
+    let meta = runtime_node.meta();
+    let name = meta.name;
+    if registry
+        .names
+        .binary_search_by(|other| other.as_str().cmp(name))
+        .is_err()
+    {
+        return;
+    }
+    if let Some(conflict) = conflicts.iter_mut().find(|conflict| conflict.name == name) {
+        conflict.sites.push(site_of(meta));
+        return;
+    }
+    let sites = (registry.nodes.iter().zip(&registry.names))
+        .filter(|(_, other)| *other == name)
+        .map(|(node, _)| site_of(node.meta()))
+        .chain([site_of(meta)])
+        .collect();
+    conflicts.push(NameConflict {
+        name: name.to_owned(),
+        sites,
+    });
+    conflicts.sort_by(|a, b| a.name.cmp(&b.name));
+}
+
 /// Nodes sharing a name get their site added to it (`step (src/a.rs:12)`), so that every export
 /// shows each of them: a series per name would keep one and drop the others silently.
 fn told_apart(mut nodes: Vec<NodeSnapshot>, conflicts: &[NameConflict]) -> Vec<NodeSnapshot> {
@@ -256,7 +285,11 @@ fn told_apart(mut nodes: Vec<NodeSnapshot>, conflicts: &[NameConflict]) -> Vec<N
     }
     for node in &mut nodes {
         if conflicts.iter().any(|conflict| conflict.name == node.name) {
-            node.name = format!("{} ({}:{})", node.name, node.file, node.line);
+            node.name = if node.file.is_empty() {
+                format!("{} ({})", node.name, node.module_path)
+            } else {
+                format!("{} ({}:{})", node.name, node.file, node.line)
+            };
         }
     }
     // Sorted again by the names as shown: a site's line compares as text in them, so

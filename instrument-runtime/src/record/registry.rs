@@ -57,11 +57,13 @@ pub fn nodes() -> Vec<&'static NodeMeta> {
     registered().into_iter().map(Node::meta).collect()
 }
 
-/// Two or more functions registered under one node name.
+/// Two or more functions registered under one node name, or a function and a node created at run
+/// time (a route named like a function).
 ///
 /// Their statistics are never merged: each stays a node of its own, named in the snapshot and
-/// every export with its site (`step (src/a.rs:12)`), and the conflict is reported in the
-/// snapshot and in the report at exit so the names can be made unique.
+/// every export with its site (`step (src/a.rs:12)`, `step (http)` for the runtime node), and the
+/// conflict is reported in the snapshot and in the report at exit so the names can be made
+/// unique.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NameConflict {
     /// The shared name.
@@ -89,12 +91,19 @@ pub(crate) fn conflicts_among(nodes: &[&NodeMeta]) -> Vec<NameConflict> {
         .filter(|same_name| same_name.len() > 1)
         .map(|same_name| NameConflict {
             name: same_name[0].qualified_name().into_owned(),
-            sites: same_name
-                .iter()
-                .map(|node| format!("{} ({}:{})", node.module_path, node.file, node.line))
-                .collect(),
+            sites: same_name.iter().map(|node| site_of(node)).collect(),
         })
         .collect()
+}
+
+/// Where a node is declared, as a [`NameConflict`] names it: `module (file:line)`, or for a node
+/// created at run time, what created it.
+pub(crate) fn site_of(node: &NodeMeta) -> String {
+    if node.file.is_empty() {
+        format!("{} (created at run time)", node.module_path)
+    } else {
+        format!("{} ({}:{})", node.module_path, node.file, node.line)
+    }
 }
 
 #[cfg(test)]
