@@ -15,6 +15,7 @@ pub(crate) mod histogram;
 pub(crate) mod items;
 pub(crate) mod node;
 pub(crate) mod outcome;
+pub(crate) mod prefetch;
 pub(crate) mod procfs;
 pub(crate) mod registry;
 pub(crate) mod run;

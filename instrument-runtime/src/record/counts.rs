@@ -38,6 +38,7 @@ use crate::record::histogram::{
     CHUNK_LEN, CHUNK_MAGNITUDE, COUNTS_LEN, LatencyHistogram, OCTAVE_LEN, OCTAVE_MAGNITUDE,
     OCTAVES, slot_of,
 };
+use crate::record::prefetch::prefetch;
 
 // Counters per dirty bit: 8 (16 bytes), so that a read of sparse activity reads few
 // counters that did not change.
@@ -297,19 +298,6 @@ pub(crate) fn fold(cumulative: &mut LatencyHistogram, shards: &[&LatencyCounts])
 fn octave_chunks(dirty: &[u64; DIRTY_WORDS], octave: usize) -> u64 {
     let first_chunk = octave * CHUNKS_PER_OCTAVE;
     dirty[first_chunk / 64] >> (first_chunk % 64) & OCTAVE_CHUNKS_MASK
-}
-
-/// Asks the cache for the line holding `address`, without waiting for it: a hint, which reads
-/// nothing and cannot fault.
-pub(crate) fn prefetch<T>(address: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch has no effect on memory, whatever the address.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>(address.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = address;
 }
 
 /// Of `chunks`, an octave's dirty bits, only the first chunk of each cache line of a block that

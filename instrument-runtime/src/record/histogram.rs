@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
-use crate::record::counts::prefetch;
+use crate::record::prefetch::prefetch;
 
 mod dense;
 
@@ -625,6 +625,21 @@ fn write_zig_zag(out: &mut Vec<u8>, value: i64) {
 pub(crate) mod tests {
     use super::*;
 
+    /// Asserts that `ours` answers as `reference` does: its length, its extremes, and every
+    /// quantile on a grid of thousandths, `every` thousandths apart.
+    fn assert_answers_as(ours: &LatencyHistogram, reference: &Histogram<u64>, every: usize) {
+        assert_eq!(ours.len(), reference.len());
+        assert_eq!((ours.min(), ours.max()), (reference.min(), reference.max()));
+        for step in (0..=1000).step_by(every) {
+            let quantile = f64::from(step) / 1000.0;
+            assert_eq!(
+                ours.value_at_quantile(quantile),
+                reference.value_at_quantile(quantile),
+                "quantile {quantile}"
+            );
+        }
+    }
+
     #[test]
     fn layout_matches_hdrhistogram() {
         let reference = empty();
@@ -666,18 +681,8 @@ pub(crate) mod tests {
         }
         assert_eq!(merged.to_hdr(), reference);
         assert_eq!(LatencyHistogram::from_hdr(&reference), merged);
-        assert_eq!(merged.len(), reference.len());
-        assert_eq!(merged.min(), reference.min());
-        assert_eq!(merged.max(), reference.max());
         // Every quantile query walks every bucket of the reference: under Miri, a sample of them.
-        for step in (0..=1000).step_by(if cfg!(miri) { 50 } else { 1 }) {
-            let quantile = f64::from(step) / 1000.0;
-            assert_eq!(
-                merged.value_at_quantile(quantile),
-                reference.value_at_quantile(quantile),
-                "quantile {quantile}"
-            );
-        }
+        assert_answers_as(&merged, &reference, if cfg!(miri) { 50 } else { 1 });
         for bin in merged.bins() {
             assert_eq!(bin.lowest_ns, reference.lowest_equivalent(bin.lowest_ns));
             assert_eq!(bin.highest_ns, reference.highest_equivalent(bin.lowest_ns));
@@ -829,16 +834,7 @@ pub(crate) mod tests {
         }
         for ours in [&recorded, &raised] {
             assert_eq!(ours.to_hdr(), reference);
-            assert_eq!(ours.len(), reference.len());
-            assert_eq!((ours.min(), ours.max()), (reference.min(), reference.max()));
-            for step in (0..=1000).step_by(if cfg!(miri) { 100 } else { 1 }) {
-                let quantile = f64::from(step) / 1000.0;
-                assert_eq!(
-                    ours.value_at_quantile(quantile),
-                    reference.value_at_quantile(quantile),
-                    "quantile {quantile}"
-                );
-            }
+            assert_answers_as(ours, &reference, if cfg!(miri) { 100 } else { 1 });
             for &(value, _) in counted.iter().step_by(7) {
                 assert_eq!(
                     ours.count_at_or_below(value),
