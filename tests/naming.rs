@@ -4,7 +4,8 @@
 mod common;
 
 use instrument_runtime::export::{ExportOptions, artifacts, prometheus_text};
-use instrument_runtime::{check_budgets, snapshot};
+use instrument_runtime::record::NameConflict;
+use instrument_runtime::{Snapshot, check_budgets, snapshot};
 
 struct Store(u32);
 struct Cache(u32);
@@ -81,11 +82,7 @@ fn a_name_two_functions_share_is_told_apart_by_site_in_every_export() {
     first::step();
     second::step();
     let snapshot = snapshot();
-    let conflict = snapshot
-        .conflicts
-        .iter()
-        .find(|conflict| conflict.name == "naming_shared")
-        .expect("the shared name is reported");
+    let conflict = conflict(&snapshot, "naming_shared");
     assert_eq!(conflict.sites.len(), 2);
     let shared: Vec<&str> = snapshot
         .nodes
@@ -96,8 +93,8 @@ fn a_name_two_functions_share_is_told_apart_by_site_in_every_export() {
     assert_eq!(
         shared,
         [
-            "naming_shared (tests/naming.rs:36)",
-            "naming_shared (tests/naming.rs:41)"
+            "naming_shared (tests/naming.rs:37)",
+            "naming_shared (tests/naming.rs:42)"
         ]
     );
     let budgets = check_budgets(&snapshot);
@@ -121,14 +118,9 @@ fn a_node_created_at_run_time_under_a_function_s_name_is_told_apart_too() {
         route.start().finish(None, false);
     }
     let snapshot = snapshot();
-    let conflict = snapshot
-        .conflicts
-        .iter()
-        .find(|conflict| conflict.name == "naming_also_a_route")
-        .expect("the shared name is reported");
     assert_eq!(
-        conflict.sites,
-        ["naming (tests/naming.rs:112)", "http (created at run time)"]
+        conflict(&snapshot, "naming_also_a_route").sites,
+        ["naming (tests/naming.rs:109)", "http (created at run time)"]
     );
     let calls: Vec<(&str, u64)> = (snapshot.nodes.iter())
         .filter(|node| node.name.starts_with("naming_also_a_route"))
@@ -138,7 +130,7 @@ fn a_node_created_at_run_time_under_a_function_s_name_is_told_apart_too() {
         calls,
         [
             ("naming_also_a_route (http)", 2),
-            ("naming_also_a_route (tests/naming.rs:112)", 1)
+            ("naming_also_a_route (tests/naming.rs:109)", 1)
         ]
     );
     let budgets = check_budgets(&snapshot);
@@ -148,4 +140,11 @@ fn a_node_created_at_run_time_under_a_function_s_name_is_told_apart_too() {
         assert!(text.contains(&series), "{series}");
     }
     common::assert_promtool_accepts(&text);
+}
+
+/// The conflict the snapshot reports for `name`.
+fn conflict<'s>(snapshot: &'s Snapshot, name: &str) -> &'s NameConflict {
+    (snapshot.conflicts.iter())
+        .find(|conflict| conflict.name == name)
+        .unwrap_or_else(|| panic!("the shared name {name} is reported"))
 }
